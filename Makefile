@@ -25,8 +25,9 @@ $(VENV)/.test-installed: pyproject.toml | $(PY)
 install-app: $(VENV)/.app-installed
 install-test: $(VENV)/.test-installed
 
+# Until the GUI lands, `make run` shows the command-line demo on the example spreadsheet.
 run: install-app
-	$(VENV)/bin/term2id gui
+	$(VENV)/bin/term2id demo
 
 demo: install-app
 	$(VENV)/bin/term2id demo

@@ -1,0 +1,108 @@
+"""The vocabulary of mapping: what a source proposes, what verification says, what a curator sees.
+
+Every candidate source (exact, fuzzy, semantic, the local language model) returns `Proposal`s
+through the one `CandidateSource` protocol; the mapper verifies each proposed id against the
+store, fuses the sources into one ranking, and returns a `MappingResult` of `Candidate`s whose
+`evidence` says why each one ranks where it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from term2id.core.store import OntologyStore
+
+
+class Verdict(StrEnum):
+    """What the store says about a proposed identifier."""
+
+    VERIFIED = "verified"  # exists, not obsolete, and its label or a synonym agrees with the term
+    LABEL_MISMATCH = "label_mismatch"  # exists, but names something else
+    OBSOLETE = "obsolete"  # exists but is obsolete; its replacement is offered as a candidate
+    UNKNOWN_ID = "unknown_id"  # not in the store at all
+    WRONG_ONTOLOGY = "wrong_ontology"  # an id of another ontology than the one asked for
+
+
+class MappingStatus(StrEnum):
+    """One word per row for the review table and the exported sheet."""
+
+    VERIFIED = "verified"  # best candidate verified, confidence at or above the threshold
+    NEEDS_REVIEW = "needs_review"  # a plausible candidate, but a curator should look
+    MISMATCH = "mismatch"  # the best candidate's label does not agree with the term
+    OBSOLETE = "obsolete"  # the best candidate is obsolete
+    NO_MATCH = "no_match"  # no source proposed anything
+    EMPTY = "empty"  # the cell was empty or whitespace
+    MODEL_UNAVAILABLE = "model_unavailable"  # the language model was asked but could not answer
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What to map: the term, optional context from the row, and the target store's name."""
+
+    text: str
+    ontology: str
+    context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One source's reason for proposing a candidate."""
+
+    source: str  # "exact", "fuzzy", "semantic", "llm", "replacement", "manual"
+    score: float  # the source's own score, in [0, 1]
+    rank: int  # 1-based rank of the candidate within that source's answer
+    matched_text: str | None = None  # the label or synonym that matched, or the model's answer
+    detail: str = ""  # human-readable: "EXACT synonym (layperson)", "WRatio 92", "cosine 0.81"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A source's suggestion, before verification. Sources never supply labels: the store does."""
+
+    curie: str
+    evidence: Evidence
+
+
+@runtime_checkable
+class CandidateSource(Protocol):
+    """Anything that proposes identifiers for a term."""
+
+    name: str
+
+    def propose(self, query: Query, store: OntologyStore, limit: int) -> list[Proposal]:
+        """Up to `limit` proposals for `query`, best first. May raise SourceUnavailable."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    curie: str
+    label: str | None  # from the store; None when the id is unknown
+    ontology: str  # the store's name
+    verdict: Verdict
+    confidence: float  # fused, in [0, 1]; comparable with the auto-accept threshold
+    evidence: tuple[Evidence, ...] = ()
+    replaced_by: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(e.source for e in self.evidence)
+
+    def score_of(self, source: str) -> float | None:
+        return next((e.score for e in self.evidence if e.source == source), None)
+
+
+@dataclass(frozen=True, slots=True)
+class MappingResult:
+    query: Query
+    candidates: tuple[Candidate, ...]
+    status: MappingStatus
+    notes: tuple[str, ...] = field(default=())  # e.g. "model unavailable: connection refused"
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None

@@ -1,0 +1,87 @@
+"""Plain domain objects for ontology terms, shared by the store, the mapper, the CLI and the GUI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SCOPES = ("EXACT", "RELATED", "BROAD", "NARROW")
+
+
+@dataclass(frozen=True, slots=True)
+class Synonym:
+    text: str
+    scope: str = "RELATED"  # EXACT, RELATED, BROAD or NARROW
+    type: str | None = None  # layperson, abbreviation, uk_spelling, alias_symbol, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    curie: str
+    label: str
+    definition: str | None = None
+    namespace: str | None = None
+    obsolete: bool = False
+    replaced_by: tuple[str, ...] = ()
+    consider: tuple[str, ...] = ()
+    alt_ids: tuple[str, ...] = ()
+    synonyms: tuple[Synonym, ...] = ()
+    parents: tuple[str, ...] = ()
+    xrefs: tuple[str, ...] = ()
+    popularity: int | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self.curie.split(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TermLookup:
+    """The answer to "what is <id>?": the term, and how the asked id led to it."""
+
+    requested: str
+    term: Term
+    via_alt_id: bool = False  # the requested id is a secondary (alt) id of `term`
+
+    @property
+    def obsolete(self) -> bool:
+        return self.term.obsolete
+
+    @property
+    def replacements(self) -> tuple[str, ...]:
+        return self.term.replaced_by
+
+
+@dataclass(frozen=True, slots=True)
+class TextMatch:
+    """A term found by its name: which of its names matched, and how well."""
+
+    curie: str
+    label: str
+    matched_text: str
+    kind: str  # "label" or "synonym"
+    scope: str | None = None  # the synonym's scope; None for a label
+    synonym_type: str | None = None
+    obsolete: bool = False
+    popularity: int | None = None
+    score: float = 1.0  # 1.0 for an exact normalised match; search scores are in (0, 1]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    name: str
+    path: str
+    ontology: str | None
+    title: str | None
+    data_version: str | None
+    source_path: str
+    source_sha256: str
+    source_format: str
+    imported_at: datetime
+    schema_version: int
+    term_count: int
+    obsolete_count: int
+    synonym_count: int
+    prefixes: tuple[str, ...] = ()
+    popularity_source: str | None = None
+    warnings: tuple[str, ...] = field(default=())
