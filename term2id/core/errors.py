@@ -49,7 +49,9 @@ class StoreNotFoundError(StoreError):
     def __init__(self, name: str, available: list[str]) -> None:
         self.name = name
         self.available = available
-        listed = ", ".join(available) if available else "none yet (import one with `term2id db import`)"
+        listed = (
+            ", ".join(available) if available else "none yet (import one with `term2id db import`)"
+        )
         super().__init__(f"no ontology store named {name!r}; stores available: {listed}")
 
 
@@ -82,3 +84,15 @@ class CancelledError(Term2IdError):
 
     def __init__(self) -> None:
         super().__init__("cancelled")
+
+
+class SourceUnavailable(Term2IdError):
+    """A candidate source cannot answer right now (model failed to load, server unreachable).
+
+    The mapper records it on the row ("model unavailable") and the other sources still answer.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source} unavailable: {reason}")

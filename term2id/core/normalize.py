@@ -28,7 +28,10 @@ _SEPARATORS_RE = re.compile(r"[\W_]+")
 _SPELLING_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"aemia"), "emia"),
     (re.compile(r"(?<=[a-z])ae|^ae"), "e"),  # haemorrhage, caesarean, aetiology
-    (re.compile(r"(?<=[a-z])oe(?=[a-z])|^oe(?=[a-z])"), "e"),  # oedema, oesophagus, foetal, diarrhoea
+    (
+        re.compile(r"(?<=[a-z])oe(?=[a-z])|^oe(?=[a-z])"),
+        "e",
+    ),  # oedema, oesophagus, foetal, diarrhoea
     (re.compile(r"(?<=[a-z]{2})our(?=s?$|ed$|ing$)"), "or"),  # tumour, colour, behaviour
     (re.compile(r"(?<=[a-z]{2})is(?=e$|es$|ed$|ing$|ation$|ations$)"), "iz"),  # -ise -> -ize
     (re.compile(r"(?<=[a-z])ys(?=e$|es$|ed$|ing$)"), "yz"),  # analyse -> analyze

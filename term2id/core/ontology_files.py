@@ -113,7 +113,9 @@ def _decode(path: Path, data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise OntologyFileError(
-            path, f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); ontology files must be UTF-8", line
+            path,
+            f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); ontology files must be UTF-8",
+            line,
         ) from exc
     return text.removeprefix("\ufeff")
 
@@ -185,8 +187,14 @@ def _prescan_obo(path: Path, text: str) -> tuple[str, list[str]]:
         is_last = index + 1 == len(stanzas)
         if id_match is None or not id_match.group(1):
             if is_last and truncated:
-                raise OntologyFileError(path, "the file is truncated: its last term is cut off", _line_of(text, match.start()))
-            raise OntologyFileError(path, "a [Term] stanza without an id", _line_of(text, match.start()))
+                raise OntologyFileError(
+                    path,
+                    "the file is truncated: its last term is cut off",
+                    _line_of(text, match.start()),
+                )
+            raise OntologyFileError(
+                path, "a [Term] stanza without an id", _line_of(text, match.start())
+            )
         curie = id_match.group(1).split("!", 1)[0].strip()
         if curie in seen:
             raise OntologyFileError(
@@ -198,12 +206,20 @@ def _prescan_obo(path: Path, text: str) -> tuple[str, list[str]]:
         name_match = name_re.search(body)
         if name_match is None or not name_match.group(1):
             if is_last and truncated:
-                raise OntologyFileError(path, f"the file is truncated: term {curie} is cut off", _line_of(text, match.start()))
-            raise OntologyFileError(path, f"term {curie} has no name", _line_of(text, match.start()))
+                raise OntologyFileError(
+                    path,
+                    f"the file is truncated: term {curie} is cut off",
+                    _line_of(text, match.start()),
+                )
+            raise OntologyFileError(
+                path, f"term {curie} has no name", _line_of(text, match.start())
+            )
     if truncated:
         last_line = text.rsplit("\n", 1)[-1]
         if last_line.count('"') % 2 == 1 or ":" not in last_line:
-            raise OntologyFileError(path, "the file is truncated: its last line is cut off", _line_of(text, len(text)))
+            raise OntologyFileError(
+                path, "the file is truncated: its last line is cut off", _line_of(text, len(text))
+            )
 
     header_end = stanzas[0].start()
     declared = set(_DECLARED_TYPE_RE.findall(text, 0, header_end))
@@ -212,9 +228,9 @@ def _prescan_obo(path: Path, text: str) -> tuple[str, list[str]]:
         used.setdefault(m.group(1), m.start())
     missing = sorted(set(used) - declared)
     if missing:
+        where = ", ".join(f"{t} (first at line {_line_of(text, used[t])})" for t in missing)
         declarations = "".join(f'synonymtypedef: {t} "{t}"\n' for t in missing)
         text = text[:header_end] + declarations + "\n" + text[header_end:]
-        where = ", ".join(f"{t} (first at line {_line_of(text, used[t]) - len(missing) - 1})" for t in missing)
         notes.append(f"tolerated synonym types used but never declared in the header: {where}")
     return text, notes
 
@@ -239,16 +255,28 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
             ontology = pronto.Ontology(io.BytesIO(data))
         except SyntaxError as exc:
             line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
-            raise OntologyFileError(path, f"syntax error: {_clean_message(str(exc))}", line) from exc
+            raise OntologyFileError(
+                path, f"syntax error: {_clean_message(str(exc))}", line
+            ) from exc
         except ValueError as exc:
             if "could not find a parser" in str(exc):
-                raise OntologyFileError(path, f"not a {fmt.upper()} ontology file that pronto can read") from exc
+                raise OntologyFileError(
+                    path, f"not a {fmt.upper()} ontology file that pronto can read"
+                ) from exc
             raise OntologyFileError(path, _clean_message(str(exc))) from exc
         except Exception as exc:  # pronto wraps parser errors of several libraries
             line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
-            if isinstance(exc, EOFError) or "no element found" in str(exc) or "unclosed token" in str(exc):
-                raise OntologyFileError(path, f"the file is truncated or malformed ({_clean_message(str(exc))})", line) from exc
-            raise OntologyFileError(path, f"cannot be parsed as {fmt.upper()}: {_clean_message(str(exc))}", line) from exc
+            if (
+                isinstance(exc, EOFError)
+                or "no element found" in str(exc)
+                or "unclosed token" in str(exc)
+            ):
+                raise OntologyFileError(
+                    path, f"the file is truncated or malformed ({_clean_message(str(exc))})", line
+                ) from exc
+            raise OntologyFileError(
+                path, f"cannot be parsed as {fmt.upper()}: {_clean_message(str(exc))}", line
+            ) from exc
         records = _records_from_pronto(path, ontology)
     notes.extend(_summarise_warnings(caught))
     metadata = ontology.metadata
@@ -286,8 +314,8 @@ def _records_from_pronto(path: Path, ontology) -> list[TermRecord]:  # noqa: ANN
                 definition=str(term.definition) if term.definition else None,
                 namespace=term.namespace or None,
                 obsolete=bool(term.obsolete),
-                replaced_by=sorted(t.id for t in term.replaced_by),
-                consider=sorted(t.id for t in term.consider),
+                replaced_by=sorted(term.replaced_by.ids),  # ids, even of terms not in this file
+                consider=sorted(term.consider.ids),
                 alt_ids=sorted(term.alternate_ids),
                 synonyms=synonyms,
                 parents=sorted(t.id for t in term.superclasses(distance=1, with_self=False)),
@@ -347,20 +375,28 @@ def _read_hgnc(path: Path, text: str) -> ParsedOntology:
     optional = {name: col[name] for name in ("locus_group", "locus_type") if name in col}
     records: list[TermRecord] = []
     seen: dict[str, int] = {}
-    split: Callable[[str], list[str]] = lambda v: [x.strip() for x in v.strip('"').split("|") if x.strip()]  # noqa: E731
+    split: Callable[[str], list[str]] = lambda v: [
+        x.strip() for x in v.strip('"').split("|") if x.strip()
+    ]  # noqa: E731
     for line_number, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < len(header):
             if line_number > 2 and not text.endswith("\n") and line_number == text.count("\n") + 1:
-                raise OntologyFileError(path, "the file is truncated: its last row is cut off", line_number)
+                raise OntologyFileError(
+                    path, "the file is truncated: its last row is cut off", line_number
+                )
             row = row + [""] * (len(header) - len(row))
         curie = row[col["hgnc_id"]].strip()
         symbol = row[col["symbol"]].strip()
         if not curie.startswith("HGNC:"):
-            raise OntologyFileError(path, f"hgnc_id {curie!r} is not of the form HGNC:<number>", line_number)
+            raise OntologyFileError(
+                path, f"hgnc_id {curie!r} is not of the form HGNC:<number>", line_number
+            )
         if curie in seen:
-            raise OntologyFileError(path, f"duplicate term id {curie} (first at line {seen[curie]})", line_number)
+            raise OntologyFileError(
+                path, f"duplicate term id {curie} (first at line {seen[curie]})", line_number
+            )
         seen[curie] = line_number
         if not symbol:
             raise OntologyFileError(path, f"gene {curie} has no symbol (its name)", line_number)

