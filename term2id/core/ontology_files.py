@@ -16,7 +16,6 @@ import logging
 import re
 import warnings
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -375,9 +374,6 @@ def _read_hgnc(path: Path, text: str) -> ParsedOntology:
     optional = {name: col[name] for name in ("locus_group", "locus_type") if name in col}
     records: list[TermRecord] = []
     seen: dict[str, int] = {}
-    split: Callable[[str], list[str]] = lambda v: [
-        x.strip() for x in v.strip('"').split("|") if x.strip()
-    ]  # noqa: E731
     for line_number, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
             continue
@@ -405,8 +401,8 @@ def _read_hgnc(path: Path, text: str) -> ParsedOntology:
         name = row[col["name"]].strip()
         if name:
             synonyms.append((name, "EXACT", "gene_name"))
-        synonyms.extend((a, "EXACT", "alias_symbol") for a in split(row[col["alias_symbol"]]))
-        synonyms.extend((p, "RELATED", "previous_symbol") for p in split(row[col["prev_symbol"]]))
+        synonyms.extend((a, "EXACT", "alias_symbol") for a in _split_list(row[col["alias_symbol"]]))
+        synonyms.extend((p, "RELATED", "previous_symbol") for p in _split_list(row[col["prev_symbol"]]))
         namespace = next((row[i].strip() for i in optional.values() if row[i].strip()), None)
         records.append(
             TermRecord(
@@ -428,6 +424,11 @@ def _read_hgnc(path: Path, text: str) -> ParsedOntology:
         ontology="hgnc",
         title="HUGO Gene Nomenclature Committee gene symbols",
     )
+
+
+def _split_list(value: str) -> list[str]:
+    """An HGNC list cell: values separated by |, sometimes quoted."""
+    return [x.strip() for x in value.strip('"').split("|") if x.strip()]
 
 
 def _check_records(path: Path, records: list[TermRecord]) -> None:
