@@ -1,0 +1,733 @@
+"""The curation session: one SQLite project file holding a review from start to finish.
+
+It keeps the input (source file, its hash, the chosen columns and every input row), the mapping
+result of every row (candidates with verdicts, evidence and confidence, the ontology store and
+release, the model used), and an append-only log of decisions. The current decision of a row is
+derived from the log: undo and redo are log entries too, so nothing a curator did is ever
+overwritten, and a reopened session is exactly where it was left.
+
+Durability: WAL with `synchronous = FULL` and one transaction per decision. A committed decision
+survives the process being killed (and the machine losing power); killing the process at any
+moment loses at most the decision being written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from term2id import __version__
+from term2id.core.candidates import (
+    Candidate,
+    Evidence,
+    MappingResult,
+    MappingStatus,
+    Query,
+    Verdict,
+)
+from term2id.core.errors import SchemaVersionError, Term2IdError
+
+if TYPE_CHECKING:
+    from term2id.core.store import OntologyStore
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SESSION_SUFFIX = ".t2id"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE input_rows (
+    row INTEGER PRIMARY KEY,     -- 0-based position in the input
+    cells TEXT NOT NULL,         -- the whole input row as a JSON list
+    term TEXT NOT NULL,
+    context TEXT,
+    ontology TEXT NOT NULL
+);
+CREATE TABLE results (
+    row INTEGER PRIMARY KEY,
+    status TEXT NOT NULL,
+    best_curie TEXT,
+    best_label TEXT,
+    confidence REAL,
+    candidates TEXT NOT NULL,    -- JSON: every candidate with its verdict and evidence
+    notes TEXT NOT NULL,         -- JSON list
+    store TEXT NOT NULL,
+    release TEXT NOT NULL,
+    model TEXT,
+    mapped_at TEXT NOT NULL
+);
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    row INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    curie TEXT,
+    label TEXT,
+    curator TEXT NOT NULL,
+    orcid TEXT,
+    at TEXT NOT NULL,
+    evidence TEXT NOT NULL,      -- JSON: what the curator was shown when deciding
+    comment TEXT,
+    target INTEGER               -- for undo/redo: the decision undone or redone
+);
+CREATE INDEX decisions_row ON decisions (row);
+CREATE TABLE view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"  # the best candidate is right
+    REJECT = "reject"  # no candidate is right
+    CHOOSE = "choose"  # another candidate than the best one is right
+    SKIP = "skip"  # look at it later
+    MANUAL = "manual"  # an id no source proposed, found by the curator
+    COMMENT = "comment"  # a note; does not change the row's decision
+    UNDO = "undo"  # revokes the decision `target`
+    REDO = "redo"  # reinstates the decision `target`
+
+
+# Actions that set a row's decision (the last effective one wins).
+DECIDING = frozenset({Action.ACCEPT, Action.REJECT, Action.CHOOSE, Action.SKIP, Action.MANUAL})
+# Actions whose curie is the row's mapped id.
+MAPPING = frozenset({Action.ACCEPT, Action.CHOOSE, Action.MANUAL})
+
+
+class SessionError(Term2IdError):
+    """A session file that cannot be opened or written."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Curator:
+    name: str
+    orcid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInput:
+    """What was loaded: the source, the chosen columns, and every row as cells."""
+
+    header: tuple[str, ...]
+    rows: Sequence[Sequence[str]]
+    term_column: str
+    default_ontology: str
+    context_column: str | None = None
+    ontology_column: str | None = None
+    source_path: str | None = None  # None for pasted terms
+    source_sha256: str | None = None
+    sheet: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: int
+    row: int
+    action: Action
+    curie: str | None
+    label: str | None
+    curator: str
+    orcid: str | None
+    at: str
+    evidence: Any = None
+    comment: str | None = None
+    target: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReverifyFlag:
+    """A row whose id changed meaning in another release of its ontology."""
+
+    row: int
+    curie: str
+    problem: str  # "obsolete", "replaced", "alt_id" (now a secondary id), "missing"
+    replacements: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class RowSummaries:
+    """Everything the review table shows, as plain parallel lists (cheap for 100,000 rows)."""
+
+    terms: list[str] = field(default_factory=list)
+    contexts: list[str | None] = field(default_factory=list)
+    ontologies: list[str] = field(default_factory=list)
+    best_curies: list[str | None] = field(default_factory=list)
+    best_labels: list[str | None] = field(default_factory=list)
+    confidences: list[float | None] = field(default_factory=list)
+    statuses: list[str | None] = field(default_factory=list)  # MappingStatus value, None: unmapped
+    decisions: list[str | None] = field(default_factory=list)  # Action value, None: undecided
+    decided_curies: list[str | None] = field(default_factory=list)
+    comments: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+
+def file_sha256(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- JSON form of mapping results ---------------------------------------------------------------
+
+
+def candidate_to_json(candidate: Candidate) -> dict:
+    return {
+        "curie": candidate.curie,
+        "label": candidate.label,
+        "ontology": candidate.ontology,
+        "verdict": candidate.verdict.value,
+        "confidence": candidate.confidence,
+        "evidence": [
+            [e.source, e.score, e.rank, e.matched_text, e.detail] for e in candidate.evidence
+        ],
+        "replaced_by": list(candidate.replaced_by),
+        "note": candidate.note,
+    }
+
+
+def candidate_from_json(data: dict) -> Candidate:
+    return Candidate(
+        curie=data["curie"],
+        label=data.get("label"),
+        ontology=data.get("ontology", ""),
+        verdict=Verdict(data["verdict"]),
+        confidence=float(data.get("confidence", 0.0)),
+        evidence=tuple(Evidence(s, float(sc), int(r), m, d) for s, sc, r, m, d in data["evidence"]),
+        replaced_by=tuple(data.get("replaced_by", ())),
+        note=data.get("note", ""),
+    )
+
+
+class CurationSession:
+    """One session file. Not thread-safe: use it from one thread (the GUI's main thread)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._meta = dict(conn.execute("SELECT key, value FROM meta"))
+
+    # -- creating and opening -----------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path | str, source: SessionInput) -> CurationSession:
+        """Write a new session file holding `source`; replaces nothing that exists."""
+        path = Path(path)
+        if path.exists():
+            raise SessionError(f"{path}: a file of that name exists already")
+        columns = list(source.header)
+        for role, column in (
+            ("term column", source.term_column),
+            ("context column", source.context_column),
+            ("ontology column", source.ontology_column),
+        ):
+            if column is not None and column not in columns:
+                raise SessionError(f"{role} {column!r} is not in the input ({', '.join(columns)})")
+        term_at = columns.index(source.term_column)
+        context_at = columns.index(source.context_column) if source.context_column else None
+        ontology_at = columns.index(source.ontology_column) if source.ontology_column else None
+
+        def cell(row: Sequence[str], at: int | None) -> str | None:
+            if at is None or at >= len(row):
+                return None
+            value = row[at]
+            return None if value is None else str(value)
+
+        # Built in a temporary file and renamed: a failed creation leaves nothing behind.
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.unlink(missing_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(temporary, isolation_level=None)
+            try:
+                conn.executescript(_SCHEMA)
+                conn.execute("BEGIN")
+                conn.executemany(
+                    "INSERT INTO input_rows VALUES (?,?,?,?,?)",
+                    (
+                        (
+                            index,
+                            _dumps([None if c is None else str(c) for c in row]),
+                            (cell(row, term_at) or "").strip(),
+                            cell(row, context_at),
+                            (cell(row, ontology_at) or "").strip() or source.default_ontology,
+                        )
+                        for index, row in enumerate(source.rows)
+                    ),
+                )
+                meta = {
+                    "header": _dumps(columns),
+                    "term_column": source.term_column,
+                    "context_column": source.context_column or "",
+                    "ontology_column": source.ontology_column or "",
+                    "default_ontology": source.default_ontology,
+                    "source_path": source.source_path or "",
+                    "source_sha256": source.source_sha256 or "",
+                    "sheet": source.sheet or "",
+                    "created_at": _now(),
+                    "term2id_version": __version__,
+                    "row_count": str(len(source.rows)),
+                }
+                conn.executemany("INSERT INTO meta VALUES (?,?)", sorted(meta.items()))
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            temporary.replace(path)
+        except sqlite3.Error as exc:
+            raise SessionError(f"{path}: cannot write the session ({exc})") from exc
+        except OSError as exc:
+            raise SessionError(f"{path}: cannot write the session ({exc.strerror or exc})") from exc
+        finally:
+            temporary.unlink(missing_ok=True)
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: Path | str) -> CurationSession:
+        path = Path(path)
+        if not path.is_file():
+            raise SessionError(f"{path}: no such session file")
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise SessionError(f"{path}: not a term2id session ({exc})") from exc
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise SchemaVersionError(path, version, SCHEMA_VERSION, what="session")
+        if version < 1:
+            conn.close()
+            raise SessionError(f"{path}: not a term2id session (no schema version)")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a committed decision is on disk before decide() returns.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            session = cls(path, conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise SessionError(f"{path}: cannot open the session ({exc})") from exc
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise SessionError(f"{path}: not a term2id session ({exc})") from exc
+        return session
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # another reader holds it; the WAL stays, nothing lost
+                log.info("checkpoint on close skipped: %s", exc)
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> CurationSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- input --------------------------------------------------------------------------------
+
+    @property
+    def header(self) -> list[str]:
+        return json.loads(self._meta["header"])
+
+    @property
+    def term_column(self) -> str:
+        return self._meta["term_column"]
+
+    @property
+    def context_column(self) -> str | None:
+        return self._meta.get("context_column") or None
+
+    @property
+    def ontology_column(self) -> str | None:
+        return self._meta.get("ontology_column") or None
+
+    @property
+    def default_ontology(self) -> str:
+        return self._meta["default_ontology"]
+
+    @property
+    def source_path(self) -> str | None:
+        return self._meta.get("source_path") or None
+
+    @property
+    def source_sha256(self) -> str | None:
+        return self._meta.get("source_sha256") or None
+
+    @property
+    def sheet(self) -> str | None:
+        return self._meta.get("sheet") or None
+
+    def __len__(self) -> int:
+        return int(self._meta["row_count"])
+
+    def meta(self, key: str) -> str | None:
+        return self._meta.get(key) or None
+
+    def input_cells(self, row: int) -> list[str | None]:
+        found = self._conn.execute("SELECT cells FROM input_rows WHERE row = ?", (row,)).fetchone()
+        if found is None:
+            raise IndexError(row)
+        return json.loads(found[0])
+
+    def iter_input_cells(self) -> Iterable[list[str | None]]:
+        for (cells,) in self._conn.execute("SELECT cells FROM input_rows ORDER BY row"):
+            yield json.loads(cells)
+
+    def query(self, row: int) -> Query:
+        found = self._conn.execute(
+            "SELECT term, ontology, context FROM input_rows WHERE row = ?", (row,)
+        ).fetchone()
+        if found is None:
+            raise IndexError(row)
+        return Query(text=found[0], ontology=found[1], context=found[2])
+
+    def queries(self) -> list[Query]:
+        return [
+            Query(text=t, ontology=o, context=c)
+            for t, o, c in self._conn.execute(
+                "SELECT term, ontology, context FROM input_rows ORDER BY row"
+            )
+        ]
+
+    def ontologies(self) -> list[str]:
+        return [o for (o,) in self._conn.execute("SELECT DISTINCT ontology FROM input_rows")]
+
+    # -- mapping results ----------------------------------------------------------------------
+
+    def record_results(
+        self,
+        results: Iterable[tuple[int, MappingResult]],
+        releases: dict[str, str],
+        model: str | None = None,
+    ) -> int:
+        """Store the results of rows (one transaction); `releases` maps store name -> release."""
+        at = _now()
+        records = []
+        for row, result in results:
+            best = result.best
+            ontology = result.query.ontology
+            records.append(
+                (
+                    row,
+                    result.status.value,
+                    best.curie if best else None,
+                    best.label if best else None,
+                    best.confidence if best else None,
+                    _dumps([candidate_to_json(c) for c in result.candidates]),
+                    _dumps(list(result.notes)),
+                    ontology,
+                    releases.get(ontology, ""),
+                    model,
+                    at,
+                )
+            )
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)", records
+            )
+        return len(records)
+
+    def result(self, row: int) -> MappingResult | None:
+        found = self._conn.execute(
+            "SELECT status, candidates, notes FROM results WHERE row = ?", (row,)
+        ).fetchone()
+        if found is None:
+            return None
+        status, candidates, notes = found
+        return MappingResult(
+            query=self.query(row),
+            candidates=tuple(candidate_from_json(c) for c in json.loads(candidates)),
+            status=MappingStatus(status),
+            notes=tuple(json.loads(notes)),
+        )
+
+    def mapped_rows(self) -> set[int]:
+        return {r for (r,) in self._conn.execute("SELECT row FROM results")}
+
+    def mapping_provenance(self) -> dict[str, tuple[str, str | None]]:
+        """store name -> (release, model) as recorded by the mapping runs."""
+        return {
+            store: (release, model)
+            for store, release, model in self._conn.execute(
+                "SELECT store, release, model FROM results GROUP BY store"
+            )
+        }
+
+    def clear_results(self) -> None:
+        with self._transaction():
+            self._conn.execute("DELETE FROM results")
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def decide(
+        self,
+        row: int,
+        action: Action | str,
+        curator: Curator,
+        curie: str | None = None,
+        label: str | None = None,
+        evidence: Any = None,
+        comment: str | None = None,
+    ) -> Decision:
+        """Append one decision and commit it before returning."""
+        return self.decide_many([(row, Action(action), curie, label, evidence, comment)], curator)[
+            0
+        ]
+
+    def decide_many(
+        self,
+        decisions: Sequence[tuple[int, Action, str | None, str | None, Any, str | None]],
+        curator: Curator,
+    ) -> list[Decision]:
+        """Append several decisions (row, action, curie, label, evidence, comment) at once."""
+        at = _now()
+        made = []
+        with self._transaction():
+            for row, action, curie, label, evidence, comment in decisions:
+                action = Action(action)
+                if action in (Action.UNDO, Action.REDO):
+                    raise ValueError("use undo() and redo()")
+                if action in MAPPING and not curie:
+                    raise ValueError(f"{action} needs an id")
+                if not 0 <= row < len(self):
+                    raise IndexError(row)
+                cursor = self._conn.execute(
+                    "INSERT INTO decisions (row, action, curie, label, curator, orcid, at, "
+                    "evidence, comment) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (row, action.value, curie, label, curator.name, curator.orcid, at,
+                     _dumps(evidence), comment),
+                )  # fmt: skip
+                made.append(
+                    Decision(cursor.lastrowid, row, action, curie, label, curator.name,
+                             curator.orcid, at, evidence, comment)
+                )  # fmt: skip
+        return made
+
+    def undo(self, decision_ids: Sequence[int], curator: Curator) -> None:
+        """Revoke decisions (one transaction): appends an `undo` entry for each."""
+        self._revoke(decision_ids, curator, Action.UNDO)
+
+    def redo(self, decision_ids: Sequence[int], curator: Curator) -> None:
+        """Reinstate decisions revoked by undo()."""
+        self._revoke(decision_ids, curator, Action.REDO)
+
+    def _revoke(self, decision_ids: Sequence[int], curator: Curator, action: Action) -> None:
+        at = _now()
+        with self._transaction():
+            for target in decision_ids:
+                found = self._conn.execute(
+                    "SELECT row FROM decisions WHERE id = ?", (target,)
+                ).fetchone()
+                if found is None:
+                    raise ValueError(f"no decision {target}")
+                self._conn.execute(
+                    "INSERT INTO decisions (row, action, curator, orcid, at, evidence, target) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    (found[0], action.value, curator.name, curator.orcid, at, "null", target),
+                )
+
+    def decisions(self, row: int | None = None) -> list[Decision]:
+        """The log, oldest first (for one row, or all)."""
+        sql = (
+            "SELECT id, row, action, curie, label, curator, orcid, at, evidence, comment, target "
+            "FROM decisions"
+        )
+        cursor = (
+            self._conn.execute(sql + " WHERE row = ? ORDER BY id", (row,))
+            if row is not None
+            else self._conn.execute(sql + " ORDER BY id")
+        )
+        return [
+            Decision(i, r, Action(a), c, lb, cu, o, at, json.loads(ev), cm, t)
+            for i, r, a, c, lb, cu, o, at, ev, cm, t in cursor
+        ]
+
+    def current_decisions(self) -> dict[int, Decision]:
+        """row -> its decision now (the last deciding entry not revoked by undo)."""
+        return _current(self.decisions())[0]
+
+    def current_decision(self, row: int) -> Decision | None:
+        return _current(self.decisions(row))[0].get(row)
+
+    def current_comments(self) -> dict[int, str]:
+        return {row: d.comment or "" for row, d in _current(self.decisions())[1].items()}
+
+    # -- the review table ---------------------------------------------------------------------
+
+    def row_summaries(self) -> RowSummaries:
+        """What the review table shows, for every row: one query, plain lists."""
+        rows = self._conn.execute(
+            "SELECT i.term, i.context, i.ontology, r.best_curie, r.best_label, r.confidence, "
+            "r.status FROM input_rows i LEFT JOIN results r ON r.row = i.row ORDER BY i.row"
+        ).fetchall()
+        summaries = RowSummaries()
+        if rows:
+            (
+                summaries.terms,
+                summaries.contexts,
+                summaries.ontologies,
+                summaries.best_curies,
+                summaries.best_labels,
+                summaries.confidences,
+                summaries.statuses,
+            ) = (list(column) for column in zip(*rows, strict=True))
+        count = len(rows)
+        summaries.decisions = [None] * count
+        summaries.decided_curies = [None] * count
+        summaries.comments = [None] * count
+        decided, commented = _current(self._light_decisions())
+        for row, decision in decided.items():
+            summaries.decisions[row] = decision.action.value
+            summaries.decided_curies[row] = decision.curie
+        for row, decision in commented.items():
+            summaries.comments[row] = decision.comment
+        return summaries
+
+    def _light_decisions(self) -> list[Decision]:
+        # Without the evidence JSON: the table does not need it and it is the bulk of the log.
+        return [
+            Decision(i, r, Action(a), c, lb, "", None, "", None, cm, t)
+            for i, r, a, c, lb, cm, t in self._conn.execute(
+                "SELECT id, row, action, curie, label, comment, target FROM decisions ORDER BY id"
+            )
+        ]
+
+    # -- view state ---------------------------------------------------------------------------
+
+    def view_state(self) -> dict[str, Any]:
+        return {
+            k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM view_state")
+        }
+
+    def save_view_state(self, state: dict[str, Any]) -> None:
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO view_state VALUES (?,?)",
+                [(k, _dumps(v)) for k, v in state.items()],
+            )
+
+    # -- re-verification ----------------------------------------------------------------------
+
+    def mapped_ids(self) -> dict[int, str]:
+        """row -> the id the row maps to now: the curator's choice, else the best candidate."""
+        ids = {
+            row: curie
+            for row, curie in self._conn.execute(
+                "SELECT row, best_curie FROM results WHERE best_curie IS NOT NULL"
+            )
+        }
+        for row, decision in self.current_decisions().items():
+            if decision.action in MAPPING:
+                ids[row] = decision.curie
+            elif decision.action is Action.REJECT:
+                ids.pop(row, None)
+        return ids
+
+    def releases_behind(self, stores: dict[str, OntologyStore]) -> dict[str, tuple[str, str]]:
+        """store name -> (release in the session, release of the store) where they differ."""
+        behind = {}
+        for name, (release, _model) in self.mapping_provenance().items():
+            store = stores.get(name)
+            if store is not None and store.release != release:
+                behind[name] = (release, store.release)
+        return behind
+
+    def reverify(self, stores: dict[str, OntologyStore]) -> list[ReverifyFlag]:
+        """Rows whose mapped id is obsolete, replaced, secondary or gone in `stores`."""
+        by_ontology: dict[int, str] = dict(
+            self._conn.execute("SELECT row, ontology FROM input_rows")
+        )
+        status_cache: dict[str, tuple[dict, dict]] = {}
+        flags = []
+        for row, curie in sorted(self.mapped_ids().items()):
+            name = by_ontology.get(row)
+            store = stores.get(name or "")
+            if store is None:
+                continue
+            if name not in status_cache:
+                status_cache[name] = (store.obsolete_status(), store.alt_id_map())
+            obsolete_status, alt_ids = status_cache[name]
+            if curie in obsolete_status:
+                obsolete, replaced_by = obsolete_status[curie]
+                if obsolete:
+                    problem = "replaced" if replaced_by else "obsolete"
+                    flags.append(ReverifyFlag(row, curie, problem, replaced_by))
+            elif curie in alt_ids:
+                flags.append(ReverifyFlag(row, curie, "alt_id", (alt_ids[curie],)))
+            else:
+                flags.append(ReverifyFlag(row, curie, "missing"))
+        return flags
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        if self._conn is None:
+            raise SessionError(f"{self.path}: the session is closed")
+        return _Transaction(self._conn, self.path)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    def __enter__(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise SessionError(f"{self._path}: cannot write the session ({exc})") from exc
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._conn.execute("ROLLBACK")
+                raise SessionError(f"{self._path}: cannot write the session ({error})") from error
+        else:
+            self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise SessionError(f"{self._path}: cannot write the session ({exc})") from exc
+
+
+def _current(log_entries: list[Decision]) -> tuple[dict[int, Decision], dict[int, Decision]]:
+    """Replay the log: (row -> current decision, row -> current comment)."""
+    revoked: set[int] = set()
+    for entry in log_entries:
+        if entry.action is Action.UNDO:
+            revoked.add(entry.target)  # type: ignore[arg-type]
+        elif entry.action is Action.REDO:
+            revoked.discard(entry.target)  # type: ignore[arg-type]
+    decided: dict[int, Decision] = {}
+    commented: dict[int, Decision] = {}
+    for entry in log_entries:
+        if entry.id in revoked:
+            continue
+        if entry.action in DECIDING:
+            decided[entry.row] = entry
+        elif entry.action is Action.COMMENT:
+            commented[entry.row] = entry
+    return decided, commented

@@ -1,0 +1,234 @@
+"""The curation session file: input, results, decision log with undo/redo, kills, versions."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from term2id.core.candidates import (
+    Candidate,
+    Evidence,
+    MappingResult,
+    MappingStatus,
+    Query,
+    Verdict,
+)
+from term2id.core.errors import SchemaVersionError
+from term2id.core.session import (
+    Action,
+    CurationSession,
+    Curator,
+    SessionError,
+    SessionInput,
+)
+
+CURATOR = Curator("Ada Curator", "0000-0002-1825-0097")
+
+
+def make_input(terms: list[str]) -> SessionInput:
+    return SessionInput(
+        header=("id", "phenotype", "note"),
+        rows=[[str(i), term, f"note {i}"] for i, term in enumerate(terms)],
+        term_column="phenotype",
+        context_column="note",
+        default_ontology="tiny",
+        source_path="/data/input.csv",
+        source_sha256="ab" * 32,
+    )
+
+
+def result(
+    term: str, *curies: str, status: MappingStatus = MappingStatus.VERIFIED
+) -> MappingResult:
+    return MappingResult(
+        query=Query(term, "tiny"),
+        candidates=tuple(
+            Candidate(
+                curie=c,
+                label=f"label of {c}",
+                ontology="tiny",
+                verdict=Verdict.VERIFIED,
+                confidence=0.9 - 0.1 * i,
+                evidence=(Evidence("exact", 1.0, 1, term, "label"),),
+            )
+            for i, c in enumerate(curies)
+        ),
+        status=status,
+    )
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> CurationSession:
+    session = CurationSession.create(
+        tmp_path / "review.t2id", make_input(["Seizure", "Anemia", "x"])
+    )
+    session.record_results(
+        [(0, result("Seizure", "TP:0000003", "TP:0000004")), (1, result("Anemia", "TP:0000005"))],
+        {"tiny": "tiny/releases/2024-01-01"},
+        model=None,
+    )
+    yield session
+    session.close()
+
+
+def test_input_and_results_survive_reopening(session: CurationSession) -> None:
+    session.close()
+    reopened = CurationSession.open(session.path)
+    assert reopened.header == ["id", "phenotype", "note"]
+    assert reopened.input_cells(2) == ["2", "x", "note 2"]
+    assert reopened.query(0) == Query("Seizure", "tiny", "note 0")
+    mapped = reopened.result(0)
+    assert mapped is not None
+    assert [c.curie for c in mapped.candidates] == ["TP:0000003", "TP:0000004"]
+    assert mapped.candidates[0].evidence[0].detail == "label"
+    assert reopened.result(2) is None
+    assert reopened.mapping_provenance() == {"tiny": ("tiny/releases/2024-01-01", None)}
+    reopened.close()
+
+
+def test_row_summaries_show_best_candidate_and_decision(session: CurationSession) -> None:
+    session.decide(1, Action.REJECT, CURATOR)
+    rows = session.row_summaries()
+    assert rows.terms == ["Seizure", "Anemia", "x"]
+    assert rows.best_curies == ["TP:0000003", "TP:0000005", None]
+    assert rows.statuses == ["verified", "verified", None]
+    assert rows.decisions == [None, "reject", None]
+
+
+def test_undo_and_redo_are_log_entries(session: CurationSession) -> None:
+    first = session.decide(0, Action.ACCEPT, CURATOR, "TP:0000003", "Seizure")
+    second = session.decide(0, Action.CHOOSE, CURATOR, "TP:0000004", "Focal seizure")
+    assert session.current_decision(0) == second
+    session.undo([second.id], CURATOR)
+    assert session.current_decision(0).id == first.id
+    session.redo([second.id], CURATOR)
+    assert session.current_decision(0).curie == "TP:0000004"
+    session.undo([second.id, first.id], CURATOR)
+    assert session.current_decision(0) is None
+    actions = [d.action for d in session.decisions(0)]
+    assert actions == [
+        Action.ACCEPT,
+        Action.CHOOSE,
+        Action.UNDO,
+        Action.REDO,
+        Action.UNDO,
+        Action.UNDO,
+    ]
+
+
+def test_decision_records_curator_time_and_evidence(session: CurationSession) -> None:
+    session.decide(
+        0, "accept", CURATOR, "TP:0000003", "Seizure", evidence={"shown": ["TP:0000003"]}
+    )
+    session.decide(0, Action.COMMENT, CURATOR, comment="checked with the clinician")
+    session.close()
+    reopened = CurationSession.open(session.path)
+    accept, comment = reopened.decisions(0)
+    assert (accept.curator, accept.orcid) == ("Ada Curator", "0000-0002-1825-0097")
+    assert accept.evidence == {"shown": ["TP:0000003"]}
+    assert accept.at.endswith("+00:00")
+    assert reopened.current_decision(0).action is Action.ACCEPT  # a comment decides nothing
+    assert reopened.row_summaries().comments[0] == "checked with the clinician"
+    reopened.close()
+
+
+def test_view_state_is_restored(session: CurationSession) -> None:
+    session.save_view_state({"current_row": 2, "filter": {"status": ["verified"], "text": "ane"}})
+    session.close()
+    reopened = CurationSession.open(session.path)
+    assert reopened.view_state()["current_row"] == 2
+    assert reopened.view_state()["filter"]["text"] == "ane"
+    reopened.close()
+
+
+def test_session_from_a_newer_version_is_refused(session: CurationSession) -> None:
+    session.close()
+    conn = sqlite3.connect(session.path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="newer version"):
+        CurationSession.open(session.path)
+
+
+def test_a_file_that_is_not_a_session_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.t2id"
+    path.write_text("just some text, not a database\n" * 20)
+    with pytest.raises(SessionError, match="not a term2id session"):
+        CurationSession.open(path)
+
+
+def test_create_refuses_an_unknown_column_and_leaves_nothing(tmp_path: Path) -> None:
+    bad = SessionInput(header=("a",), rows=[["x"]], term_column="b", default_ontology="tiny")
+    with pytest.raises(SessionError, match="term column 'b'"):
+        CurationSession.create(tmp_path / "s.t2id", bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reverify_flags_ids_obsolete_in_a_newer_release(tmp_path: Path, catalog) -> None:
+    newer = tmp_path / "tiny2.obo"
+    text = (Path(__file__).parents[1] / "data" / "tiny.obo").read_text()
+    # In the new release Anemia (TP:0000005) is obsolete, replaced by Edema's id for the test.
+    text = text.replace(
+        "id: TP:0000005\nname: Anemia\n",
+        "id: TP:0000005\nname: Anemia\nis_obsolete: true\nreplaced_by: TP:0000006\n",
+    ).replace("data-version: tiny/releases/2024-01-01", "data-version: tiny/releases/2025-01-01")
+    newer.write_text(text)
+    catalog.import_file(newer, "tiny")
+    store = catalog.open("tiny")
+    session = CurationSession.create(tmp_path / "s.t2id", make_input(["Seizure", "Anemia"]))
+    session.record_results(
+        [(0, result("Seizure", "TP:0000003")), (1, result("Anemia", "TP:0000005"))],
+        {"tiny": "tiny/releases/2024-01-01"},
+    )
+    session.decide(0, Action.MANUAL, CURATOR, "TP:0000099", "Seizure")  # an alt id
+    assert session.releases_behind({"tiny": store}) == {
+        "tiny": ("tiny/releases/2024-01-01", "tiny/releases/2025-01-01")
+    }
+    flags = {f.row: f for f in session.reverify({"tiny": store})}
+    assert flags[1].problem == "replaced" and flags[1].replacements == ("TP:0000006",)
+    assert flags[0].problem == "alt_id" and flags[0].replacements == ("TP:0000003",)
+    session.close()
+
+
+_DECIDE_FOREVER = textwrap.dedent(
+    """
+    import sys
+    from term2id.core.session import Action, CurationSession, Curator
+    session = CurationSession.open(sys.argv[1])
+    curator = Curator("Kill Test")
+    n = 0
+    while True:
+        decision = session.decide(n % 50, Action.SKIP, curator, comment=str(n))
+        print(decision.id, flush=True)
+        n += 1
+    """
+)
+
+
+@pytest.mark.slow
+def test_killing_the_process_loses_no_committed_decision(tmp_path: Path) -> None:
+    path = tmp_path / "kill.t2id"
+    CurationSession.create(path, make_input([f"term {i}" for i in range(50)])).close()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _DECIDE_FOREVER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    printed = []
+    try:
+        for line in process.stdout:
+            printed.append(int(line))
+            if len(printed) == 200:
+                break
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    reopened = CurationSession.open(path)
+    stored = {d.id for d in reopened.decisions()}
+    assert set(printed) <= stored
+    assert len(printed) == 200
+    reopened.close()
