@@ -18,7 +18,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -191,31 +191,26 @@ def _dumps(value: Any) -> str:
 
 
 def candidate_to_json(candidate: Candidate) -> dict:
-    return {
-        "curie": candidate.curie,
-        "label": candidate.label,
-        "ontology": candidate.ontology,
-        "verdict": candidate.verdict.value,
-        "confidence": candidate.confidence,
-        "evidence": [
-            [e.source, e.score, e.rank, e.matched_text, e.detail] for e in candidate.evidence
-        ],
-        "replaced_by": list(candidate.replaced_by),
-        "note": candidate.note,
-    }
+    # By field name, so that fields added to Evidence or Candidate later round-trip too.
+    data = {f.name: getattr(candidate, f.name) for f in fields(Candidate)}
+    data["verdict"] = candidate.verdict.value
+    data["evidence"] = [
+        {f.name: getattr(e, f.name) for f in fields(Evidence)} for e in candidate.evidence
+    ]
+    data["replaced_by"] = list(candidate.replaced_by)
+    return data
 
 
 def candidate_from_json(data: dict) -> Candidate:
-    return Candidate(
-        curie=data["curie"],
-        label=data.get("label"),
-        ontology=data.get("ontology", ""),
-        verdict=Verdict(data["verdict"]),
-        confidence=float(data.get("confidence", 0.0)),
-        evidence=tuple(Evidence(s, float(sc), int(r), m, d) for s, sc, r, m, d in data["evidence"]),
-        replaced_by=tuple(data.get("replaced_by", ())),
-        note=data.get("note", ""),
+    known_evidence = {f.name for f in fields(Evidence)}
+    known_candidate = {f.name for f in fields(Candidate)}
+    values = {k: v for k, v in data.items() if k in known_candidate}
+    values["verdict"] = Verdict(data["verdict"])
+    values["evidence"] = tuple(
+        Evidence(**{k: v for k, v in e.items() if k in known_evidence}) for e in data["evidence"]
     )
+    values["replaced_by"] = tuple(data.get("replaced_by", ()))
+    return Candidate(**values)
 
 
 class CurationSession:
