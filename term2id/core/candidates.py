@@ -56,6 +56,9 @@ class Evidence:
     rank: int  # 1-based rank of the candidate within that source's answer
     matched_text: str | None = None  # the label or synonym that matched, or the model's answer
     detail: str = ""  # human-readable: "EXACT synonym (layperson)", "WRatio 92", "cosine 0.81"
+    # Which kind of name matched: "label", or a synonym scope (EXACT, RELATED, NARROW, BROAD);
+    # None where the source matched no name (an id typed in the cell, a model's answer).
+    name_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

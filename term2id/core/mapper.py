@@ -1,0 +1,216 @@
+"""The Mapper: a term and a target ontology (or several) in, verified and ranked candidates out.
+
+For each query every source proposes ids in each requested store; every proposed id goes through
+`verification.verify_id`; obsolete ids bring their replacements in as further candidates (source
+"replacement"); `ranking.rank` fuses the evidence into one confidence per candidate; the row gets
+a MappingStatus:
+
+- empty: the cell is empty or whitespace (no source is asked);
+- verified: the best candidate is verified and its confidence is at or above `threshold`;
+- obsolete / mismatch: the best candidate is obsolete / names something else;
+- needs_review: anything else that found a candidate;
+- model_unavailable: a source could not answer (SourceUnavailable) and no other source found
+  anything; when others did, the row keeps their candidates and only a note says what failed;
+- no_match: nothing was found.
+
+Terms longer than MAX_SCORED_CHARS are cut before scoring (the evidence says so), so a 100 kB
+cell costs no more than a sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+
+from term2id.core.candidates import (
+    CandidateSource,
+    Evidence,
+    MappingResult,
+    MappingStatus,
+    Query,
+    Verdict,
+)
+from term2id.core.catalog import StoreCatalog
+from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
+from term2id.core.progress import Progress
+from term2id.core.ranking import combined_vote, rank
+from term2id.core.sources import default_sources
+from term2id.core.sources.index import MAX_SCORED_CHARS, index_of
+from term2id.core.store import OntologyStore
+from term2id.core.verification import ElsewhereLookup, Verification, verify_id
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Mapper", "default_sources"]
+
+# Distinct (term, ontology) pairs whose results map_many keeps for repeats: bounded, so a
+# million-row file never holds a million results.
+RESULT_CACHE_SIZE = 20_000
+
+
+class Mapper:
+    """Maps terms to verified, ranked candidates from the stores of a catalog."""
+
+    def __init__(
+        self,
+        catalog: StoreCatalog,
+        sources: Sequence[CandidateSource] | None = None,
+        threshold: float = 0.9,
+        top_k: int = 10,
+    ) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise Term2IdError(f"the auto-accept threshold must be within [0, 1], not {threshold}")
+        if top_k < 1:
+            raise Term2IdError(f"top_k must be at least 1, not {top_k}")
+        self.catalog = catalog
+        self.sources = list(sources) if sources is not None else default_sources(("exact", "fuzzy"))
+        self.threshold = threshold
+        self.top_k = top_k
+        self._elsewhere_cache: dict[str, tuple[str, str] | None] = {}
+
+    # -- stores -------------------------------------------------------------------------------
+
+    def stores_for(self, ontology: str) -> list[OntologyStore]:
+        """The stores named in `ontology` ("hp" or "hp,go"); unknown names raise StoreNotFoundError."""
+        names = [n.strip() for n in ontology.split(",") if n.strip()]
+        if not names:
+            raise Term2IdError("no target ontology given")
+        return [self.catalog.open(name) for name in dict.fromkeys(names)]
+
+    def _elsewhere(self, requested: list[str]) -> ElsewhereLookup:
+        def lookup(curie: str) -> tuple[str, str] | None:
+            key = f"{','.join(requested)}|{curie}"
+            if key not in self._elsewhere_cache:
+                self._elsewhere_cache[key] = self._find_elsewhere(curie, requested)
+            return self._elsewhere_cache[key]
+
+        return lookup
+
+    def _find_elsewhere(self, curie: str, requested: list[str]) -> tuple[str, str] | None:
+        for name in self.catalog.names():
+            if name in requested:
+                continue
+            try:
+                found = index_of(self.catalog.open(name)).resolve(curie)
+            except StoreError as exc:
+                log.warning("skipping store %s: %s", name, exc)
+                continue
+            if found is not None:
+                return name, found[0].label
+        return None
+
+    # -- mapping ------------------------------------------------------------------------------
+
+    def map(self, query: Query) -> MappingResult:
+        if not query.text or not query.text.strip():
+            return MappingResult(query, (), MappingStatus.EMPTY)
+        stores = self.stores_for(query.ontology)
+        notes: list[str] = []
+        if len(query.text) > MAX_SCORED_CHARS:
+            notes.append(
+                f"term cut to its first {MAX_SCORED_CHARS} of {len(query.text):,} characters"
+            )
+        proposals: list[tuple[str, Evidence]] = []
+        unavailable = False
+        for source in self.sources:
+            for store in stores:
+                try:
+                    found = source.propose(query, store, self.top_k)
+                except SourceUnavailable as exc:
+                    unavailable = True
+                    notes.append(str(exc))
+                    log.warning("%s", exc)
+                    break  # one note per source, not one per store
+                proposals.extend((p.curie, p.evidence) for p in found)
+        candidates = self._verify_and_rank(query, stores, proposals)
+        return MappingResult(
+            query, tuple(candidates), self._status(candidates, unavailable), tuple(notes)
+        )
+
+    def _verify_and_rank(
+        self, query: Query, stores: list[OntologyStore], proposals: list[tuple[str, Evidence]]
+    ) -> list:
+        elsewhere = self._elsewhere([s.name for s in stores])
+        checked: dict[str, Verification] = {}
+        grouped: dict[str, tuple[Verification, list[Evidence]]] = {}
+        for proposed, evidence in proposals:
+            verification = checked.get(proposed)
+            if verification is None:
+                verification = checked[proposed] = verify_id(
+                    proposed, query.text, stores, elsewhere
+                )
+            if verification.curie != proposed and verification.verdict is not Verdict.UNKNOWN_ID:
+                how = f"{proposed} is a secondary id of {verification.curie}"
+                if how not in evidence.detail and verification.note.startswith(how):
+                    evidence = replace(evidence, detail=f"{evidence.detail}; {how}".lstrip("; "))
+            entry = grouped.setdefault(verification.curie, (verification, []))
+            entry[1].append(evidence)
+        # Obsolete ids bring their replacements, with the obsolete term's evidence behind them.
+        for verification, evidence in list(grouped.values()):
+            if verification.verdict is not Verdict.OBSOLETE:
+                continue
+            for rank_position, replacement in enumerate(verification.replaced_by, start=1):
+                offered = Evidence(
+                    "replacement",
+                    round(combined_vote(evidence), 4),
+                    rank_position,
+                    verification.label,
+                    f"replaces obsolete {verification.curie} ({verification.label})",
+                )
+                current = grouped.get(replacement)
+                if current is None:
+                    checked_replacement = verify_id(
+                        replacement,
+                        query.text,
+                        stores,
+                        elsewhere,
+                        replacement_of=verification.curie,
+                    )
+                    grouped[checked_replacement.curie] = (checked_replacement, [offered])
+                else:
+                    current[1].append(offered)
+        return rank(grouped.values())[: self.top_k]
+
+    def _status(self, candidates: list, unavailable: bool) -> MappingStatus:
+        if not candidates:
+            return MappingStatus.MODEL_UNAVAILABLE if unavailable else MappingStatus.NO_MATCH
+        best = candidates[0]
+        if best.verdict is Verdict.VERIFIED:
+            if best.confidence >= self.threshold:
+                return MappingStatus.VERIFIED
+            return MappingStatus.NEEDS_REVIEW
+        if best.verdict is Verdict.OBSOLETE:
+            return MappingStatus.OBSOLETE
+        if best.verdict is Verdict.LABEL_MISMATCH:
+            return MappingStatus.MISMATCH
+        return MappingStatus.NEEDS_REVIEW
+
+    def map_many(
+        self, queries: Iterable[Query], progress: Progress | None = None
+    ) -> Iterator[MappingResult]:
+        """Map each query, in input order, lazily; each distinct (text, ontology) is mapped once.
+
+        Repeats reuse the earlier result (with their own query, context included). Progress is
+        reported every 100 rows; `progress.cancel()` stops the iteration with CancelledError.
+        """
+        total = len(queries) if hasattr(queries, "__len__") else 0  # type: ignore[arg-type]
+        cache: OrderedDict[tuple[str, str], MappingResult] = OrderedDict()
+        done = 0
+        for query in queries:
+            if progress is not None and done % 100 == 0:
+                progress.update(done, total, f"{done:,} terms mapped")
+            key = (query.text, query.ontology)
+            result = cache.get(key)
+            if result is None:
+                result = self.map(query)
+                cache[key] = result
+                if len(cache) > RESULT_CACHE_SIZE:
+                    cache.popitem(last=False)
+            elif result.query != query:
+                result = replace(result, query=query)
+            done += 1
+            yield result
+        if progress is not None:
+            progress.update(done, total or done, f"{done:,} terms mapped")

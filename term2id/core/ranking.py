@@ -1,0 +1,113 @@
+"""Fusing the sources into one ranking with a confidence a curator can act on.
+
+Each source's score becomes a probability-like vote: score x source weight x the prior of the kind
+of name it matched (a label counts more than an EXACT synonym, which counts more than a RELATED
+one). Votes combine by noisy-OR, so two sources agreeing on a term raise its confidence above
+either alone, and one strong vote is enough. Popularity (annotation counts) nudges the score by
+at most POPULARITY_WEIGHT, enough to order near-ties, never to overturn a clear match.
+
+The verdict then bounds the confidence: an unknown id or an id of another ontology gets 0, an
+obsolete id half its score, a label mismatch MISMATCH_FACTOR of it. Finally, when another term
+comes within AMBIGUITY_MARGIN of the best, the best loses the difference: two terms sharing a
+synonym should not be accepted without a look.
+
+The confidence is calibrated on held-out synonyms (`term2id eval --hold-out-synonyms`), so that
+"accept everything at or above 0.9" is a usable rule; evaluation reports its precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from term2id.core.candidates import Candidate, Evidence, Verdict
+from term2id.core.verification import Verification
+
+SOURCE_WEIGHTS = {
+    "exact": 1.0,
+    "fuzzy": 0.9,
+    "semantic": 0.8,
+    "llm": 0.75,
+    "replacement": 0.95,
+    "manual": 1.0,
+}
+DEFAULT_SOURCE_WEIGHT = 0.7
+SCOPE_PRIOR = {"label": 1.0, "EXACT": 0.98, "RELATED": 0.93, "NARROW": 0.88, "BROAD": 0.88}
+POPULARITY_WEIGHT = 0.02
+MISMATCH_FACTOR = 0.8
+OBSOLETE_FACTOR = 0.5
+AMBIGUITY_MARGIN = 0.03
+
+
+def vote(evidence: Evidence) -> float:
+    """One source's evidence as a probability-like vote in [0, 1]."""
+    weight = SOURCE_WEIGHTS.get(evidence.source, DEFAULT_SOURCE_WEIGHT)
+    prior = SCOPE_PRIOR.get(evidence.name_kind, 1.0) if evidence.name_kind else 1.0
+    return max(0.0, min(1.0, evidence.score * weight * prior))
+
+
+def combined_vote(evidence: Iterable[Evidence]) -> float:
+    """Noisy-OR of the votes, using each source's strongest evidence once."""
+    best: dict[str, float] = {}
+    for item in evidence:
+        best[item.source] = max(best.get(item.source, 0.0), vote(item))
+    missing = 1.0
+    for value in best.values():
+        missing *= 1.0 - value
+    return 1.0 - missing
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    verification: Verification
+    evidence: tuple[Evidence, ...]
+    score: float  # before the ambiguity correction
+
+
+def score_of(verification: Verification, evidence: Sequence[Evidence]) -> float:
+    score = combined_vote(evidence)
+    score = (
+        score * (1 - POPULARITY_WEIGHT) + POPULARITY_WEIGHT * verification.popularity_prior * score
+    )
+    verdict = verification.verdict
+    if verdict in (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
+        return 0.0
+    if verdict is Verdict.OBSOLETE:
+        return score * OBSOLETE_FACTOR
+    if verdict is Verdict.LABEL_MISMATCH:
+        return score * MISMATCH_FACTOR
+    return score
+
+
+def rank(entries: Iterable[tuple[Verification, Sequence[Evidence]]]) -> list[Candidate]:
+    """Candidates best first, each with its fused confidence in [0, 1]."""
+    ranked = [Ranked(v, tuple(ev), score_of(v, ev)) for v, ev in entries]
+    ranked.sort(key=lambda r: (-r.score, -r.verification.popularity_prior, r.verification.curie))
+    # Every term within the margin of the best loses the same amount, so the order stays.
+    penalty, close = 0.0, ""
+    if len(ranked) > 1 and ranked[1].score > 0:
+        gap = ranked[0].score - ranked[1].score
+        if gap < AMBIGUITY_MARGIN:
+            penalty, close = AMBIGUITY_MARGIN - gap, ranked[1].verification.curie
+    candidates = []
+    for item in ranked:
+        confidence = item.score
+        note = item.verification.note
+        if penalty and item.score >= ranked[0].score - AMBIGUITY_MARGIN:
+            confidence -= penalty
+            other = close if item is ranked[0] else ranked[0].verification.curie
+            note = "; ".join(filter(None, [note, f"ambiguous: {other} scores nearly as well"]))
+        v = item.verification
+        candidates.append(
+            Candidate(
+                curie=v.curie,
+                label=v.label,
+                ontology=v.ontology,
+                verdict=v.verdict,
+                confidence=round(min(1.0, max(0.0, confidence)), 4),
+                evidence=tuple(sorted(item.evidence, key=lambda e: -vote(e))),
+                replaced_by=v.replaced_by,
+                note=note,
+            )
+        )
+    return candidates

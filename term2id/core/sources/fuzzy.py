@@ -1,0 +1,58 @@
+"""Fuzzy source: rapidfuzz over the names that share words with the term (never over all names)."""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz
+
+from term2id.core.candidates import Evidence, Proposal, Query
+from term2id.core.normalize import normalize
+from term2id.core.sources.exact import describe_name, name_kind
+from term2id.core.sources.index import MAX_SCORED_CHARS, index_of
+from term2id.core.store import OntologyStore
+
+# How many names the blocking step hands to rapidfuzz.
+BLOCK_SIZE = 60
+
+
+class FuzzySource:
+    """String similarity of normalised names, blocked by an IDF-weighted word index."""
+
+    name = "fuzzy"
+
+    def __init__(self, block_size: int = BLOCK_SIZE) -> None:
+        self.block_size = block_size
+
+    def propose(self, query: Query, store: OntologyStore, limit: int) -> list[Proposal]:
+        index = index_of(store)
+        truncated = len(query.text) > MAX_SCORED_CHARS
+        key = normalize(query.text[:MAX_SCORED_CHARS])
+        tokens = key.split()
+        if not tokens:
+            return []
+        best: dict[int, tuple[float, int, str]] = {}  # term -> (score, name id, detail)
+        for name_id, cosine in index.blocked_names(tokens, self.block_size):
+            name = index.names[name_id]
+            similarity = (
+                max(fuzz.ratio(key, name.norm), fuzz.token_sort_ratio(key, name.norm)) / 100
+            )
+            score = 0.5 * similarity + 0.5 * min(cosine, 1.0)
+            previous = best.get(name.term)
+            if previous is None or score > previous[0]:
+                detail = f"similarity {similarity:.2f}, shared words {cosine:.2f}"
+                best[name.term] = (score, name_id, detail)
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])[:limit]
+        proposals = []
+        for rank, (term_id, (score, name_id, detail)) in enumerate(ranked, start=1):
+            name = index.names[name_id]
+            detail = f"{detail}; {describe_name(name)}"
+            if truncated:
+                detail += (
+                    f"; term cut to its first {MAX_SCORED_CHARS} of {len(query.text):,} characters"
+                )
+            proposals.append(
+                Proposal(
+                    index.terms[term_id].curie,
+                    Evidence(self.name, round(score, 4), rank, name.text, detail, name_kind(name)),
+                )
+            )
+        return proposals
