@@ -38,8 +38,8 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # piped output stays one line per record, for grep and scripts
+err = Console(stderr=True, soft_wrap=True)
 
 
 class State:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test ever touches the user's real data folder."""
     monkeypatch.setenv("TERM2ID_DATA_DIR", str(tmp_path_factory.mktemp("data-dir")))
 
@@ -64,3 +69,32 @@ def hpo_catalog(hpo_data_dir: Path) -> StoreCatalog:
 @pytest.fixture
 def hpo_store(hpo_catalog: StoreCatalog) -> OntologyStore:
     return hpo_catalog.open("hp")
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run the real `term2id` entry point in-process; returns exit code, stdout and stderr."""
+    from term2id import cli
+
+    def run(*args: str | Path) -> CliResult:
+        capsys.readouterr()
+        argv = sys.argv
+        sys.argv = ["term2id", *map(str, args)]
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = argv
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -69,6 +69,9 @@ def read_ontology_file(
     data = _decompress(path, raw)
     if not data.strip():
         raise OntologyFileError(path, "the file is empty")
+    kind = _binary_kind(data)
+    if kind is not None:
+        raise OntologyFileError(path, f"not an ontology file: it looks like {kind}")
     fmt = format or _detect_format(path, data)
     if fmt not in FORMATS:
         raise OntologyFileError(path, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -119,6 +122,26 @@ def _decode(path: Path, data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
+_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an XLSX or DOCX file?)"),
+    (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"GGUF", "a GGUF model file"),
+)
+
+
+def _binary_kind(data: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    if b"\x00" in data[:8192]:
+        return "a binary file"
+    return None
+
+
 def _detect_format(path: Path, data: bytes) -> str:
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     ext = suffixes[-1] if suffixes else ""
@@ -130,9 +153,7 @@ def _detect_format(path: Path, data: bytes) -> str:
     if ext == ".json" or head.startswith(b"{"):
         return "json"
     first_line = head.split(b"\n", 1)[0]
-    if b"hgnc_id" in first_line:
-        return "hgnc"
-    if ext in (".tsv", ".txt"):
+    if b"hgnc_id" in first_line or (ext == ".tsv" and b"\t" in first_line):
         return "hgnc"
     if re.search(rb"(?m)^\[Term\]", data[:1_000_000]):
         return "obo"
@@ -242,10 +263,18 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
     import pronto  # imported here: parsing is the only place that needs it
 
     notes: list[str] = []
+    line_shift = (0, 0)  # (first shifted line, lines inserted) when the header was patched
+    truncated = False
     if fmt == "obo":
         text = _decode(path, data)
-        text, notes = _prescan_obo(path, text)
-        data = text.encode("utf-8")
+        truncated = not text.endswith("\n")
+        patched, notes = _prescan_obo(path, text)
+        if patched is not text:
+            first_stanza = _STANZA_RE.search(text)
+            assert first_stanza is not None  # the pre-scan checked there is one
+            inserted = patched.count("\n") - text.count("\n")
+            line_shift = (text.count("\n", 0, first_stanza.start()) + 1, inserted)
+        data = patched.encode("utf-8")
     elif fmt == "json":
         _decode(path, data)
     with warnings.catch_warnings(record=True) as caught:
@@ -254,9 +283,12 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
             ontology = pronto.Ontology(io.BytesIO(data))
         except SyntaxError as exc:
             line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
-            raise OntologyFileError(
-                path, f"syntax error: {_clean_message(str(exc))}", line
-            ) from exc
+            if line is not None and line_shift[1] and line > line_shift[0]:
+                line -= line_shift[1]
+            reason = f"syntax error: {_clean_message(str(exc))}"
+            if truncated:
+                reason = f"the file appears truncated (it ends mid-line); {reason}"
+            raise OntologyFileError(path, reason, line) from exc
         except ValueError as exc:
             if "could not find a parser" in str(exc):
                 raise OntologyFileError(
@@ -348,6 +380,7 @@ def _line_from_message(message: str) -> int | None:
 
 
 def _clean_message(message: str) -> str:
+    message = re.sub(r"\s*\(line \d+\)", "", message)  # the line goes in front, once
     return " ".join(message.split())[:300]
 
 
@@ -402,7 +435,9 @@ def _read_hgnc(path: Path, text: str) -> ParsedOntology:
         if name:
             synonyms.append((name, "EXACT", "gene_name"))
         synonyms.extend((a, "EXACT", "alias_symbol") for a in _split_list(row[col["alias_symbol"]]))
-        synonyms.extend((p, "RELATED", "previous_symbol") for p in _split_list(row[col["prev_symbol"]]))
+        synonyms.extend(
+            (p, "RELATED", "previous_symbol") for p in _split_list(row[col["prev_symbol"]])
+        )
         namespace = next((row[i].strip() for i in optional.values() if row[i].strip()), None)
         records.append(
             TermRecord(
