@@ -1,0 +1,510 @@
+"""Writing results: the input sheet with mapped columns added, and SSSOM mapping tables.
+
+Both writers stream (rows go to disk as they come) into a temporary file beside the destination,
+renamed into place only when everything was written: a failed or cancelled run leaves no half
+file and never touches an older file of the same name. An output path equal to an input path is
+refused, so the input file is never modified.
+
+Spreadsheet safety: a text cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return
+could run as a formula when the file is opened in a spreadsheet program. Such cells are written
+with a single quote in front (`'=HYPERLINK(...)`), in CSV, TSV and XLSX alike. Cells that are plain
+numbers (`-5`, `+1.5`) are left as they are, since they are harmless.
+
+SSSOM (https://mapping-commons.github.io/sssom/): one row per distinct term, for its best
+candidate. The rules:
+
+- predicate_id is `skos:exactMatch` when the row's status is verified (the id exists, is current,
+  its label or a synonym agrees with the term, and the confidence reached the auto-accept
+  threshold) or a curator accepted it; `skos:closeMatch` otherwise;
+- mapping_justification is `semapv:ManualMappingCuration` for a curator's decision,
+  `semapv:LexicalMatching` when the exact or fuzzy source proposed the id,
+  `semapv:SemanticSimilarityThresholdMatching` when only the embedding source did, and
+  `semapv:UnspecifiedMatching` otherwise (the language model, an obsolete term's replacement);
+- subject_id names the free-text term itself: `term2id.input:<slug>-<hash>`, the slug being the
+  term in lower-case ASCII letters and digits (at most 40) and the hash the first 12 hex digits
+  of the SHA-256 of the term's text as written (spaces at either end removed), so the same
+  term always gets the same id, and different terms never share one. The prefix expands to
+  `urn:term2id:input:` in the curie_map.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from term2id import __version__
+from term2id.core.candidates import Candidate, MappingResult, MappingStatus, Verdict
+from term2id.core.curie import prefix_of
+from term2id.core.errors import Term2IdError
+from term2id.core.tables import CellValue, TableInfo, cell_text
+
+log = logging.getLogger(__name__)
+
+MAPPED_COLUMNS = ("mapped_id", "mapped_label", "confidence", "status", "alternatives")
+ALTERNATIVES_SEPARATOR = " | "
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+XLSX_MAX_CELL_CHARS = 32_767  # Excel's limit; longer text is cut (and logged)
+
+SUBJECT_PREFIX = "term2id.input"
+SUBJECT_PREFIX_URI = "urn:term2id:input:"
+TOOL_NAME = "term2id"
+CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
+EXACT_MATCH = "skos:exactMatch"
+CLOSE_MATCH = "skos:closeMatch"
+LEXICAL = "semapv:LexicalMatching"
+SEMANTIC = "semapv:SemanticSimilarityThresholdMatching"
+MANUAL = "semapv:ManualMappingCuration"
+UNSPECIFIED = "semapv:UnspecifiedMatching"
+
+# Prefixes whose URIs do not follow the OBO PURL pattern.
+KNOWN_PREFIXES = {
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "semapv": "https://w3id.org/semapv/vocab/",
+    "orcid": "https://orcid.org/",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "sssom": "https://w3id.org/sssom/",
+    "HGNC": "http://identifiers.org/hgnc/",
+    SUBJECT_PREFIX: SUBJECT_PREFIX_URI,
+}
+_OBO_PURL = "http://purl.obolibrary.org/obo/{}_"
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class OutputFileError(Term2IdError):
+    """An output that cannot be written: names the file and why."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+# -- cells -----------------------------------------------------------------------------------
+
+
+def neutralise(text: str) -> str:
+    """`text` made safe to open in a spreadsheet program (see the module's documentation)."""
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def format_alternative(candidate: Candidate) -> str:
+    label = candidate.label if candidate.label is not None else "(unknown id)"
+    return f"{candidate.curie} {label} ({candidate.confidence:.2f})"
+
+
+def mapped_cells(result: MappingResult, top_k: int) -> tuple[str, str, float | None, str, str]:
+    """The five added cells: best id, its label, confidence, status, and the next candidates.
+
+    `top_k` counts every candidate shown: the best one in mapped_id, the other top_k - 1 in
+    alternatives, as `ID label (confidence)` joined by ' | '.
+    """
+    best = result.best
+    if best is None:
+        return "", "", None, str(result.status), ""
+    alternatives = ALTERNATIVES_SEPARATOR.join(
+        format_alternative(c) for c in result.candidates[1:top_k]
+    )
+    return best.curie, best.label or "", round(best.confidence, 3), str(result.status), alternatives
+
+
+# -- paths -----------------------------------------------------------------------------------
+
+
+def check_output_path(output: Path | str, *inputs: Path | str | None) -> Path:
+    """Refuse an output that would overwrite one of the inputs, or sits in a missing folder."""
+    output = Path(output)
+    target = output.resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given)
+        same = source.resolve() == target
+        if not same and output.exists() and source.exists():
+            same = os.path.samefile(output, source)
+        if same:
+            raise OutputFileError(
+                output, "is an input file; choose another output path (inputs are never modified)"
+            )
+    if not target.parent.is_dir():
+        raise OutputFileError(output, f"folder {target.parent} does not exist")
+    if output.is_dir():
+        raise OutputFileError(output, "is a folder; give a file name")
+    return output
+
+
+def is_xlsx_path(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in XLSX_SUFFIXES
+
+
+def delimiter_for(output: Path | str, table: TableInfo | None) -> str:
+    """The delimiter of a text output: tab for .tsv/.tab, else the input's, else a comma.
+
+    A semicolon-separated input (as Excel writes in much of Europe) so stays semicolon-separated.
+    """
+    suffix = Path(output).suffix.lower()
+    if suffix in (".tsv", ".tab"):
+        return "\t"
+    if table is not None and table.delimiter and table.format == "csv":
+        if suffix == ".csv" and table.delimiter == "\t":
+            return ","
+        return table.delimiter
+    return ","
+
+
+def encoding_for(table: TableInfo | None) -> str:
+    """UTF-8, with a byte-order mark when the input had one or was not UTF-8 (Excel-made files),
+    so that the spreadsheet program that wrote the input reads accents back correctly."""
+    if table is not None and table.encoding and table.encoding not in ("utf-8", "ascii"):
+        return "utf-8-sig"
+    return "utf-8"
+
+
+class _AtomicFile:
+    """A temporary file beside `path`, renamed onto it by commit(), removed by discard()."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            handle, temp = tempfile.mkstemp(
+                dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+            )
+        except OSError as exc:
+            raise OutputFileError(
+                path, f"cannot write in folder {path.parent}: {exc.strerror or exc}"
+            ) from None
+        os.close(handle)
+        self.temp = Path(temp)
+
+    def commit(self) -> None:
+        try:
+            os.replace(self.temp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise OutputFileError(self.path, f"cannot be written: {exc.strerror or exc}") from None
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+
+# -- the mapped sheet ------------------------------------------------------------------------
+
+
+class MappedSheetWriter:
+    """Writes the input's columns unchanged plus MAPPED_COLUMNS, row by row, as CSV/TSV or XLSX.
+
+    The format follows the output's extension (.xlsx: a workbook; anything else: delimited
+    text). Use as a context manager: the file appears only when the block ends without error.
+    Cells of a ragged row beyond the header's columns are written after the mapped columns.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        columns: Sequence[str],
+        *,
+        top_k: int = 5,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+        inputs: Sequence[Path | str | None] = (),
+        sheet_title: str = "mapped",
+    ) -> None:
+        self.path = check_output_path(path, *inputs)
+        self.columns = tuple(columns)
+        self.top_k = top_k
+        self.xlsx = is_xlsx_path(self.path)
+        self.rows_written = 0
+        self.cells_cut = 0
+        self._file = _AtomicFile(self.path)
+        self._handle: IO[str] | None = None
+        self._workbook: Any = None
+        try:
+            if self.xlsx:
+                from openpyxl import Workbook
+
+                self._workbook = Workbook(write_only=True)
+                self._sheet = self._workbook.create_sheet(sheet_title[:31] or "mapped")
+            else:
+                self._handle = self._file.temp.open("w", encoding=encoding, newline="")
+                self._csv = csv.writer(self._handle, delimiter=delimiter, lineterminator="\n")
+        except BaseException:
+            self._file.discard()
+            raise
+        self._append([*self.columns, *MAPPED_COLUMNS])
+
+    def write(self, cells: Sequence[CellValue], result: MappingResult) -> None:
+        """One input row (its cells as read) and its mapping result."""
+        width = len(self.columns)
+        own = list(cells[:width]) + [""] * (width - len(cells))
+        self._append([*own, *mapped_cells(result, self.top_k), *cells[width:]])
+
+    def _append(self, values: list[CellValue]) -> None:
+        if self.xlsx:
+            self._sheet.append([self._xlsx_value(v) for v in values])
+        else:
+            self._csv.writerow([neutralise(cell_text(v)) for v in values])
+        self.rows_written += 1
+
+    def _xlsx_value(self, value: CellValue) -> CellValue:
+        if value is None or not isinstance(value, str):
+            return value
+        text = neutralise(_XLSX_ILLEGAL.sub("", value))
+        if len(text) > XLSX_MAX_CELL_CHARS:
+            self.cells_cut += 1
+            log.warning(
+                "%s: a cell of %d characters was cut to Excel's limit of %d",
+                self.path,
+                len(text),
+                XLSX_MAX_CELL_CHARS,
+            )
+            text = text[:XLSX_MAX_CELL_CHARS]
+        return text
+
+    def close(self) -> None:
+        """Finish the file and move it into place."""
+        try:
+            if self.xlsx:
+                self._workbook.save(self._file.temp)
+            else:
+                assert self._handle is not None
+                self._handle.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._file.commit()
+
+    def abort(self) -> None:
+        """Drop everything written so far; the destination is left as it was."""
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        self._file.discard()
+
+    def __enter__(self) -> MappedSheetWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+# -- SSSOM -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SSSOMMapping:
+    """One row of an SSSOM table; built from a mapping result or from a curator's decision."""
+
+    subject_id: str
+    subject_label: str
+    predicate_id: str
+    object_id: str
+    object_label: str
+    mapping_justification: str
+    confidence: float | None = None
+    object_source_version: str | None = None
+    author_id: str | None = None  # e.g. "orcid:0000-0002-1825-0097"
+    reviewer_id: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SSSOMSetMetadata:
+    """The mapping set's header. mapping_set_id, when not given, derives from the rows written."""
+
+    license: str = CC0
+    mapping_tool: str = TOOL_NAME
+    mapping_tool_version: str = __version__
+    mapping_date: date = field(default_factory=date.today)
+    mapping_set_id: str | None = None
+    mapping_set_title: str | None = None
+    mapping_set_description: str | None = None
+    prefixes: Mapping[str, str] = field(default_factory=dict)  # extra or overriding curie_map
+
+
+SSSOM_COLUMNS = (
+    "subject_id",
+    "subject_label",
+    "predicate_id",
+    "object_id",
+    "object_label",
+    "mapping_justification",
+    "confidence",
+    "mapping_tool",
+    "mapping_tool_version",
+    "object_source_version",
+    "author_id",
+    "reviewer_id",
+    "comment",
+)
+
+
+def subject_id_for(text: str) -> str:
+    """The stable SSSOM subject id of a free-text term (see the module's documentation)."""
+    text = text.strip()
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:40].strip("_")
+    return f"{SUBJECT_PREFIX}:{slug}-{digest}" if slug else f"{SUBJECT_PREFIX}:{digest}"
+
+
+def justification_for(candidate: Candidate, curated: bool = False) -> str:
+    sources = set(candidate.sources)
+    if curated or "manual" in sources:
+        return MANUAL
+    if sources & {"exact", "fuzzy"}:
+        return LEXICAL
+    if "semantic" in sources:
+        return SEMANTIC
+    return UNSPECIFIED
+
+
+def sssom_mapping_for(
+    result: MappingResult,
+    object_source_version: str | None = None,
+    *,
+    candidate: Candidate | None = None,
+    accepted: bool = False,
+    author_id: str | None = None,
+    reviewer_id: str | None = None,
+    comment: str | None = None,
+) -> SSSOMMapping | None:
+    """The SSSOM row for a result's best candidate (or `candidate`, a curator's choice).
+
+    `accepted` marks a curator's decision: exactMatch, ManualMappingCuration. None when there is
+    nothing to map to (empty, no match, or an id the store does not know).
+    """
+    chosen = candidate if candidate is not None else result.best
+    if chosen is None or chosen.verdict in (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
+        return None
+    exact = accepted or (candidate is None and result.status is MappingStatus.VERIFIED)
+    notes = [n for n in (comment, *result.notes) if n]
+    return SSSOMMapping(
+        subject_id=subject_id_for(result.query.text),
+        subject_label=result.query.text.strip(),
+        predicate_id=EXACT_MATCH if exact else CLOSE_MATCH,
+        object_id=chosen.curie,
+        object_label=chosen.label or "",
+        mapping_justification=justification_for(chosen, curated=accepted),
+        confidence=round(chosen.confidence, 4),
+        object_source_version=object_source_version,
+        author_id=author_id,
+        reviewer_id=reviewer_id,
+        comment="; ".join(notes) or None,
+    )
+
+
+def _tsv_cell(value: object) -> str:
+    # SSSOM TSV has no quoting convention readers agree on: keep cells on one line.
+    text = "" if value is None else str(value)
+    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _curie_prefixes(mapping: SSSOMMapping) -> set[str]:
+    ids = [mapping.subject_id, mapping.predicate_id, mapping.object_id]
+    ids += [mapping.mapping_justification, mapping.author_id, mapping.reviewer_id]
+    return {prefix_of(i) for i in ids if i and ":" in i}
+
+
+def write_sssom(
+    path: Path | str,
+    mappings: Iterable[SSSOMMapping],
+    metadata: SSSOMSetMetadata | None = None,
+    inputs: Sequence[Path | str | None] = (),
+) -> int:
+    """Write an SSSOM TSV (metadata as `#` lines, then the table); returns the rows written.
+
+    Rows are streamed to a temporary body file; the header, which needs every prefix used,
+    is written once they are all known. Repeated (subject, predicate, object) rows are written
+    once.
+    """
+    path = check_output_path(path, *inputs)
+    metadata = metadata or SSSOMSetMetadata()
+    prefixes: set[str] = set()
+    versions: set[str] = set()
+    seen: set[tuple[str, str, str]] = set()
+    digest = hashlib.sha256()
+    body = _AtomicFile(path)  # the body first; reused below for the final file
+    final = None
+    try:
+        with body.temp.open("w", encoding="utf-8", newline="") as handle:
+            handle.write("\t".join(SSSOM_COLUMNS) + "\n")
+            for mapping in mappings:
+                key = (mapping.subject_id, mapping.predicate_id, mapping.object_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                prefixes |= _curie_prefixes(mapping)
+                if mapping.object_source_version:
+                    versions.add(mapping.object_source_version)
+                values = {
+                    "subject_id": mapping.subject_id,
+                    "subject_label": neutralise(mapping.subject_label),
+                    "predicate_id": mapping.predicate_id,
+                    "object_id": mapping.object_id,
+                    "object_label": mapping.object_label,
+                    "mapping_justification": mapping.mapping_justification,
+                    "confidence": "" if mapping.confidence is None else f"{mapping.confidence:g}",
+                    "mapping_tool": metadata.mapping_tool,
+                    "mapping_tool_version": metadata.mapping_tool_version,
+                    "object_source_version": mapping.object_source_version,
+                    "author_id": mapping.author_id,
+                    "reviewer_id": mapping.reviewer_id,
+                    "comment": neutralise(mapping.comment) if mapping.comment else None,
+                }
+                line = "\t".join(_tsv_cell(values[c]) for c in SSSOM_COLUMNS) + "\n"
+                digest.update(line.encode("utf-8"))
+                handle.write(line)
+        prefixes |= {"skos", "semapv"}
+        curie_map = {p: metadata.prefixes.get(p) or KNOWN_PREFIXES.get(p) or _OBO_PURL.format(p)
+                     for p in sorted(prefixes)}  # fmt: skip
+        header: dict[str, object] = {
+            "curie_map": curie_map,
+            "mapping_set_id": metadata.mapping_set_id
+            or f"urn:term2id:mapping-set:{digest.hexdigest()[:16]}",
+            "license": metadata.license,
+            "mapping_tool": metadata.mapping_tool,
+            "mapping_tool_version": metadata.mapping_tool_version,
+            "mapping_date": metadata.mapping_date.isoformat(),
+        }
+        if metadata.mapping_set_title:
+            header["mapping_set_title"] = metadata.mapping_set_title
+        if metadata.mapping_set_description:
+            header["mapping_set_description"] = metadata.mapping_set_description
+        if len(versions) == 1:
+            header["object_source_version"] = next(iter(versions))
+        final = _AtomicFile(path)
+        with final.temp.open("w", encoding="utf-8", newline="") as out:
+            text = yaml.safe_dump(header, sort_keys=False, allow_unicode=True)
+            out.writelines(f"#{line}\n" for line in text.splitlines())
+            with body.temp.open(encoding="utf-8") as handle:
+                for line in handle:
+                    out.write(line)
+        final.commit()
+    except BaseException:
+        if final is not None:
+            final.discard()
+        raise
+    finally:
+        body.discard()
+    return len(seen)
