@@ -343,6 +343,98 @@ def db_diff(
 
 
 # ---------------------------------------------------------------------------------------------
+# map, demo
+
+
+@app.command("map")
+def map_command(
+    input: Annotated[
+        Path, typer.Argument(help="CSV, TSV or XLSX file with a header row.", show_default=False)
+    ],
+    column: Annotated[str, typer.Option("--column", "-c", help="Column holding the terms.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Mapped sheet to write: .xlsx, .tsv, or .csv (any other: CSV)."
+        ),
+    ],
+    ontology: Annotated[
+        str | None,
+        typer.Option(
+            "--ontology", help="Target store (or several: hp,go); default hp.", show_default=False
+        ),
+    ] = None,
+    ontology_column: Annotated[
+        str | None,
+        typer.Option(help="Column naming each row's target store (empty cells: --ontology)."),
+    ] = None,
+    context_column: Annotated[
+        str | None, typer.Option(help="Column with context for each term (used by the model).")
+    ] = None,
+    sheet: Annotated[str | None, typer.Option(help="Sheet of an XLSX workbook.")] = None,
+    sssom: Annotated[
+        Path | None, typer.Option("--sssom", help="Also write an SSSOM TSV mapping table.")
+    ] = None,
+    top_k: Annotated[
+        int,
+        typer.Option(
+            "--top-k", "-k", min=1, help="Candidates shown per row (best + alternatives)."
+        ),
+    ] = 5,
+    sources: Annotated[
+        str | None,
+        typer.Option(help="Candidate sources, comma-separated: exact,fuzzy,semantic,..."),
+    ] = None,
+    threshold: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Confidence at which a verified id counts as mapped."),
+    ] = 0.9,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Map a column of terms in a spreadsheet; write the sheet with mapped columns added."""
+    import time
+
+    from term2id.core.exports import map_table
+    from term2id.core.mapper import Mapper, default_sources
+    from term2id.core.tables import open_table
+
+    data_dir_option(data_dir)
+    if ontology is not None and not ontology.strip():
+        raise Term2IdError("--ontology is empty; give a store name such as hp")
+    started = time.perf_counter()
+    table = open_table(input, sheet)
+    chosen = default_sources(sources.split(",")) if sources is not None else None
+    mapper = Mapper(catalog(), chosen, threshold=threshold, top_k=top_k)
+    with progress_bar(f"mapping {input.name}") as progress:
+        summary = map_table(
+            table,
+            mapper,
+            output,
+            column=column,
+            ontology=ontology,
+            ontology_column=ontology_column,
+            context_column=context_column,
+            sssom=sssom,
+            top_k=top_k,
+            progress=progress,
+        )
+    seconds = time.perf_counter() - started
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    counts = ", ".join(f"{status} {n:,}" for status, n in sorted(summary.status_counts.items()))
+    out.print(
+        f"mapped {summary.rows:,} rows ({summary.distinct_terms:,} distinct terms) in "
+        f"{seconds:.1f} s, {summary.distinct_terms / max(seconds, 1e-9):,.0f} terms/s, "
+        f"{summary.rows / max(seconds, 1e-9):,.0f} rows/s",
+        highlight=False,
+    )
+    out.print(f"status: {counts or 'no rows'}", highlight=False)
+    out.print(f"wrote {summary.output}", highlight=False)
+    if summary.sssom is not None:
+        out.print(f"wrote {summary.sssom} ({summary.sssom_rows:,} mappings)", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
 

@@ -35,20 +35,26 @@ import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
 from term2id import __version__
-from term2id.core.candidates import Candidate, MappingResult, MappingStatus, Verdict
+from term2id.core.candidates import Candidate, MappingResult, MappingStatus, Query, Verdict
 from term2id.core.curie import prefix_of
-from term2id.core.errors import Term2IdError
-from term2id.core.tables import CellValue, TableInfo, cell_text
+from term2id.core.errors import InputFileError, Term2IdError
+from term2id.core.progress import Progress
+from term2id.core.tables import CellValue, Table, TableInfo, TableRow, cell_text
+
+if TYPE_CHECKING:
+    from term2id.core.mapper import Mapper
 
 log = logging.getLogger(__name__)
 
@@ -426,62 +432,72 @@ def _curie_prefixes(mapping: SSSOMMapping) -> set[str]:
     return {prefix_of(i) for i in ids if i and ":" in i}
 
 
-def write_sssom(
-    path: Path | str,
-    mappings: Iterable[SSSOMMapping],
-    metadata: SSSOMSetMetadata | None = None,
-    inputs: Sequence[Path | str | None] = (),
-) -> int:
-    """Write an SSSOM TSV (metadata as `#` lines, then the table); returns the rows written.
+class SSSOMWriter:
+    """Writes an SSSOM TSV row by row: `add()` each mapping, then `close()` (or use `with`).
 
-    Rows are streamed to a temporary body file; the header, which needs every prefix used,
-    is written once they are all known. Repeated (subject, predicate, object) rows are written
-    once.
+    Rows are streamed to a temporary body file; the metadata header, which needs every prefix
+    used, is written in front of them at the end. Repeated (subject, predicate, object) rows are
+    written once. The file appears only when close() succeeds.
     """
-    path = check_output_path(path, *inputs)
-    metadata = metadata or SSSOMSetMetadata()
-    prefixes: set[str] = set()
-    versions: set[str] = set()
-    seen: set[tuple[str, str, str]] = set()
-    digest = hashlib.sha256()
-    body = _AtomicFile(path)  # the body first; reused below for the final file
-    final = None
-    try:
-        with body.temp.open("w", encoding="utf-8", newline="") as handle:
-            handle.write("\t".join(SSSOM_COLUMNS) + "\n")
-            for mapping in mappings:
-                key = (mapping.subject_id, mapping.predicate_id, mapping.object_id)
-                if key in seen:
-                    continue
-                seen.add(key)
-                prefixes |= _curie_prefixes(mapping)
-                if mapping.object_source_version:
-                    versions.add(mapping.object_source_version)
-                values = {
-                    "subject_id": mapping.subject_id,
-                    "subject_label": neutralise(mapping.subject_label),
-                    "predicate_id": mapping.predicate_id,
-                    "object_id": mapping.object_id,
-                    "object_label": mapping.object_label,
-                    "mapping_justification": mapping.mapping_justification,
-                    "confidence": "" if mapping.confidence is None else f"{mapping.confidence:g}",
-                    "mapping_tool": metadata.mapping_tool,
-                    "mapping_tool_version": metadata.mapping_tool_version,
-                    "object_source_version": mapping.object_source_version,
-                    "author_id": mapping.author_id,
-                    "reviewer_id": mapping.reviewer_id,
-                    "comment": neutralise(mapping.comment) if mapping.comment else None,
-                }
-                line = "\t".join(_tsv_cell(values[c]) for c in SSSOM_COLUMNS) + "\n"
-                digest.update(line.encode("utf-8"))
-                handle.write(line)
-        prefixes |= {"skos", "semapv"}
-        curie_map = {p: metadata.prefixes.get(p) or KNOWN_PREFIXES.get(p) or _OBO_PURL.format(p)
-                     for p in sorted(prefixes)}  # fmt: skip
+
+    def __init__(
+        self,
+        path: Path | str,
+        metadata: SSSOMSetMetadata | None = None,
+        inputs: Sequence[Path | str | None] = (),
+    ) -> None:
+        self.path = check_output_path(path, *inputs)
+        self.metadata = metadata or SSSOMSetMetadata()
+        self._prefixes: set[str] = {"skos", "semapv"}
+        self._versions: set[str] = set()
+        self._seen: set[tuple[str, str, str]] = set()
+        self._digest = hashlib.sha256()
+        self._body = _AtomicFile(self.path)
+        self._handle = self._body.temp.open("w", encoding="utf-8", newline="")
+        self._handle.write("\t".join(SSSOM_COLUMNS) + "\n")
+
+    @property
+    def rows_written(self) -> int:
+        return len(self._seen)
+
+    def add(self, mapping: SSSOMMapping) -> None:
+        key = (mapping.subject_id, mapping.predicate_id, mapping.object_id)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self._prefixes |= _curie_prefixes(mapping)
+        if mapping.object_source_version:
+            self._versions.add(mapping.object_source_version)
+        values = {
+            "subject_id": mapping.subject_id,
+            "subject_label": neutralise(mapping.subject_label),
+            "predicate_id": mapping.predicate_id,
+            "object_id": mapping.object_id,
+            "object_label": mapping.object_label,
+            "mapping_justification": mapping.mapping_justification,
+            "confidence": "" if mapping.confidence is None else f"{mapping.confidence:g}",
+            "mapping_tool": self.metadata.mapping_tool,
+            "mapping_tool_version": self.metadata.mapping_tool_version,
+            "object_source_version": mapping.object_source_version,
+            "author_id": mapping.author_id,
+            "reviewer_id": mapping.reviewer_id,
+            "comment": neutralise(mapping.comment) if mapping.comment else None,
+        }
+        line = "\t".join(_tsv_cell(values[c]) for c in SSSOM_COLUMNS) + "\n"
+        self._digest.update(line.encode("utf-8"))
+        self._handle.write(line)
+
+    def header(self) -> dict[str, object]:
+        """The metadata block, as it will be written (complete once every row was added)."""
+        metadata = self.metadata
+        curie_map = {
+            p: metadata.prefixes.get(p) or KNOWN_PREFIXES.get(p) or _OBO_PURL.format(p)
+            for p in sorted(self._prefixes)
+        }
         header: dict[str, object] = {
             "curie_map": curie_map,
             "mapping_set_id": metadata.mapping_set_id
-            or f"urn:term2id:mapping-set:{digest.hexdigest()[:16]}",
+            or f"urn:term2id:mapping-set:{self._digest.hexdigest()[:16]}",
             "license": metadata.license,
             "mapping_tool": metadata.mapping_tool,
             "mapping_tool_version": metadata.mapping_tool_version,
@@ -491,20 +507,200 @@ def write_sssom(
             header["mapping_set_title"] = metadata.mapping_set_title
         if metadata.mapping_set_description:
             header["mapping_set_description"] = metadata.mapping_set_description
-        if len(versions) == 1:
-            header["object_source_version"] = next(iter(versions))
-        final = _AtomicFile(path)
-        with final.temp.open("w", encoding="utf-8", newline="") as out:
-            text = yaml.safe_dump(header, sort_keys=False, allow_unicode=True)
-            out.writelines(f"#{line}\n" for line in text.splitlines())
-            with body.temp.open(encoding="utf-8") as handle:
-                for line in handle:
-                    out.write(line)
-        final.commit()
+        if len(self._versions) == 1:
+            header["object_source_version"] = next(iter(self._versions))
+        return header
+
+    def close(self) -> None:
+        final = None
+        try:
+            self._handle.close()
+            final = _AtomicFile(self.path)
+            with final.temp.open("w", encoding="utf-8", newline="") as out:
+                text = yaml.safe_dump(self.header(), sort_keys=False, allow_unicode=True)
+                out.writelines(f"#{line}\n" for line in text.splitlines())
+                with self._body.temp.open(encoding="utf-8") as body:
+                    for line in body:
+                        out.write(line)
+            final.commit()
+        except BaseException:
+            if final is not None:
+                final.discard()
+            raise
+        finally:
+            self._body.discard()
+
+    def abort(self) -> None:
+        self._handle.close()
+        self._body.discard()
+
+    def __enter__(self) -> SSSOMWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_sssom(
+    path: Path | str,
+    mappings: Iterable[SSSOMMapping],
+    metadata: SSSOMSetMetadata | None = None,
+    inputs: Sequence[Path | str | None] = (),
+) -> int:
+    """Write an SSSOM TSV (metadata as `#` lines, then the table); returns the rows written."""
+    with SSSOMWriter(path, metadata, inputs) as writer:
+        for mapping in mappings:
+            writer.add(mapping)
+    return writer.rows_written
+
+
+# -- batch mapping: a table in, a mapped sheet (and an SSSOM table) out ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """What a batch run did, for the CLI's closing lines."""
+
+    rows: int
+    distinct_terms: int  # distinct non-empty (term, ontology) pairs
+    status_counts: Mapping[str, int]  # rows per MappingStatus value
+    seconds: float
+    output: Path
+    sssom: Path | None = None
+    sssom_rows: int = 0
+    warnings: tuple[str, ...] = ()  # ragged rows, cells cut
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def terms_per_s(self) -> float:
+        return self.distinct_terms / self.seconds if self.seconds > 0 else 0.0
+
+
+def map_table(
+    table: Table,
+    mapper: Mapper,
+    output: Path | str,
+    *,
+    column: str,
+    ontology: str | None = None,
+    ontology_column: str | None = None,
+    context_column: str | None = None,
+    sssom: Path | str | None = None,
+    sssom_metadata: SSSOMSetMetadata | None = None,
+    top_k: int = 5,
+    progress: Progress | None = None,
+) -> BatchSummary:
+    """Map the column `column` of `table` and write `output` (and `sssom`), streaming.
+
+    The target is `ontology` (a store name, or several joined by commas; "hp" when neither it nor
+    `ontology_column` is given) or, per row, the store named in `ontology_column` (rows whose
+    cell there is empty fall back to `ontology`). Every store named is checked before anything is
+    mapped, so a misspelt name fails at once, naming the line where it appears.
+    """
+    from term2id.core.catalog import DEFAULT_STORE
+
+    started = time.perf_counter()
+    info = table.info
+    term_index = table.column_index(column)
+    ontology_index = table.column_index(ontology_column) if ontology_column else None
+    context_index = table.column_index(context_column) if context_column else None
+    fallback = ontology or DEFAULT_STORE
+    inputs = (info.path,)
+    output = check_output_path(output, *inputs)
+    if sssom is not None:
+        sssom = check_output_path(sssom, *inputs, output)
+
+    # A first pass: the number of rows (for the progress bar) and every store named in them.
+    names: dict[str, int] = {} if ontology_index is not None else {fallback: 0}
+    total = 0
+    if ontology_index is not None or info.format != "xlsx":
+        for row in table.rows():
+            total += 1
+            if ontology_index is not None:
+                names.setdefault(row.text(ontology_index).strip() or fallback, row.line)
+    else:
+        total = info.row_count or 0
+    versions: dict[str, str] = {}
+    for name, line in names.items():
+        try:
+            stores = mapper.stores_for(name)
+        except Term2IdError as exc:
+            if ontology_index is None or line == 0:
+                raise
+            raise InputFileError(
+                info.path or "pasted text", f"column {ontology_column!r}: {exc}", line
+            ) from None
+        versions[name] = ", ".join(store.release for store in stores)
+        mapper.prepare(name, progress)
+
+    counts: Counter[str] = Counter()
+    distinct: set[tuple[str, str]] = set()
+    pending: deque[TableRow] = deque()
+
+    def queries() -> Iterator[Query]:
+        for row in table.rows():
+            pending.append(row)
+            target = fallback
+            if ontology_index is not None:
+                target = row.text(ontology_index).strip() or fallback
+            context = row.text(context_index).strip() or None if context_index is not None else None
+            yield Query(row.text(term_index), target, context)
+
+    sheet = MappedSheetWriter(
+        output,
+        info.columns,
+        top_k=top_k,
+        delimiter=delimiter_for(output, info),
+        encoding=encoding_for(info),
+        inputs=inputs,
+    )
+    sssom_writer = None
+    try:
+        if sssom is not None:
+            sssom_writer = SSSOMWriter(sssom, sssom_metadata, inputs=(*inputs, output))
+        for done, result in enumerate(mapper.map_many(queries()), start=1):
+            row = pending.popleft()
+            sheet.write(row.cells, result)
+            counts[str(result.status)] += 1
+            text = result.query.text.strip()
+            key = (text, result.query.ontology)
+            if text and key not in distinct:
+                distinct.add(key)
+                if sssom_writer is not None:
+                    mapping = sssom_mapping_for(result, versions.get(result.query.ontology))
+                    if mapping is not None:
+                        sssom_writer.add(mapping)
+            if progress is not None and done % 256 == 0:
+                progress.update(done, max(total, done), f"{len(distinct):,} distinct terms")
     except BaseException:
-        if final is not None:
-            final.discard()
+        sheet.abort()
+        if sssom_writer is not None:
+            sssom_writer.abort()
         raise
-    finally:
-        body.discard()
-    return len(seen)
+    sheet.close()
+    if sssom_writer is not None:
+        sssom_writer.close()
+    rows = sum(counts.values())
+    if progress is not None:
+        progress.update(rows, rows, f"{len(distinct):,} distinct terms")
+    warnings = table.warnings
+    if sheet.cells_cut:
+        warnings += (
+            f"{sheet.cells_cut} cells longer than {XLSX_MAX_CELL_CHARS:,} characters were cut",
+        )
+    return BatchSummary(
+        rows=rows,
+        distinct_terms=len(distinct),
+        status_counts=dict(counts),
+        seconds=time.perf_counter() - started,
+        output=output,
+        sssom=Path(sssom) if sssom is not None else None,
+        sssom_rows=sssom_writer.rows_written if sssom_writer is not None else 0,
+        warnings=warnings,
+    )
