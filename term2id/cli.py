@@ -405,6 +405,7 @@ def map_command(
     table = open_table(input, sheet)
     chosen = default_sources(sources.split(",")) if sources is not None else None
     mapper = Mapper(catalog(), chosen, threshold=threshold, top_k=top_k)
+    _build_embedded_store_if_needed((ontology or "hp").split(","))
     with progress_bar(f"mapping {input.name}") as progress:
         summary = map_table(
             table,
@@ -432,6 +433,79 @@ def map_command(
     out.print(f"wrote {summary.output}", highlight=False)
     if summary.sssom is not None:
         out.print(f"wrote {summary.sssom} ({summary.sssom_rows:,} mappings)", highlight=False)
+
+
+def _build_embedded_store_if_needed(names: list[str]) -> None:
+    """The embedded HPO store is built on first use: show that as progress, not as a pause."""
+    from term2id.core.catalog import DEFAULT_STORE
+
+    if DEFAULT_STORE in (n.strip() for n in names) and not catalog().exists(DEFAULT_STORE):
+        with progress_bar("building the embedded HPO store (once)") as progress:
+            catalog().open(DEFAULT_STORE, progress)
+
+
+@app.command("demo")
+def demo_command(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the mapped sheet (default: a term2id-demo folder in the system's temporary folder).",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Map the example spreadsheet shipped with term2id against the embedded HPO, and show it."""
+    import tempfile
+    from importlib.resources import as_file, files
+
+    from term2id.core.exports import map_table
+    from term2id.core.mapper import Mapper
+    from term2id.core.tables import open_table
+
+    data_dir_option(data_dir)
+    if output is None:
+        # A fixed place in the temporary folder: the demo never litters the current folder,
+        # and running it again replaces the previous result.
+        folder = Path(tempfile.gettempdir()) / "term2id-demo"
+        folder.mkdir(exist_ok=True)
+        output = folder / "example_terms_mapped.csv"
+    _build_embedded_store_if_needed(["hp"])
+    with as_file(files("term2id") / "resources" / "example_terms.csv") as example:
+        table = open_table(example)
+        with progress_bar("mapping the example terms") as progress:
+            summary = map_table(
+                table, Mapper(catalog()), output, column="term", ontology="hp", progress=progress
+            )
+        out.print(
+            f"[bold]{example.name}[/]: {summary.rows} rows, {summary.distinct_terms} distinct "
+            f"terms, mapped against HPO ({catalog().open('hp').release})",
+            highlight=False,
+        )
+    mapped = open_table(output)
+    index = {name: mapped.column_index(name) for name in mapped.columns}
+    colours = {"verified": "green", "needs_review": "yellow", "mismatch": "red", "no_match": "red"}
+    view = Table("term", "id", "label", "confidence", "status", box=None)
+    for row in mapped.rows():
+        status = row.text(index["status"])
+        colour = colours.get(status, "dim")
+        view.add_row(
+            row.text(index["term"]) or "[dim](empty)[/]",
+            row.text(index["mapped_id"]),
+            row.text(index["mapped_label"]),
+            row.text(index["confidence"]),
+            f"[{colour}]{status}[/]",
+        )
+    out.print(view)
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(summary.status_counts.items()))
+    out.print(f"status: {counts}", highlight=False)
+    out.print(f"wrote {output} (every input column, plus the mapped columns)", highlight=False)
+    out.print(
+        "try it on your own sheet: term2id map YOUR.xlsx --column COLUMN -o mapped.xlsx",
+        highlight=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
