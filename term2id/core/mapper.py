@@ -23,8 +23,11 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from itertools import islice
+from typing import Protocol
 
 from term2id.core.candidates import (
+    Candidate,
     CandidateSource,
     Evidence,
     MappingResult,
@@ -48,6 +51,22 @@ __all__ = ["Mapper", "default_sources"]
 # Distinct (term, ontology) pairs whose results map_many keeps for repeats: bounded, so a
 # million-row file never holds a million results.
 RESULT_CACHE_SIZE = 20_000
+# map_many reads this many rows ahead, so that batch-friendly sources can prefetch them.
+PREFETCH_CHUNK = 256
+
+
+class Reranker(Protocol):
+    """Reorders a row's ranked candidates (e.g. the local model choosing among them).
+
+    Returns the new order and notes for the row; may raise SourceUnavailable, which is noted
+    on the row like an unavailable source and leaves the ranking as it was.
+    """
+
+    name: str
+
+    def rerank(
+        self, query: Query, candidates: Sequence[Candidate], stores: Sequence[OntologyStore]
+    ) -> tuple[list[Candidate], list[str]]: ...
 
 
 class Mapper:
@@ -59,6 +78,7 @@ class Mapper:
         sources: Sequence[CandidateSource] | None = None,
         threshold: float = 0.9,
         top_k: int = 10,
+        rerankers: Sequence[Reranker] = (),
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise Term2IdError(f"the auto-accept threshold must be within [0, 1], not {threshold}")
@@ -68,6 +88,7 @@ class Mapper:
         self.sources = list(sources) if sources is not None else default_sources(("exact", "fuzzy"))
         self.threshold = threshold
         self.top_k = top_k
+        self.rerankers = list(rerankers)
         self._elsewhere_cache: dict[str, tuple[str, str] | None] = {}
 
     # -- stores -------------------------------------------------------------------------------
@@ -78,6 +99,21 @@ class Mapper:
         if not names:
             raise Term2IdError("no target ontology given")
         return [self.catalog.open(name) for name in dict.fromkeys(names)]
+
+    def prepare(self, ontology: str, progress: Progress | None = None) -> None:
+        """Build what the sources need for `ontology` now (indexes, embeddings), not on the first row.
+
+        Sources with a `prepare(store, progress)` method get it called once per store.
+        """
+        for store in self.stores_for(ontology):
+            index_of(store)
+            for source in self.sources:
+                prepare = getattr(source, "prepare", None)
+                if prepare is not None:
+                    try:
+                        prepare(store, progress)
+                    except SourceUnavailable as exc:
+                        log.warning("%s", exc)  # mapping will note it on each row
 
     def _elsewhere(self, requested: list[str]) -> ElsewhereLookup:
         def lookup(curie: str) -> tuple[str, str] | None:
@@ -125,6 +161,14 @@ class Mapper:
                     break  # one note per source, not one per store
                 proposals.extend((p.curie, p.evidence) for p in found)
         candidates = self._verify_and_rank(query, stores, proposals)
+        for reranker in self.rerankers:
+            try:
+                candidates, reranker_notes = reranker.rerank(query, candidates, stores)
+            except SourceUnavailable as exc:
+                unavailable = True
+                notes.append(str(exc))
+                continue
+            notes.extend(reranker_notes)
         return MappingResult(
             query, tuple(candidates), self._status(candidates, unavailable), tuple(notes)
         )
@@ -173,6 +217,18 @@ class Mapper:
                     current[1].append(offered)
         return rank(grouped.values())[: self.top_k]
 
+    def _prefetch(self, queries: list[Query]) -> None:
+        """Let sources that work faster in batches (embeddings) see the next terms at once."""
+        if not queries:
+            return
+        for source in self.sources:
+            prefetch = getattr(source, "prefetch", None)
+            if prefetch is not None:
+                try:
+                    prefetch(queries)
+                except SourceUnavailable as exc:
+                    log.warning("%s", exc)  # each row will say so when the source is asked
+
     def _status(self, candidates: list, unavailable: bool) -> MappingStatus:
         if not candidates:
             return MappingStatus.MODEL_UNAVAILABLE if unavailable else MappingStatus.NO_MATCH
@@ -198,19 +254,22 @@ class Mapper:
         total = len(queries) if hasattr(queries, "__len__") else 0  # type: ignore[arg-type]
         cache: OrderedDict[tuple[str, str], MappingResult] = OrderedDict()
         done = 0
-        for query in queries:
-            if progress is not None and done % 100 == 0:
-                progress.update(done, total, f"{done:,} terms mapped")
-            key = (query.text, query.ontology)
-            result = cache.get(key)
-            if result is None:
-                result = self.map(query)
-                cache[key] = result
-                if len(cache) > RESULT_CACHE_SIZE:
-                    cache.popitem(last=False)
-            elif result.query != query:
-                result = replace(result, query=query)
-            done += 1
-            yield result
+        iterator = iter(queries)
+        while chunk := list(islice(iterator, PREFETCH_CHUNK)):
+            self._prefetch([q for q in chunk if (q.text, q.ontology) not in cache])
+            for query in chunk:
+                if progress is not None and done % 100 == 0:
+                    progress.update(done, total, f"{done:,} terms mapped")
+                key = (query.text, query.ontology)
+                result = cache.get(key)
+                if result is None:
+                    result = self.map(query)
+                    cache[key] = result
+                    if len(cache) > RESULT_CACHE_SIZE:
+                        cache.popitem(last=False)
+                elif result.query != query:
+                    result = replace(result, query=query)
+                done += 1
+                yield result
         if progress is not None:
             progress.update(done, total or done, f"{done:,} terms mapped")

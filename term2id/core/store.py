@@ -430,6 +430,82 @@ class OntologyStore:
         matches.sort(key=lambda m: (-round(m.score, 3), m.kind != "label", -(m.popularity or 0)))
         return _best_per_term(matches)[:limit]
 
+    # -- embedding cache ----------------------------------------------------------------------
+    # Sentence vectors of the store's names, per embedding model and release, so that they are
+    # computed once: (model, release, text) -> vector bytes (the semantic source decides the
+    # encoding). The table is created on first use; a store file that cannot be written simply
+    # caches nothing.
+
+    _EMBEDDINGS_DDL = (
+        "CREATE TABLE IF NOT EXISTS embedding_cache (model TEXT NOT NULL, release TEXT NOT NULL, "
+        "text TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, release, text)) WITHOUT ROWID"
+    )
+
+    def cached_embeddings(self, model: str) -> dict[str, bytes]:
+        """text -> vector bytes cached for `model` and this store's release."""
+        try:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT text, vector FROM embedding_cache WHERE model = ? AND release = ?",
+                    (model, self.release),
+                )
+                .fetchall()
+            )
+        except sqlite3.OperationalError:  # no such table yet
+            return {}
+        return dict(rows)
+
+    def cache_embeddings(self, model: str, vectors: Iterable[tuple[str, bytes]]) -> int:
+        """Keep `vectors` (text, bytes) for `model` and this release; returns how many were kept."""
+        rows = [(model, self.release, text, vector) for text, vector in vectors]
+        conn = self._conn()
+        try:
+            with conn:
+                conn.execute(self._EMBEDDINGS_DDL)
+                conn.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.OperationalError as exc:  # read-only file or disk full: work uncached
+            log.warning("%s: cannot cache embeddings (%s)", self.path, exc)
+            return 0
+        return len(rows)
+
+    def copy_embeddings_from(self, other: OntologyStore) -> int:
+        """Copy `other`'s cached vectors of the names this store also has (any model).
+
+        A store derived from another (a copy with synonyms held out) then needs no re-embedding.
+        """
+        names = {row[0] for row in self._conn().execute("SELECT DISTINCT text FROM lexicon")}
+        try:
+            rows = (
+                other._conn()
+                .execute(
+                    "SELECT model, text, vector FROM embedding_cache WHERE release = ?",
+                    (other.release,),
+                )
+                .fetchall()
+            )
+        except sqlite3.OperationalError:
+            return 0
+        copied = 0
+        by_model: dict[str, list[tuple[str, bytes]]] = {}
+        for model, text, vector in rows:
+            if text in names:
+                by_model.setdefault(model, []).append((text, vector))
+        for model, vectors in by_model.items():
+            copied += self.cache_embeddings(model, vectors)
+        return copied
+
+    def clear_embeddings(self) -> int:
+        """Forget every cached vector; returns how many there were."""
+        conn = self._conn()
+        try:
+            with conn:
+                return conn.execute("DELETE FROM embedding_cache").rowcount
+        except sqlite3.OperationalError:
+            return 0
+
+    # -- end of embedding cache ---------------------------------------------------------------
+
     # -- statistics ---------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -48,6 +49,17 @@ class Verification:
     note: str = ""  # "HP:0001 is a secondary id of HP:0002", "obsolete; replaced by ..."
 
 
+@lru_cache(maxsize=4096)
+def _key_of(term_text: str) -> str:
+    return normalize(term_text[:MAX_SCORED_CHARS])
+
+
+@lru_cache(maxsize=4096)
+def _id_in_cell(term_text: str) -> str | None:
+    text = term_text.strip()
+    return canonical_curie(text) if len(text) < 200 else None
+
+
 def name_agreement(
     term_key: str, index: LexicalIndex, term: IndexedTerm
 ) -> tuple[float, str | None]:
@@ -75,15 +87,20 @@ def verify_id(
     `replacement_of` names the obsolete id that `proposed` replaces: the ontology itself states the
     replacement, so a live replacement counts as verified even if its names differ from the term.
     """
-    curie = canonical_curie(proposed) or proposed.strip()
-    for store in stores:
-        index = index_of(store)
+    indexes = [index_of(store) for store in stores]
+    # Sources usually propose ids exactly as the store spells them: skip parsing then.
+    if any(proposed in index.by_curie for index in indexes):
+        curie = proposed
+    else:
+        curie = canonical_curie(proposed) or proposed.strip()
+    cell_id = _id_in_cell(term_text)
+    for store, index in zip(stores, indexes, strict=True):
         found = index.resolve(curie)
         if found is None:
             continue
         term, via_alt = found
         notes = [f"{curie} is a secondary id of {term.curie}"] if via_alt else []
-        typed_in_cell = canonical_curie(term_text.strip()[:200]) in (curie, term.curie)
+        typed_in_cell = cell_id is not None and cell_id in (curie, term.curie)
         if typed_in_cell:
             agreement, agreeing = 1.0, term.label
         else:

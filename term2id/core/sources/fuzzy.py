@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from term2id.core.candidates import Evidence, Proposal, Query
 from term2id.core.normalize import normalize
@@ -29,17 +29,31 @@ class FuzzySource:
         tokens = key.split()
         if not tokens:
             return []
+        blocked = index.blocked_names(tokens, self.block_size)
+        if not blocked:
+            return []
+        choices = [index.names[name_id].norm for name_id, _ in blocked]
+        # Character-level and word-order-free similarity, in C, over the block only.
+        plain = [0.0] * len(choices)
+        sorted_words = [0.0] * len(choices)
+        for _, score, position in process.extract(key, choices, scorer=fuzz.ratio, limit=None):
+            plain[position] = score
+        for _, score, position in process.extract(
+            key, choices, scorer=fuzz.token_sort_ratio, limit=None
+        ):
+            sorted_words[position] = score
         best: dict[int, tuple[float, int, str]] = {}  # term -> (score, name id, detail)
-        for name_id, cosine in index.blocked_names(tokens, self.block_size):
-            name = index.names[name_id]
-            similarity = (
-                max(fuzz.ratio(key, name.norm), fuzz.token_sort_ratio(key, name.norm)) / 100
-            )
+        for (name_id, cosine), a, b in zip(blocked, plain, sorted_words, strict=True):
+            similarity = max(a, b) / 100
             score = 0.5 * similarity + 0.5 * min(cosine, 1.0)
-            previous = best.get(name.term)
+            term = index.names[name_id].term
+            previous = best.get(term)
             if previous is None or score > previous[0]:
-                detail = f"similarity {similarity:.2f}, shared words {cosine:.2f}"
-                best[name.term] = (score, name_id, detail)
+                best[term] = (
+                    score,
+                    name_id,
+                    f"similarity {similarity:.2f}, shared words {cosine:.2f}",
+                )
         ranked = sorted(best.items(), key=lambda item: -item[1][0])[:limit]
         proposals = []
         for rank, (term_id, (score, name_id, detail)) in enumerate(ranked, start=1):

