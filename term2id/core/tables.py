@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import logging
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -279,15 +280,16 @@ def read_pasted(text: str, header: bool = False) -> Table:
     Without `header`, columns are named "column 1", "column 2", ... (a single column is "term").
     Blank lines before and after the text are ignored; blank lines inside it are kept as rows.
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
-    if lines == [""]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    if not text.strip():
         raise InputFileError("pasted text", "nothing was pasted")
-    if any("\t" in line for line in lines):
+    if "\t" in text:
         # Spreadsheets quote cells holding tabs or line breaks when copying; csv undoes that.
-        rows = [list(r) for r in csv.reader(lines, dialect="excel-tab")]
+        reader = csv.reader(io.StringIO(text, newline=""), dialect="excel-tab")
+        rows = [cells or [""] for cells in reader]
         delimiter = "\t"
     else:
-        rows = [[line] for line in lines]
+        rows = [[line] for line in text.split("\n")]
         delimiter = None
     width = max(len(r) for r in rows)
     if header:
