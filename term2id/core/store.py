@@ -430,6 +430,58 @@ class OntologyStore:
         matches.sort(key=lambda m: (-round(m.score, 3), m.kind != "label", -(m.popularity or 0)))
         return _best_per_term(matches)[:limit]
 
+    # -- model answer cache -------------------------------------------------------------------
+    # What a language model answered, per (model sha256, adapter sha256, prompt template, term),
+    # so that mapping the same terms again with the same model costs nothing. The table is
+    # created on first use; a store file that cannot be written simply caches nothing.
+
+    _MODEL_ANSWERS_DDL = (
+        "CREATE TABLE IF NOT EXISTS model_answers (model TEXT NOT NULL, adapter TEXT NOT NULL, "
+        "template TEXT NOT NULL, term TEXT NOT NULL, answer TEXT NOT NULL, created TEXT NOT NULL, "
+        "PRIMARY KEY (model, adapter, template, term)) WITHOUT ROWID"
+    )
+
+    def cached_model_answer(self, model: str, adapter: str, template: str, term: str) -> str | None:
+        try:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT answer FROM model_answers "
+                    "WHERE model = ? AND adapter = ? AND template = ? AND term = ?",
+                    (model, adapter, template, term),
+                )
+                .fetchone()
+            )
+        except sqlite3.OperationalError:  # no such table yet
+            return None
+        return row[0] if row else None
+
+    def cache_model_answer(
+        self, model: str, adapter: str, template: str, term: str, answer: str
+    ) -> None:
+        conn = self._conn()
+        try:
+            with conn:
+                conn.execute(self._MODEL_ANSWERS_DDL)
+                conn.execute(
+                    "INSERT OR REPLACE INTO model_answers VALUES (?, ?, ?, ?, ?, ?)",
+                    (model, adapter, template, term, answer,
+                     datetime.now(UTC).isoformat(timespec="seconds")),
+                )  # fmt: skip
+        except sqlite3.OperationalError as exc:  # read-only file or disk full: work uncached
+            log.warning("%s: cannot cache model answers (%s)", self.path, exc)
+
+    def clear_model_answers(self) -> int:
+        """Forget every cached model answer; returns how many there were."""
+        conn = self._conn()
+        try:
+            with conn:
+                return conn.execute("DELETE FROM model_answers").rowcount
+        except sqlite3.OperationalError:
+            return 0
+
+    # -- end of model answer cache ------------------------------------------------------------
+
     # -- embedding cache ----------------------------------------------------------------------
     # Sentence vectors of the store's names, per embedding model and release, so that they are
     # computed once: (model, release, text) -> vector bytes (the semantic source decides the
