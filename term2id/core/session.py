@@ -610,6 +610,65 @@ class CurationSession:
             )
         ]
 
+    # -- reading everything, for exports -------------------------------------------------------
+
+    def iter_rows(self) -> Iterable[tuple[int, list[str | None], MappingResult | None]]:
+        """Every row in input order: (row, input cells, mapping result or None), one query."""
+        cursor = self._conn.execute(
+            "SELECT i.row, i.cells, i.term, i.ontology, i.context, r.status, r.candidates, "
+            "r.notes FROM input_rows i LEFT JOIN results r ON r.row = i.row ORDER BY i.row"
+        )
+        for row, cells, term, ontology, context, status, candidates, notes in cursor:
+            result = None
+            if status is not None:
+                result = MappingResult(
+                    query=Query(text=term, ontology=ontology, context=context),
+                    candidates=tuple(candidate_from_json(c) for c in json.loads(candidates)),
+                    status=MappingStatus(status),
+                    notes=tuple(json.loads(notes)),
+                )
+            yield row, json.loads(cells), result
+
+    def releases(self) -> dict[int, str]:
+        """row -> the release its result was mapped against."""
+        return dict(self._conn.execute("SELECT row, release FROM results"))
+
+    def training_decisions(self) -> list[tuple[str, str, str | None, list[str], list[tuple]]]:
+        """Decisions in the form `training_data.records_from_decisions` reads:
+        (term, ontology, accepted id or None, rejected ids, candidates shown as (id, label))."""
+        queries = self.queries()
+        decided = []
+        for row, decision in sorted(self.current_decisions().items()):
+            if decision.action not in MAPPING and decision.action is not Action.REJECT:
+                continue
+            evidence = decision.evidence if isinstance(decision.evidence, dict) else {}
+            shown = [(s[0], s[1]) for s in evidence.get("shown", []) if s]
+            query = queries[row]
+            if decision.action is Action.REJECT:
+                decided.append((query.text, query.ontology, None, [c for c, _ in shown], shown))
+            else:
+                decided.append((query.text, query.ontology, decision.curie, [], shown))
+        return decided
+
+    def save_copy(self, destination: Path | str) -> Path:
+        """A consistent copy of the whole session (SQLite's online backup) at `destination`."""
+        destination = Path(destination)
+        if destination.resolve() == self.path.resolve():
+            raise SessionError(f"{destination}: that is this session's own file")
+        temporary = destination.with_name(f".{destination.name}.tmp")
+        try:
+            target = sqlite3.connect(temporary)
+            try:
+                self._conn.backup(target)
+            finally:
+                target.close()
+            temporary.replace(destination)
+        except (sqlite3.Error, OSError) as exc:
+            raise SessionError(f"{destination}: cannot write the copy ({exc})") from exc
+        finally:
+            temporary.unlink(missing_ok=True)
+        return destination
+
     # -- view state ---------------------------------------------------------------------------
 
     def view_state(self) -> dict[str, Any]:

@@ -1,0 +1,937 @@
+"""The curation window: open terms, map them in the background, review with the keyboard, export.
+
+Heavy modules (the mapper and its indexes, spreadsheet readers, exports) are imported when first
+needed, so the window is usable within a couple of seconds even on a slow laptop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, QThreadPool, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from term2id import __version__
+from term2id.core.candidates import Candidate, MappingResult, MappingStatus
+from term2id.core.catalog import DEFAULT_STORE, StoreCatalog
+from term2id.core.errors import StoreError, Term2IdError
+from term2id.core.session import SESSION_SUFFIX, Action, CurationSession
+from term2id.core.store import OntologyStore
+from term2id.core.terms import TextMatch
+from term2id.gui.commands import DecisionCommand
+from term2id.gui.errors import show_error
+from term2id.gui.models import ReviewFilter, ReviewTableModel
+from term2id.gui.settings import GuiSettings
+from term2id.gui.views import CandidatePanel, FilterBar, ReviewTableView
+from term2id.gui.workers import Worker
+
+log = logging.getLogger(__name__)
+
+SESSION_FILTER = f"term2id sessions (*{SESSION_SUFFIX});;All files (*)"
+VIEW_STATE_DELAY_MS = 400
+_SMALL_REFRESH = 64  # above this many rows, replay the whole log once instead of per row
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        catalog: StoreCatalog | None = None,
+        settings: GuiSettings | None = None,
+        pool: QThreadPool | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.catalog = catalog or StoreCatalog()
+        self.settings = settings or GuiSettings()
+        self.pool = pool or QThreadPool.globalInstance()
+        self.session: CurationSession | None = None
+        self._mapper = None
+        self._mapping: Worker | None = None
+        self._workers: set[Worker] = set()
+        self._mapped_count = 0
+        self._mapping_started = 0.0
+        self._current: tuple[int, MappingResult | None] | None = None
+        self.setAcceptDrops(True)
+        self.resize(1360, 820)
+
+        self.model = ReviewTableModel(parent=self)
+        self.table = ReviewTableView(self.model)
+        self.filter_bar = FilterBar()
+        self.panel = CandidatePanel()
+        self.panel.store_of = self._store
+        self.undo_stack = QUndoStack(self)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 4, 4)
+        left_layout.addWidget(self.filter_bar)
+        left_layout.addWidget(self.table)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.panel)
+        splitter.setSizes([880, 480])
+        self.setCentralWidget(splitter)
+
+        self.progress_bar = QProgressBar(objectName="mappingProgress")
+        self.progress_bar.setMaximumWidth(260)
+        self.rate_label = QLabel(objectName="mappingRate")
+        self.cancel_button = QPushButton("Cancel", objectName="cancelMapping")
+        self.cancel_button.clicked.connect(self.cancel_mapping)
+        for widget in (self.progress_bar, self.rate_label, self.cancel_button):
+            self.statusBar().addPermanentWidget(widget)
+            widget.setVisible(False)
+        self.summary_label = QLabel(objectName="summary")
+        self.statusBar().addWidget(self.summary_label)
+        self.model_label = QLabel(objectName="modelState")
+        self.statusBar().addPermanentWidget(self.model_label)
+
+        self._view_state_timer = QTimer(self, singleShot=True, interval=VIEW_STATE_DELAY_MS)
+        self._view_state_timer.timeout.connect(self.save_view_state)
+        self._build_actions()
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.model.modelReset.connect(self._after_reset)
+        self.filter_bar.changed.connect(self._filter_changed)
+        self.table.horizontalHeader().sortIndicatorChanged.connect(
+            lambda *_: self._view_state_timer.start()
+        )
+        self.panel.search_requested.connect(self.search)
+        self.panel.search_chosen.connect(self.choose_searched)
+        self.undo_stack.indexChanged.connect(lambda _i: self._update_summary())
+        self._update_title()
+        self._show_welcome()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], Any],
+        shortcut: str | QKeySequence | Sequence[str] | None = None,
+        menu=None,
+        name: str | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if name:
+            action.setObjectName(name)
+        if isinstance(shortcut, list | tuple):
+            action.setShortcuts([QKeySequence(s) for s in shortcut])
+        elif shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action("&Open table…", self.open_table, QKeySequence.StandardKey.Open, file_menu)
+        self._action("&Paste terms…", self.paste_terms, "Ctrl+Shift+V", file_menu)
+        self._action("Open &session…", self.choose_session, "Ctrl+Shift+O", file_menu)
+        self.recent_menu = file_menu.addMenu("Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        self._action("Save a &copy of the session as…", self.save_copy, None, file_menu)
+        self._action("Export sheet (CSV/XLSX)…", self.export_sheet, "Ctrl+E", file_menu)
+        self._action("Export SSSOM mappings…", self.export_sssom, None, file_menu)
+        self._action("Export training data (JSONL)…", self.export_training, None, file_menu)
+        file_menu.addSeparator()
+        self._action(
+            "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, file_menu
+        )
+        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+
+        edit = bar.addMenu("&Review")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (undo, redo):
+            self.addAction(action)
+            edit.addAction(action)
+        edit.addSeparator()
+        self._action(
+            "&Accept best candidate", lambda: self.decide(Action.ACCEPT), "A", edit, "accept"
+        )
+        self._action(
+            "&Reject all candidates", lambda: self.decide(Action.REJECT), "R", edit, "reject"
+        )
+        self._action("&Skip", lambda: self.decide(Action.SKIP), "S", edit, "skip")
+        self._action("&Comment…", self.comment, "C", edit, "comment")
+        choose = edit.addMenu("Choose candidate")
+        for n in range(1, 10):
+            self._action(f"Candidate {n}", lambda n=n: self.choose(n), str(n), choose)
+        edit.addSeparator()
+        self._action("Next row", lambda: self.move(1), ["J", "Down"], edit)
+        self._action("Previous row", lambda: self.move(-1), ["K", "Up"], edit)
+        self._action("Search the ontology", self.focus_search, "/", edit)
+        self._action("Back to the table", self.table.setFocus, "Escape", None)
+        edit.addSeparator()
+        self._action("Accept all verified at or above the threshold…", self.bulk_accept, None, edit)
+
+        mapping = bar.addMenu("&Mapping")
+        self._action("Map rows not mapped yet", self.start_mapping, "F5", mapping)
+        self._action("Re-verify against the current stores…", self.reverify, None, mapping)
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def open_table(self, path: Path | None = None) -> None:
+        from term2id.gui.dialogs import OpenTableDialog
+
+        dialog = OpenTableDialog(self.catalog, self.settings, self, path=path)
+        if dialog.exec() and (choice := dialog.choice()) is not None:
+            self.start_from_table(choice)
+
+    def paste_terms(self) -> None:
+        from term2id.gui.dialogs import OpenTableDialog
+
+        dialog = OpenTableDialog(self.catalog, self.settings, self)
+        dialog.tabs.setCurrentIndex(1)
+        dialog.paste.setFocus()
+        if dialog.exec() and (choice := dialog.choice()) is not None:
+            self.start_from_table(choice)
+
+    def start_from_table(self, choice, destination: Path | None = None) -> Worker:
+        """Read the chosen table into a new session file (in a worker), then map it."""
+        from term2id.gui.jobs import create_session, session_path_for
+
+        destination = destination or session_path_for(
+            choice.path, self.catalog.data_dir / "sessions"
+        )
+        if choice.path is not None:
+            self.settings.add_recent_file(choice.path)
+        self.settings.default_ontology = choice.default_ontology
+        self.statusBar().showMessage(f"Reading {choice.path or 'pasted terms'}…")
+        worker = Worker(
+            create_session,
+            destination,
+            choice.table,
+            choice.term_column,
+            choice.default_ontology,
+            choice.context_column,
+            choice.ontology_column,
+        )
+
+        def created(path: Path) -> None:
+            if self.open_session(path):
+                self.start_mapping()
+
+        worker.signals.result.connect(created)
+        return self._run(worker)
+
+    def choose_session(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a session", "", SESSION_FILTER)
+        if path:
+            self.open_session(Path(path))
+
+    def open_session(self, path: Path) -> bool:
+        try:
+            session = CurationSession.open(path)
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return False
+        self.close_session()
+        self.session = session
+        self.settings.add_recent_file(path)
+        self.undo_stack.clear()
+        state = session.view_state()
+        review_filter = ReviewFilter.from_json(state.get("filter", {}))
+        self.filter_bar.show_filter(review_filter)
+        self.model.set_rows(session.row_summaries())
+        sort = state.get("sort")
+        if sort and sort[0] >= 0:
+            order = Qt.SortOrder(sort[1])
+            self.table.horizontalHeader().setSortIndicator(sort[0], order)
+        self.model.set_filter(review_filter)
+        self.select_row(int(state.get("current_row", 0)))
+        self._update_title()
+        self._update_summary()
+        self._check_stores()
+        return True
+
+    def close_session(self) -> None:
+        if self.session is None:
+            return
+        self.cancel_mapping()
+        self.save_view_state()
+        self.session.close()
+        self.session = None
+        self.model.set_rows(ReviewTableModel().rows)
+        self.panel.clear()
+        self._current = None
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for recent in self.settings.recent_files:
+            action = self.recent_menu.addAction(recent)
+            action.triggered.connect(lambda _c=False, p=recent: self.open_path(Path(p)))
+
+    def open_path(self, path: Path) -> None:
+        if path.suffix == SESSION_SUFFIX:
+            self.open_session(path)
+        else:
+            self.open_table(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_path(Path(urls[0].toLocalFile())))
+
+    # -- stores -------------------------------------------------------------------------------
+
+    def _store(self, name: str) -> OntologyStore | None:
+        first = name.split(",")[0].strip()
+        if not first:
+            return None
+        try:
+            if first == DEFAULT_STORE or self.catalog.exists(first):
+                return self.catalog.open(first)
+        except StoreError as exc:
+            log.warning("store %s: %s", first, exc)
+        return None
+
+    def _missing_stores(self) -> list[str]:
+        if self.session is None:
+            return []
+        names = {n.strip() for spec in self.session.ontologies() for n in spec.split(",")}
+        return sorted(n for n in names if n and n != DEFAULT_STORE and not self.catalog.exists(n))
+
+    def _check_stores(self) -> None:
+        """A session whose store is missing: offer to import it; newer releases: re-verify."""
+        missing = self._missing_stores()
+        if missing:
+            answer = QMessageBox.question(
+                self,
+                "Ontology store missing",
+                f"This session maps to {', '.join(missing)}, which is not among your ontology "
+                "stores. Its rows stay as they are. Import the ontology file now?",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.open_settings(import_now=True)
+            return
+        if self.session is None:
+            return
+        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        behind = self.session.releases_behind(stores)
+        if behind:
+            lines = "\n".join(f"{n}: {old} → {new}" for n, (old, new) in behind.items())
+            answer = QMessageBox.question(
+                self,
+                "Newer ontology release",
+                f"This session was mapped against older releases:\n{lines}\n\n"
+                "Re-verify its ids now (obsolete and replaced ids are flagged)?",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.reverify()
+
+    # -- mapping ------------------------------------------------------------------------------
+
+    def mapper(self):
+        if self._mapper is None:
+            from term2id.core.mapper import Mapper
+
+            sources = self._sources()
+            self._mapper = Mapper(self.catalog, sources=sources, threshold=self.settings.threshold)
+        return self._mapper
+
+    def _sources(self):
+        """The default sources, plus the local model when one is configured and loads."""
+        from term2id.core.sources import default_sources, source_names
+
+        sources = default_sources(("exact", "fuzzy"))
+        if not self.settings.model_configured:
+            self.model_label.setText("")
+            return sources
+        if "llm" not in source_names():
+            reason = "this installation has no local-model support"
+        else:
+            try:
+                sources.extend(default_sources(("llm",)))
+            except Term2IdError as exc:
+                reason = str(exc)
+            else:
+                self.model_label.setText(f"model: {Path(self.settings.model_path).name}")
+                return sources
+        # The application keeps working with the other sources, and says so.
+        self.model_label.setText("⚡ model unavailable")
+        self.model_label.setToolTip(reason)
+        self.statusBar().showMessage(
+            f"The local model is not used ({reason}); mapping with the exact and fuzzy sources.",
+            15000,
+        )
+        return sources
+
+    def start_mapping(self, rows: Sequence[int] | None = None) -> Worker | None:
+        """Map `rows` (default: every row without a result) in a worker; results appear as they
+        come."""
+        if self.session is None or self._mapping is not None:
+            return None
+        from term2id.core.candidates import Query
+        from term2id.gui.jobs import map_rows
+
+        missing = set(self._missing_stores())
+        if rows is None:
+            mapped = self.session.mapped_rows()
+            rows = [r for r in range(len(self.session)) if r not in mapped]
+        queries = self.session.queries()
+        todo = [
+            (r, Query(queries[r].text, queries[r].ontology, queries[r].context))
+            for r in rows
+            if not {n.strip() for n in queries[r].ontology.split(",")} & missing
+        ]
+        if not todo:
+            self.statusBar().showMessage("Nothing to map.", 5000)
+            return None
+        try:
+            mapper = self.mapper()
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return None
+        worker = Worker(map_rows, mapper, todo)
+        worker.signals.item.connect(self._mapped)
+        worker.signals.progress.connect(self._mapping_progress)
+        worker.signals.finished.connect(self._mapping_finished)
+        worker.signals.cancelled.connect(
+            lambda: self.statusBar().showMessage("Mapping cancelled; F5 maps the rest.", 8000)
+        )
+        self._mapping = worker
+        self._mapped_count = 0
+        self._mapping_total = len(todo)
+        self._mapping_started = time.monotonic()
+        self.progress_bar.setRange(0, len(todo))
+        self.progress_bar.setValue(0)
+        for widget in (self.progress_bar, self.rate_label, self.cancel_button):
+            widget.setVisible(True)
+        return self._run(worker)
+
+    def cancel_mapping(self) -> None:
+        if self._mapping is not None:
+            self._mapping.cancel()
+
+    @property
+    def mapping(self) -> bool:
+        return self._mapping is not None
+
+    def _mapped(self, batch) -> None:
+        session = self.session
+        if session is None or self.sender() is None and self._mapping is None:
+            return
+        try:
+            session.record_results(batch.results, batch.releases, model=self._model_name())
+        except Term2IdError as exc:
+            self.cancel_mapping()
+            show_error(self, exc)
+            return
+        for row, result in batch.results:
+            best = result.best
+            self.model.update_result(
+                row,
+                result.status.value,
+                best.curie if best else None,
+                best.label if best else None,
+                best.confidence if best else None,
+            )
+            if self._current is not None and self._current[0] == row:
+                self._show_row(row)
+        self._mapped_count += len(batch.results)
+        elapsed = max(time.monotonic() - self._mapping_started, 1e-6)
+        self.progress_bar.setValue(self._mapped_count)
+        self.rate_label.setText(f"{self._mapped_count / elapsed:,.0f} rows/s")
+
+    def _mapping_progress(self, done: int, total: int, message: str) -> None:
+        if self._mapped_count == 0:
+            self.statusBar().showMessage(message)
+
+    def _mapping_finished(self) -> None:
+        self._workers.discard(self._mapping)
+        self._mapping = None
+        for widget in (self.progress_bar, self.rate_label, self.cancel_button):
+            widget.setVisible(False)
+        self.statusBar().showMessage(f"Mapped {self._mapped_count:,} rows.", 8000)
+        if self.model.filter.active or self.model.sort_column >= 0:
+            self._keep_row(self.model.refilter)
+        self._update_summary()
+
+    def _model_name(self) -> str | None:
+        if not self.settings.model_configured or self._mapper is None:
+            return None
+        if not any(getattr(s, "name", "") == "llm" for s in self._mapper.sources):
+            return None
+        return Path(self.settings.model_path).name or self.settings.server_url
+
+    def _run(self, worker: Worker) -> Worker:
+        self._workers.add(worker)
+        worker.signals.error.connect(lambda exc: show_error(self, exc))
+        worker.signals.finished.connect(lambda: self._workers.discard(worker))
+        self.pool.start(worker)
+        return worker
+
+    # -- the current row ----------------------------------------------------------------------
+
+    def current_row(self) -> int | None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return None
+        return self.model.source_row(index.row())
+
+    def select_row(self, row: int) -> None:
+        position = self.model.view_row(row)
+        if position < 0:
+            position = 0 if self.model.rowCount() else -1
+        if position >= 0:
+            self.table.selectRow(position)
+            self.table.scrollTo(self.model.index(position, 0))
+
+    def move(self, step: int) -> None:
+        count = self.model.rowCount()
+        if not count:
+            return
+        index = self.table.currentIndex()
+        position = index.row() + step if index.isValid() else 0
+        self.table.selectRow(max(0, min(count - 1, position)))
+        self.table.scrollTo(self.table.currentIndex())
+
+    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid() or self.session is None:
+            return
+        self._show_row(self.model.source_row(current.row()))
+        self._view_state_timer.start()
+
+    def _show_row(self, row: int) -> None:
+        assert self.session is not None
+        result = self.session.result(row)
+        self._current = (row, result)
+        query = self.session.query(row)
+        if result is None:
+            self.panel.show_row(query.text, query.ontology, (), ("not mapped yet",))
+        else:
+            self.panel.show_row(query.text, query.ontology, result.candidates, result.notes)
+
+    def _after_reset(self) -> None:
+        self._update_summary()
+
+    def _keep_row(self, change: Callable[[], None]) -> None:
+        """Apply a change that reorders the table, keeping the current row selected."""
+        row = self.current_row()
+        change()
+        if row is not None:
+            self.select_row(row)
+
+    def _filter_changed(self, review_filter: ReviewFilter) -> None:
+        self._keep_row(lambda: self.model.set_filter(review_filter))
+        self._view_state_timer.start()
+
+    def focus_search(self) -> None:
+        self.panel.search_box.setFocus()
+        self.panel.search_box.selectAll()
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def _evidence_shown(self, result: MappingResult | None) -> dict:
+        """What the curator saw when deciding: the candidates, in order, with their verdicts."""
+        if result is None:
+            return {"status": None, "shown": []}
+        return {
+            "status": result.status.value,
+            "shown": [
+                [c.curie, c.label, c.verdict.value, round(c.confidence, 4), list(c.sources)]
+                for c in result.candidates
+            ],
+            "notes": list(result.notes),
+        }
+
+    def decide(
+        self,
+        action: Action,
+        candidate: Candidate | TextMatch | None = None,
+        comment: str | None = None,
+        advance: bool = True,
+    ) -> bool:
+        row = self.current_row()
+        if self.session is None or row is None:
+            return False
+        if self._current is None or self._current[0] != row:
+            self._show_row(row)
+        result = self._current[1] if self._current else None
+        if action is Action.ACCEPT and candidate is None:
+            candidate = result.best if result else None
+            if candidate is None:
+                self.statusBar().showMessage(
+                    "No candidate to accept: search (/) or reject (R).", 5000
+                )
+                return False
+        curie = candidate.curie if candidate is not None else None
+        label = candidate.label if candidate is not None else None
+        try:
+            made = self.session.decide(
+                row,
+                action,
+                self.settings.curator,
+                curie=curie,
+                label=label,
+                evidence=self._evidence_shown(result),
+                comment=comment,
+            )
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return False
+        text = f"{action.value} row {row + 1}" + (f" → {curie}" if curie else "")
+        self._push([made.id], [row], text)
+        if advance and action is not Action.COMMENT:
+            self.move(1)
+        return True
+
+    def _push(self, decision_ids: list[int], rows: list[int], text: str) -> None:
+        assert self.session is not None
+        command = DecisionCommand(
+            self.session,
+            self.settings.curator,
+            decision_ids,
+            rows,
+            text,
+            self._undone_or_redone,
+            lambda exc: show_error(self, exc),
+        )
+        self.undo_stack.push(command)
+        self.refresh_rows(rows)
+
+    def choose(self, n: int) -> None:
+        if self._current is None or self._current[1] is None:
+            return
+        candidates = self._current[1].candidates
+        if not 1 <= n <= len(candidates):
+            self.statusBar().showMessage(f"There is no candidate {n}.", 4000)
+            return
+        self.decide(Action.ACCEPT if n == 1 else Action.CHOOSE, candidates[n - 1])
+
+    def choose_searched(self, match: TextMatch) -> None:
+        if self.decide(Action.MANUAL, match):
+            self.table.setFocus()
+
+    def comment(self) -> None:
+        row = self.current_row()
+        if self.session is None or row is None:
+            return
+        current = self.model.rows.comments[row] or ""
+        text, ok = QInputDialog.getMultiLineText(self, "Comment", f"Row {row + 1}:", current)
+        if ok:
+            self.decide(Action.COMMENT, comment=text.strip(), advance=False)
+
+    def _undone_or_redone(self, rows: Sequence[int]) -> None:
+        self.refresh_rows(rows)
+        if len(rows) == 1:  # show the curator what changed back
+            self.select_row(rows[0])
+
+    def refresh_rows(self, rows: Sequence[int]) -> None:
+        """Show the rows' decisions as the session's log now says."""
+        if self.session is None:
+            return
+        if len(rows) > _SMALL_REFRESH:
+            decided = self.session.current_decisions()
+            comments = self.session.current_comments()
+            for row in rows:
+                decision = decided.get(row)
+                self.model.update_decision(
+                    row,
+                    decision.action.value if decision else None,
+                    decision.curie if decision else None,
+                    comments.get(row, ""),
+                )
+        else:
+            for row in rows:
+                entries = self.session.decisions(row)
+                from term2id.core.session import _current  # the one replay rule
+
+                decided, commented = _current(entries)
+                decision = decided.get(row)
+                comment = commented.get(row)
+                self.model.update_decision(
+                    row,
+                    decision.action.value if decision else None,
+                    decision.curie if decision else None,
+                    comment.comment if comment else "",
+                )
+        self._update_summary()
+
+    def bulk_accept_rows(self) -> list[int]:
+        """Undecided rows whose best candidate is verified at or above the threshold."""
+        rows = self.model.rows
+        threshold = self.settings.threshold
+        return [
+            i
+            for i, (status, confidence, decision) in enumerate(
+                zip(rows.statuses, rows.confidences, rows.decisions, strict=True)
+            )
+            if status == MappingStatus.VERIFIED.value
+            and confidence is not None
+            and confidence >= threshold
+            and decision is None
+        ]
+
+    def bulk_accept(self, confirm: bool = True) -> int:
+        if self.session is None:
+            return 0
+        rows = self.bulk_accept_rows()
+        threshold = self.settings.threshold
+        if not rows:
+            QMessageBox.information(
+                self, "Accept verified", f"No undecided row is verified at ≥ {threshold:.2f}."
+            )
+            return 0
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Accept verified",
+                f"Accept the best candidate of {len(rows):,} undecided rows verified at a "
+                f"confidence ≥ {threshold:.2f}? (Undo reverts them all.)",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return 0
+        summaries = self.model.rows
+        decisions = [
+            (row, Action.ACCEPT, summaries.best_curies[row], summaries.best_labels[row],
+             {"status": "verified", "bulk": True, "threshold": threshold,
+              "shown": [[summaries.best_curies[row], summaries.best_labels[row], "verified",
+                         summaries.confidences[row], []]]}, None)
+            for row in rows
+        ]  # fmt: skip
+        try:
+            made = self.session.decide_many(decisions, self.settings.curator)
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return 0
+        self._push([d.id for d in made], rows, f"accept {len(rows):,} verified rows")
+        return len(rows)
+
+    # -- search -------------------------------------------------------------------------------
+
+    def search(self, text: str) -> Worker | None:
+        from term2id.gui.jobs import search_terms
+
+        row = self.current_row()
+        if not text.strip():
+            return None
+        ontology = (
+            self.session.query(row).ontology
+            if self.session is not None and row is not None
+            else self.settings.default_ontology
+        )
+        stores = [s for n in ontology.split(",") if (s := self._store(n.strip()))]
+        if not stores:
+            self.statusBar().showMessage(f"No store named {ontology}.", 5000)
+            return None
+        try:
+            mapper = self.mapper()
+        except Term2IdError:
+            mapper = None
+        worker = Worker(search_terms, mapper, stores, text, ontology)
+        worker.signals.result.connect(self._search_done)
+        return self._run(worker)
+
+    def _search_done(self, matches: list[TextMatch]) -> None:
+        self.panel.results.set_matches(matches)
+        if matches:
+            self.panel.results_view.selectRow(0)
+            self.panel.results_view.setFocus()
+        else:
+            self.statusBar().showMessage("Nothing found.", 4000)
+
+    # -- re-verification ----------------------------------------------------------------------
+
+    def reverify(self) -> list:
+        if self.session is None:
+            return []
+        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        flags = self.session.reverify(stores)
+        if not flags:
+            QMessageBox.information(self, "Re-verify", "Every mapped id is current.")
+            return flags
+        listed = "\n".join(
+            f"row {f.row + 1}: {f.curie} {f.problem}"
+            + (f" → {', '.join(f.replacements)}" if f.replacements else "")
+            for f in flags[:30]
+        )
+        more = f"\n… and {len(flags) - 30} more" if len(flags) > 30 else ""
+        QMessageBox.information(
+            self,
+            "Re-verify",
+            f"{len(flags)} row(s) map to ids that changed:\n{listed}{more}\n\n"
+            "They are mapped again against the current release.",
+        )
+        self.start_mapping([f.row for f in flags])
+        return flags
+
+    # -- export -------------------------------------------------------------------------------
+
+    def _ask_path(self, title: str, suggestion: str, file_filter: str) -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, suggestion, file_filter)
+        return Path(path) if path else None
+
+    def _suggest(self, suffix: str) -> str:
+        assert self.session is not None
+        return str(self.session.path.with_name(self.session.path.stem + suffix))
+
+    def export_sheet(self, path: Path | None = None) -> Path | None:
+        if self.session is None:
+            return None
+        path = path or self._ask_path(
+            "Export the sheet",
+            self._suggest("-mapped.xlsx"),
+            "Excel workbook (*.xlsx);;CSV (*.csv);;TSV (*.tsv)",
+        )
+        if path is None:
+            return None
+        from term2id.gui.exporting import export_sheet
+
+        return self._export(lambda: export_sheet(self.session, path, self.settings.threshold), path)
+
+    def export_sssom(self, path: Path | None = None) -> Path | None:
+        if self.session is None:
+            return None
+        path = path or self._ask_path(
+            "Export SSSOM", self._suggest(".sssom.tsv"), "SSSOM TSV (*.sssom.tsv *.tsv)"
+        )
+        if path is None:
+            return None
+        from term2id.gui.exporting import export_sssom
+
+        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        return self._export(lambda: export_sssom(self.session, path, stores), path)
+
+    def export_training(self, path: Path | None = None) -> Path | None:
+        if self.session is None:
+            return None
+        path = path or self._ask_path(
+            "Export training data", self._suggest(".training.jsonl"), "JSON lines (*.jsonl)"
+        )
+        if path is None:
+            return None
+        from term2id.gui.exporting import export_training
+
+        return self._export(lambda: export_training(self.session, path), path)
+
+    def _export(self, write: Callable[[], Any], path: Path) -> Path | None:
+        try:
+            count = write()
+        except (Term2IdError, OSError) as exc:
+            show_error(self, exc, "Export failed")
+            return None
+        self.statusBar().showMessage(f"Wrote {count} rows to {path}", 8000)
+        return path
+
+    def save_copy(self) -> None:
+        if self.session is None:
+            return
+        path = self._ask_path(
+            "Save a copy", self._suggest("-copy" + SESSION_SUFFIX), SESSION_FILTER
+        )
+        if path is not None:
+            try:
+                self.session.save_copy(path)
+            except Term2IdError as exc:
+                show_error(self, exc)
+
+    # -- settings -----------------------------------------------------------------------------
+
+    def open_settings(self, import_now: bool = False) -> None:
+        from term2id.gui.dialogs import SettingsDialog
+
+        dialog = SettingsDialog(self.catalog, self.settings, self)
+        if import_now:
+            QTimer.singleShot(0, dialog._choose_import)
+        if dialog.exec():
+            self._mapper = None  # threshold or model may have changed
+
+    # -- window -------------------------------------------------------------------------------
+
+    def save_view_state(self) -> None:
+        if self.session is None:
+            return
+        row = self.current_row()
+        state = {
+            "filter": self.model.filter.to_json(),
+            "sort": [self.model.sort_column, self.model.sort_order.value],
+        }
+        if row is not None:
+            state["current_row"] = row
+        try:
+            self.session.save_view_state(state)
+        except Term2IdError as exc:
+            log.warning("view state not saved: %s", exc)
+
+    def _update_title(self) -> None:
+        where = f" — {self.session.path.name}" if self.session else ""
+        self.setWindowTitle(f"term2id {__version__}{where}")
+
+    def _update_summary(self) -> None:
+        rows = self.model.rows
+        total = len(rows)
+        if not total:
+            self.summary_label.setText("")
+            return
+        decided = sum(1 for d in rows.decisions if d is not None)
+        verified = sum(1 for s in rows.statuses if s == "verified")
+        shown = self.model.rowCount()
+        self.summary_label.setText(
+            f"{shown:,} of {total:,} rows shown · {verified:,} verified · {decided:,} decided"
+        )
+        self.filter_bar.count.setText(f"{shown:,} / {total:,}")
+
+    def _show_welcome(self) -> None:
+        self.panel.details.setHtml(
+            "<h3>Welcome to term2id</h3>"
+            "<p>Open a table (Ctrl+O), drop a CSV/TSV/XLSX file here, or paste terms "
+            "(Ctrl+Shift+V). Each term is mapped to verified ontology ids; you decide.</p>"
+            "<p><b>Keys:</b> A accept · R reject · 1–9 choose · S skip · C comment · "
+            "J/K or arrows move · / search · Ctrl+Z undo · Ctrl+Shift+Z redo</p>"
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.cancel_mapping()
+        self.pool.waitForDone(5000)
+        self.close_session()
+        super().closeEvent(event)
+
+
+def main(paths: Sequence[str] = ()) -> int:
+    """Start the application (`term2id gui [FILE]`)."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("term2id")
+    app.setOrganizationName("term2id")
+    window = MainWindow()
+    window.show()
+    for path in paths[:1]:
+        QTimer.singleShot(0, lambda p=path: window.open_path(Path(p)))
+    return app.exec()

@@ -1,0 +1,147 @@
+"""Qt-free jobs the GUI runs in workers: read a table into a session, map rows, search by hand.
+
+Each takes a `progress` keyword (term2id.core.progress.Progress) and checks it for cancellation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from term2id.core.candidates import MappingResult, Query
+from term2id.core.errors import StoreError
+from term2id.core.progress import Progress
+from term2id.core.session import SESSION_SUFFIX, CurationSession, SessionInput, file_sha256
+from term2id.core.terms import TextMatch
+
+BATCH_ROWS = 500
+BATCH_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class MappingBatch:
+    """Results for some rows, and the release of the store(s) each ontology name resolved to."""
+
+    results: tuple[tuple[int, MappingResult], ...]
+    releases: dict[str, str]
+
+
+def session_path_for(source: Path | None, sessions_dir: Path) -> Path:
+    """Where a new session goes: beside its input if that folder is writable, else the data
+    folder; never over an existing file."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    if source is None:
+        folder, stem = sessions_dir, f"pasted-{stamp}"
+    else:
+        folder, stem = source.parent, source.stem
+        probe = folder / f".{stem}.write-test"
+        try:
+            probe.touch()
+            probe.unlink()
+        except OSError:
+            folder = sessions_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    candidate = folder / f"{stem}{SESSION_SUFFIX}"
+    counter = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{counter}{SESSION_SUFFIX}"
+        counter += 1
+    return candidate
+
+
+def create_session(
+    destination: Path,
+    table,  # term2id.core.tables.Table
+    term_column: str,
+    default_ontology: str,
+    context_column: str | None = None,
+    ontology_column: str | None = None,
+    *,
+    progress: Progress,
+) -> Path:
+    """Read every row of `table` into a new session file at `destination`."""
+    from term2id.core.tables import cell_text
+
+    width = len(table.columns)
+    rows = []
+    for count, row in enumerate(table.rows(), start=1):
+        rows.append([cell_text(c) for c in row.cells[:width]])
+        if count % 5000 == 0:
+            progress.update(count, 0, f"{count:,} rows read")
+    path = table.info.path
+    source = SessionInput(
+        header=tuple(table.columns),
+        rows=rows,
+        term_column=table.columns[table.column_index(term_column)],
+        default_ontology=default_ontology,
+        context_column=context_column,
+        ontology_column=ontology_column,
+        source_path=str(Path(path).resolve()) if path else None,
+        source_sha256=file_sha256(path) if path else None,
+        sheet=table.info.sheet,
+    )
+    CurationSession.create(destination, source).close()
+    return destination
+
+
+def map_rows(
+    mapper,  # term2id.core.mapper.Mapper
+    queries: Sequence[tuple[int, Query]],
+    *,
+    progress: Progress,
+) -> Iterator[MappingBatch]:
+    """Map (row, query) pairs; yields batches as they come, in input order."""
+    releases: dict[str, str] = {}
+    for ontology in dict.fromkeys(q.ontology for _, q in queries):
+        progress.update(0, len(queries), f"preparing {ontology}")
+        mapper.prepare(ontology, progress)
+        releases[ontology] = "; ".join(s.release for s in mapper.stores_for(ontology))
+    batch: list[tuple[int, MappingResult]] = []
+    last = time.monotonic()
+    results = mapper.map_many([q for _, q in queries], progress)
+    for (row, _query), result in zip(queries, results, strict=False):
+        batch.append((row, result))
+        now = time.monotonic()
+        if len(batch) >= BATCH_ROWS or now - last >= BATCH_SECONDS:
+            yield MappingBatch(tuple(batch), releases)
+            batch, last = [], now
+    if batch:
+        yield MappingBatch(tuple(batch), releases)
+
+
+def search_terms(
+    mapper,  # term2id.core.mapper.Mapper | None
+    stores,  # Sequence[OntologyStore]
+    text: str,
+    ontology: str,
+    limit: int = 30,
+    *,
+    progress: Progress,
+) -> list[TextMatch]:
+    """Full-text hits from each store, then fuzzy ones through the mapper, without repeats."""
+    found: dict[str, TextMatch] = {}
+    for store in stores:
+        for match in store.search(text, limit=limit, include_obsolete=False):
+            found.setdefault(match.curie, match)
+    progress.check()
+    if mapper is not None and text.strip():
+        try:
+            result = mapper.map(Query(text, ontology))
+        except StoreError:
+            result = None
+        for candidate in result.candidates if result else ():
+            if candidate.curie not in found and candidate.label:
+                found[candidate.curie] = TextMatch(
+                    curie=candidate.curie,
+                    label=candidate.label,
+                    matched_text=next(
+                        (e.matched_text for e in candidate.evidence if e.matched_text),
+                        candidate.label,
+                    ),
+                    kind="fuzzy",
+                    score=candidate.confidence,
+                )
+    return list(found.values())[:limit]

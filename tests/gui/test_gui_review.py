@@ -1,0 +1,183 @@
+"""The whole review as a curator does it: open a sheet, map, decide by keyboard, undo, reopen,
+export; and the bad inputs a curator meets."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from term2id.core.session import CurationSession
+from term2id.gui.dialogs import OpenTableDialog
+
+TERMS = ["Seizure", "Anaemia", "Oedema", "Intellectual disability", "qwxz nothing like it"]
+
+
+def write_sheet(folder: Path) -> Path:
+    path = folder / "patients.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["patient", "phenotype"])
+        for i, term in enumerate(TERMS):
+            writer.writerow([f"P{i}", term])
+    return path
+
+
+def map_sheet(qtbot, window, path: Path) -> None:
+    dialog = OpenTableDialog(window.catalog, window.settings, window, path=path)
+    qtbot.addWidget(dialog)
+    assert dialog.preview.rowCount() == len(TERMS)
+    assert dialog.term_column.currentText() == "phenotype"  # guessed from its name
+    dialog.ontology.setCurrentText("tiny")
+    choice = dialog.choice()
+    assert choice is not None
+    window.start_from_table(choice)
+    qtbot.waitUntil(
+        lambda: (
+            window.session is not None
+            and not window.mapping
+            and len(window.session.mapped_rows()) == len(TERMS)
+        ),
+        timeout=30000,
+    )
+
+
+def key(qtbot, window, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(window.table, k, modifier)
+
+
+def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
+    sheet = write_sheet(tmp_path)
+    map_sheet(qtbot, window, sheet)
+    rows = window.model.rows
+    assert rows.best_curies[:4] == ["TP:0000003", "TP:0000005", "TP:0000006", "TP:0000008"]
+    assert rows.statuses[0] == "verified"
+
+    window.select_row(0)
+    window.table.setFocus()
+    key(qtbot, window, Qt.Key.Key_A)  # accept Seizure, move on
+    key(qtbot, window, Qt.Key.Key_R)  # reject Anaemia
+    key(qtbot, window, Qt.Key.Key_S)  # skip Oedema
+    assert window.model.rows.decisions[:3] == ["accept", "reject", "skip"]
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the skip
+    assert window.model.rows.decisions[:3] == ["accept", "reject", None]
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the reject
+    key(
+        qtbot,
+        window,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )  # redo it
+    assert window.model.rows.decisions[:3] == ["accept", "reject", None]
+    assert window.current_row() == 1  # undo and redo show the row they changed
+    key(qtbot, window, Qt.Key.Key_J)
+    key(qtbot, window, Qt.Key.Key_Down)
+    assert window.current_row() == 3
+    key(qtbot, window, Qt.Key.Key_1)  # choose candidate 1 of "Intellectual disability"
+    assert window.model.rows.decisions[3] == "accept"
+
+    session_path = window.session.path
+    window.close_session()  # everything is already on disk; closing only checkpoints
+    assert window.open_session(session_path)
+    assert window.model.rows.decisions[:4] == ["accept", "reject", None, "accept"]
+    assert window.current_row() == 4  # where the curator was
+    log = window.session.decisions(0)
+    assert log[0].curator == "Ada Curator" and log[0].evidence["shown"][0][0] == "TP:0000003"
+
+    exported = window.export_sheet(tmp_path / "mapped.csv")
+    with exported.open(encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["phenotype"] for r in table] == TERMS
+    assert table[0]["mapped_id"] == "TP:0000003" and table[0]["curator_decision"] == "accept"
+    assert table[1]["mapped_id"] == "" and table[1]["curator_decision"] == "reject"
+    assert table[2]["mapped_id"] == "TP:0000006" and table[2]["curator_decision"] == ""
+    assert table[0]["curator"] == "Ada Curator (0000-0002-1825-0097)"
+
+    sssom = window.export_sssom(tmp_path / "mapped.sssom.tsv").read_text(encoding="utf-8")
+    lines = [line.split("\t") for line in sssom.splitlines() if not line.startswith("#")]
+    header, body = lines[0], [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
+    assert "reviewer_id" in header
+    seizure = next(r for r in body if r["object_id"] == "TP:0000003")
+    assert seizure["predicate_id"] == "skos:exactMatch"
+    assert seizure["mapping_justification"] == "semapv:ManualMappingCuration"
+    assert seizure["reviewer_id"] == "orcid:0000-0002-1825-0097"
+    assert not any(r["object_id"] == "TP:0000005" for r in body)  # the rejected row
+
+
+def test_bulk_accept_touches_only_undecided_verified_rows(qtbot, window, tmp_path: Path) -> None:
+    map_sheet(qtbot, window, write_sheet(tmp_path))
+    window.select_row(0)
+    key(qtbot, window, Qt.Key.Key_R)
+    expected = window.bulk_accept_rows()
+    assert 0 not in expected and expected  # the rejected row stays rejected
+    assert window.bulk_accept(confirm=False) == len(expected)
+    assert all(window.model.rows.decisions[r] == "accept" for r in expected)
+    window.undo_stack.undo()  # one undo for the whole bulk action
+    assert all(window.model.rows.decisions[r] is None for r in expected)
+    assert window.model.rows.decisions[0] == "reject"
+
+
+def test_search_picks_a_term_no_source_proposed(qtbot, window, tmp_path: Path) -> None:
+    map_sheet(qtbot, window, write_sheet(tmp_path))
+    window.select_row(4)  # "qwxz nothing like it": no candidate
+    key(qtbot, window, Qt.Key.Key_Slash)
+    assert window.panel.search_box.hasFocus()
+    qtbot.keyClicks(window.panel.search_box, "tumour")
+    with qtbot.waitSignal(window.panel.results.modelReset, timeout=10000):
+        qtbot.keyClick(window.panel.search_box, Qt.Key.Key_Return)
+    assert window.panel.results.matches[0].curie == "TP:0000007"
+    window.panel.search_chosen.emit(window.panel.results.matches[0])
+    assert window.model.rows.decisions[4] == "manual"
+    assert window.model.rows.decided_curies[4] == "TP:0000007"
+
+
+def test_a_file_that_is_not_a_table_is_named_in_the_dialog(qtbot, window, tmp_path) -> None:
+    bad = tmp_path / "photo.xlsx"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    dialog = OpenTableDialog(window.catalog, window.settings, window, path=bad)
+    qtbot.addWidget(dialog)
+    assert "photo.xlsx" in dialog.message.text()
+    assert dialog.choice() is None
+
+
+def test_a_session_from_a_newer_version_becomes_a_dialog(qtbot, window, tmp_path) -> None:
+    map_sheet(qtbot, window, write_sheet(tmp_path))
+    path = window.session.path
+    window.close_session()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 42")
+    conn.close()
+    assert not window.open_session(path)
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert box is not None and "newer version of term2id" in box.text()
+    assert "schema found 42" in box.detailedText()
+    box.close()
+
+
+def test_export_to_a_missing_folder_is_refused_without_losing_anything(
+    qtbot, window, tmp_path
+) -> None:
+    map_sheet(qtbot, window, write_sheet(tmp_path))
+    window.select_row(0)
+    key(qtbot, window, Qt.Key.Key_A)
+    assert window.export_sheet(tmp_path / "no" / "such" / "folder.csv") is None
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert box is not None and "does not exist" in box.text()
+    box.close()
+    with CurationSession.open(window.session.path) as reread:
+        assert reread.current_decision(0) is not None
+
+
+@pytest.mark.parametrize("model_path", ["/no/such/model.gguf"])
+def test_a_model_that_cannot_load_leaves_mapping_working(
+    qtbot, window, tmp_path, model_path
+) -> None:
+    window.settings.model_path = model_path
+    map_sheet(qtbot, window, write_sheet(tmp_path))
+    assert window.model.rows.best_curies[0] == "TP:0000003"
+    assert window.model_label.text() == "⚡ model unavailable"
+    assert window.model_label.toolTip()  # the reason, on hover
