@@ -509,6 +509,120 @@ def demo_command(
 
 
 # ---------------------------------------------------------------------------------------------
+# eval
+
+
+@app.command("eval")
+def eval_command(
+    gold: Annotated[
+        Path | None,
+        typer.Argument(
+            help="TSV or CSV with columns term and expected_curie (not needed with --hold-out-synonyms).",
+            show_default=False,
+        ),
+    ] = None,
+    ontology: Annotated[
+        str, typer.Option("--ontology", help="Store to map against (or several: hp,go).")
+    ] = "hp",
+    sources: Annotated[
+        str,
+        typer.Option(help="Candidate sources, comma-separated: exact,fuzzy,semantic,..."),
+    ] = "exact,fuzzy",
+    hold_out_synonyms: Annotated[
+        int | None,
+        typer.Option(
+            "--hold-out-synonyms",
+            min=1,
+            help="Instead of a gold file: hold N synonyms out of a copy of the store and look them up.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for sampling held-out synonyms.")] = 0,
+    threshold: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Confidence at which a verified id counts as mapped."),
+    ] = 0.9,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Measure how well the mapper finds known answers: top-1, top-5, MRR, coverage, precision at the threshold, speed."""
+    import json
+    import tempfile
+
+    from term2id.core.evaluation import evaluate, read_gold
+    from term2id.core.evaluation import hold_out_synonyms as make_hold_out
+    from term2id.core.mapper import Mapper, default_sources
+
+    data_dir_option(data_dir)
+    if (gold is None) == (hold_out_synonyms is None):
+        raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
+    chosen = default_sources(sources.split(","))
+    _build_embedded_store_if_needed(ontology.split(","))
+    with tempfile.TemporaryDirectory(prefix="term2id-eval-") as folder:
+        if hold_out_synonyms is not None:
+            if "," in ontology:
+                raise Term2IdError("--hold-out-synonyms works on one store; give one --ontology")
+            with progress_bar(f"holding out {hold_out_synonyms} synonyms") as progress:
+                eval_catalog, items = make_hold_out(
+                    catalog().open(ontology), hold_out_synonyms, seed, folder, progress
+                )
+            what = f"{hold_out_synonyms} held-out synonyms of {ontology} (seed {seed})"
+        else:
+            eval_catalog, items = catalog(), read_gold(gold)
+            what = str(gold)
+        if not items:
+            raise Term2IdError(f"{gold}: no rows to evaluate")
+        mapper = Mapper(eval_catalog, chosen, threshold=threshold)
+        with progress_bar("evaluating") as progress:
+            report = evaluate(mapper, items, ontology, progress)
+        eval_catalog.close()
+    if json_output:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    out.print(
+        f"[bold]{what}[/] against {ontology} ({report.release}), sources {', '.join(report.sources)}",
+        highlight=False,
+    )
+    precision = (
+        f"{report.precision_at_threshold:.3f} ({report.accepted:,} accepted)"
+        if report.precision_at_threshold is not None
+        else "n/a (nothing accepted)"
+    )
+    rows = [
+        ("terms", f"{report.n:,}"),
+        ("top-1", f"{report.top1:.3f}"),
+        ("top-5", f"{report.top5:.3f}"),
+        ("MRR", f"{report.mrr:.3f}"),
+        ("coverage", f"{report.coverage:.3f}"),
+        (f"precision ≥ {report.threshold:g}", precision),
+        (f"recall ≥ {report.threshold:g}", f"{report.recall_at_threshold:.3f}"),
+        ("terms/s", f"{report.terms_per_s:,.0f} (setup {report.setup_seconds:.1f} s)"),
+    ]
+    if report.expected_unknown:
+        rows.append(
+            (
+                "ids not in store",
+                f"{report.expected_unknown:,} (top-1 on the rest {report.top1_known:.3f})",
+            )
+        )
+    for key, value in rows:
+        out.print(f"[bold]{key:>16}[/]  {value}", highlight=False)
+    if report.worst_misses:
+        out.print("\n[bold]worst misses[/] (wrong answers given with the most confidence)")
+        table = Table("term", "expected", "answered", "confidence", "expected at", box=None)
+        for miss in report.worst_misses:
+            table.add_row(
+                miss.term,
+                f"{miss.expected_curie} {miss.expected_label or '(not in store)'}",
+                f"{miss.found_curie} {miss.found_label}" if miss.found_curie else "(nothing)",
+                f"{miss.confidence:.2f}",
+                str(miss.rank) if miss.rank else "-",
+            )
+        out.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
 # gui
 
 

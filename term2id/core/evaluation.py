@@ -27,7 +27,7 @@ from pathlib import Path
 from term2id.core.candidates import MappingStatus, Query
 from term2id.core.catalog import StoreCatalog
 from term2id.core.curie import canonical_curie
-from term2id.core.errors import InputFileError
+from term2id.core.errors import InputFileError, Term2IdError
 from term2id.core.mapper import Mapper
 from term2id.core.ontology_files import ParsedOntology, TermRecord
 from term2id.core.progress import Progress
@@ -229,8 +229,8 @@ def sample_synonyms(store: OntologyStore, n: int, seed: int) -> list[tuple[str, 
     ]
     pool = list(dict.fromkeys(pool))
     if n > len(pool):
-        raise InputFileError(
-            store.path, f"asked to hold out {n} synonyms, but the store has only {len(pool)}"
+        raise Term2IdError(
+            f"cannot hold out {n} synonyms: {store.name} has only {len(pool)} synonyms of live terms"
         )
     return random.Random(seed).sample(pool, n)
 

@@ -1,0 +1,93 @@
+"""Evaluation: gold files, metrics, and the held-out-synonyms test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from term2id.core.catalog import StoreCatalog
+from term2id.core.errors import InputFileError, Term2IdError
+from term2id.core.evaluation import GoldItem, evaluate, hold_out_synonyms, read_gold
+from term2id.core.mapper import Mapper
+
+
+def test_read_gold_tsv_and_csv(tmp_path: Path) -> None:
+    tsv = tmp_path / "gold.tsv"
+    tsv.write_text("note\tterm\texpected_curie\nx\tSeizures\thp:0001250\n\n", encoding="utf-8")
+    csv_file = tmp_path / "gold.csv"
+    csv_file.write_bytes('\ufeffTerm,Expected_CURIE\n"Anaemia, severe",HP:0001903\n'.encode())
+    assert read_gold(tsv) == [GoldItem("Seizures", "HP:0001250", 2)]
+    assert read_gold(csv_file) == [GoldItem("Anaemia, severe", "HP:0001903", 2)]
+
+
+def test_a_gold_file_without_the_columns_names_them(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.csv"
+    gold.write_text("name,id\nSeizure,HP:0001250\n", encoding="utf-8")
+    with pytest.raises(
+        InputFileError,
+        match=r"gold.csv:1: missing column\(s\) term, expected_curie.*found: name, id",
+    ):
+        read_gold(gold)
+
+
+def test_a_gold_row_without_an_id_names_its_line(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.tsv"
+    gold.write_text("term\texpected_curie\nSeizure\tTP:0000003\nAnemia\t\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="gold.tsv:3: no expected_curie"):
+        read_gold(gold)
+
+
+def test_evaluate_scores_top1_top5_mrr_coverage_and_precision(tiny_catalog: StoreCatalog) -> None:
+    gold = [
+        GoldItem("Seizures", "TP:0000003"),  # exact: accepted and right
+        GoldItem("anaemia", "TP:0000005"),
+        GoldItem("seizure", "TP:0000004"),  # answered Seizure: Focal seizure comes second
+        GoldItem("xylophone", "TP:0000011"),  # nothing found
+        GoldItem("TP:0000099", "TP:0000003"),  # alt id, resolved
+    ]
+    report = evaluate(Mapper(tiny_catalog), gold, "tiny")
+    assert report.n == 5
+    assert report.top1 == 0.6 and report.top5 == 0.8
+    assert report.mrr == pytest.approx((1 + 1 + 0.5 + 0 + 1) / 5, abs=1e-4)
+    assert report.coverage == 0.8
+    assert report.accepted == 4 and report.precision_at_threshold == 0.75
+    assert report.terms_per_s > 0
+    worst = report.worst_misses[0]
+    assert worst.term == "seizure" and worst.found_curie == "TP:0000003" and worst.rank == 2
+    assert {"n", "top1", "top5", "mrr", "coverage", "terms_per_s"} <= set(report.to_dict())
+
+
+def test_gold_ids_the_store_does_not_know_are_counted_apart(tiny_catalog: StoreCatalog) -> None:
+    gold = [GoldItem("Seizure", "TP:0000003"), GoldItem("Anemia", "TP:9999999")]
+    report = evaluate(Mapper(tiny_catalog), gold, "tiny")
+    assert report.expected_unknown == 1
+    assert report.top1 == 0.5 and report.top1_known == 1.0
+
+
+def test_hold_out_removes_the_sampled_synonyms_from_a_copy(
+    tiny_catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    original = tiny_catalog.open("tiny")
+    before = original.path.read_bytes()
+    held_catalog, gold = hold_out_synonyms(original, 4, seed=7, folder=tmp_path / "held")
+    assert len(gold) == 4
+    copy = held_catalog.open("tiny")
+    for item in gold:
+        term = copy.term(item.expected_curie)
+        assert item.term not in {s.text for s in term.synonyms}
+        assert item.term in {s.text for s in original.term(item.expected_curie).synonyms}
+    assert copy.info.term_count == original.info.term_count
+    assert "held-out synonyms" in copy.release
+    assert original.path.read_bytes() == before  # the real store is never touched
+    again = hold_out_synonyms(original, 4, seed=7, folder=tmp_path / "again")[1]
+    assert again == gold  # the seed makes it reproducible
+    report = evaluate(Mapper(held_catalog), gold, "tiny")
+    assert report.n == 4 and 0.0 <= report.top1 <= report.top5 <= 1.0
+
+
+def test_holding_out_more_synonyms_than_exist_is_refused(
+    tiny_catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    with pytest.raises(Term2IdError, match="tiny has only 14 synonyms"):
+        hold_out_synonyms(tiny_catalog.open("tiny"), 500, seed=1, folder=tmp_path)

@@ -1,0 +1,228 @@
+"""The Mapper as the CLI, the GUI and the exports use it: ranked, verified candidates per row."""
+
+from __future__ import annotations
+
+import pytest
+
+from term2id.core.candidates import Evidence, MappingStatus, Proposal, Query, Verdict
+from term2id.core.catalog import StoreCatalog
+from term2id.core.errors import CancelledError, SourceUnavailable, StoreNotFoundError
+from term2id.core.mapper import Mapper, default_sources
+from term2id.core.progress import Progress
+
+
+class ProposesIds:
+    """A source answering with fixed ids, as a language model might (right or wrong)."""
+
+    name = "llm"
+
+    def __init__(self, *ids: str, label: str = "made-up label") -> None:
+        self.ids = ids
+        self.label = label
+        self.calls: list[str] = []
+
+    def propose(self, query, store, limit):  # noqa: ANN001, ANN201
+        self.calls.append(query.text)
+        return [
+            Proposal(curie, Evidence(self.name, 0.9, rank, self.label, "model answer"))
+            for rank, curie in enumerate(self.ids, start=1)
+        ]
+
+
+class Unavailable:
+    name = "llm"
+
+    def propose(self, query, store, limit):  # noqa: ANN001, ANN201
+        raise SourceUnavailable("llm", "model file not found")
+
+
+@pytest.fixture
+def mapper(tiny_catalog: StoreCatalog) -> Mapper:
+    return Mapper(tiny_catalog)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Anaemia", "TP:0000005"),
+        ("haemorrhagic anaemias", None),  # nothing like it in the tiny store
+        ("Oedema", "TP:0000006"),
+        ("TUMOURS", "TP:0000007"),
+        ("Seizures", "TP:0000003"),
+        ("TGF-beta receptor defect", "TP:0000012"),
+        ("TGF β receptor defects", "TP:0000012"),
+    ],
+)
+def test_spelling_plurals_and_greek_letters_map_and_verify(
+    mapper: Mapper, text: str, expected: str | None
+) -> None:
+    result = mapper.map(Query(text, "tiny"))
+    if expected is None:
+        assert result.status is not MappingStatus.VERIFIED
+        return
+    assert result.status is MappingStatus.VERIFIED
+    best = result.best
+    assert best.curie == expected and best.verdict is Verdict.VERIFIED
+    assert best.confidence >= mapper.threshold
+    assert "exact" in best.sources
+
+
+def test_candidates_carry_store_labels_scores_and_evidence(mapper: Mapper) -> None:
+    result = mapper.map(Query("epileptic seizures", "tiny"))
+    best = result.best
+    assert best.label == "Seizure" and best.ontology == "tiny"
+    assert best.score_of("exact") == 1.0
+    assert best.evidence[0].matched_text == "Epileptic seizure"
+    assert "EXACT synonym" in best.evidence[0].detail
+    confidences = [c.confidence for c in result.candidates]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(0.0 <= c <= 1.0 for c in confidences)
+
+
+def test_labels_come_from_the_store_never_from_a_source(tiny_catalog: StoreCatalog) -> None:
+    mapper = Mapper(tiny_catalog, [ProposesIds("TP:0000007", label="Bone fracture")])
+    best = mapper.map(Query("Neoplasm", "tiny")).best
+    assert best.label == "Tumor" and best.verdict is Verdict.VERIFIED
+
+
+def test_a_model_answer_naming_something_else_is_flagged(tiny_catalog: StoreCatalog) -> None:
+    mapper = Mapper(tiny_catalog, [ProposesIds("TP:0000005")])
+    result = mapper.map(Query("Ataxia", "tiny"))
+    assert result.best.verdict is Verdict.LABEL_MISMATCH
+    assert result.status is MappingStatus.MISMATCH
+
+
+def test_an_obsolete_term_brings_its_replacement(mapper: Mapper) -> None:
+    result = mapper.map(Query("Fits", "tiny"))
+    by_id = {c.curie: c for c in result.candidates}
+    assert by_id["TP:0000009"].verdict is Verdict.OBSOLETE
+    assert by_id["TP:0000009"].replaced_by == ("TP:0000003",)
+    replacement = by_id["TP:0000003"]
+    assert replacement.sources == ("replacement",)
+    assert "replaces obsolete TP:0000009" in replacement.evidence[0].detail
+    assert result.best.curie == "TP:0000003"  # the live term ranks above the obsolete one
+
+
+def test_a_secondary_id_maps_to_its_primary_and_says_so(mapper: Mapper) -> None:
+    result = mapper.map(Query("TP:0000099", "tiny"))
+    assert result.best.curie == "TP:0000003" and result.status is MappingStatus.VERIFIED
+    assert "TP:0000099 is a secondary id of TP:0000003" in result.best.evidence[0].detail
+
+
+def test_an_id_of_another_store_is_the_wrong_ontology(mapper: Mapper) -> None:
+    result = mapper.map(Query("HGNC:11998", "tiny"))
+    best = result.best
+    assert best.verdict is Verdict.WRONG_ONTOLOGY
+    assert best.ontology == "genes" and best.label == "TP53" and best.confidence == 0.0
+    assert result.status is not MappingStatus.VERIFIED
+
+
+def test_several_ontologies_at_once(mapper: Mapper) -> None:
+    gene = mapper.map(Query("TP53", "tiny,genes"))
+    assert gene.best.curie == "HGNC:11998" and gene.best.ontology == "genes"
+    phenotype = mapper.map(Query("anaemia", "tiny, genes"))
+    assert phenotype.best.curie == "TP:0000005" and phenotype.best.ontology == "tiny"
+
+
+def test_an_unknown_store_lists_the_stores(mapper: Mapper) -> None:
+    with pytest.raises(StoreNotFoundError, match="genes, hp, tiny"):
+        mapper.map(Query("anaemia", "nope"))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t\n"])
+def test_empty_cells_are_empty_not_errors(mapper: Mapper, text: str) -> None:
+    result = mapper.map(Query(text, "tiny"))
+    assert result.status is MappingStatus.EMPTY and result.candidates == ()
+
+
+def test_a_huge_cell_is_cut_and_noted(mapper: Mapper) -> None:
+    result = mapper.map(Query("seizure " * 12_500, "tiny"))  # 100 kB
+    assert any("cut to its first" in note for note in result.notes)
+    assert result.status is not MappingStatus.VERIFIED
+
+
+@pytest.mark.parametrize("text", ["癫痫发作", "نوبة صرع", "эпилепсия", "🧠⚡", "\x00\x01", "??!!"])
+def test_terms_in_other_scripts_do_not_crash(mapper: Mapper, text: str) -> None:
+    result = mapper.map(Query(text, "tiny"))
+    assert result.status in (
+        MappingStatus.NO_MATCH,
+        MappingStatus.NEEDS_REVIEW,
+        MappingStatus.MISMATCH,
+    )
+
+
+def test_an_unavailable_source_leaves_the_others_answers(tiny_catalog: StoreCatalog) -> None:
+    mapper = Mapper(tiny_catalog, [*default_sources(["exact"]), Unavailable()])
+    found = mapper.map(Query("Anemia", "tiny"))
+    assert found.best.curie == "TP:0000005" and found.status is MappingStatus.VERIFIED
+    assert found.notes == ("llm unavailable: model file not found",)
+    nothing = mapper.map(Query("something no store has", "tiny"))
+    assert nothing.status is MappingStatus.MODEL_UNAVAILABLE
+    alone = Mapper(tiny_catalog, [Unavailable()]).map(Query("Anemia", "tiny"))
+    assert alone.status is MappingStatus.MODEL_UNAVAILABLE and alone.candidates == ()
+
+
+def test_the_threshold_decides_what_is_verified(tiny_catalog: StoreCatalog) -> None:
+    query = Query("lack of coordination", "tiny")  # a RELATED synonym: good, not certain
+    assert Mapper(tiny_catalog, threshold=0.5).map(query).status is MappingStatus.VERIFIED
+    strict = Mapper(tiny_catalog, threshold=1.0).map(query)
+    assert strict.status is MappingStatus.NEEDS_REVIEW and strict.best.curie == "TP:0000011"
+
+
+def test_two_sources_agreeing_beat_either_alone(tiny_catalog: StoreCatalog) -> None:
+    query = Query("partial seizures", "tiny")
+    fuzzy_only = Mapper(tiny_catalog, default_sources(["fuzzy"])).map(query).best
+    both = Mapper(tiny_catalog, [*default_sources(["fuzzy"]), ProposesIds("TP:0000004")])
+    fused = both.map(query).best
+    assert fused.curie == fuzzy_only.curie == "TP:0000004"
+    assert fused.confidence > fuzzy_only.confidence
+    assert set(fused.sources) == {"fuzzy", "llm"}
+
+
+def test_top_k_bounds_the_candidates(tiny_catalog: StoreCatalog) -> None:
+    assert len(Mapper(tiny_catalog, top_k=1).map(Query("seizure", "tiny")).candidates) == 1
+
+
+def test_map_many_keeps_order_and_maps_each_distinct_term_once(tiny_catalog: StoreCatalog) -> None:
+    counting = ProposesIds("TP:0000003")
+    mapper = Mapper(tiny_catalog, [counting])
+    queries = [
+        Query("Seizure", "tiny"),
+        Query("fits", "tiny"),
+        Query("Seizure", "tiny", context="row 3"),
+        Query("", "tiny"),
+        Query("Seizure", "tiny"),
+    ]
+    results = list(mapper.map_many(queries))
+    assert [r.query for r in results] == queries  # each row keeps its own query and context
+    assert sorted(counting.calls) == ["Seizure", "fits"]
+    assert results[3].status is MappingStatus.EMPTY
+
+
+def test_map_many_streams_reports_progress_and_can_be_cancelled(mapper: Mapper) -> None:
+    seen: list[tuple[int, int]] = []
+    progress = Progress(lambda done, total, message: seen.append((done, total)))
+    queries = (Query(f"seizure {i}", "tiny") for i in range(250))  # a generator: no len()
+    results = mapper.map_many(queries, progress)
+    first = next(results)
+    assert first.query.text == "seizure 0"
+    progress.cancel()
+    with pytest.raises(CancelledError):
+        list(results)
+    assert seen[0] == (0, 0)
+
+
+@pytest.mark.slow
+def test_the_embedded_hpo_maps_everyday_phenotype_terms(hpo_catalog: StoreCatalog) -> None:
+    mapper = Mapper(hpo_catalog)
+    expected = {
+        "Seizures": "HP:0001250",
+        "intellectual disability": "HP:0001249",
+        "Anaemia": "HP:0001903",
+        "short stature": "HP:0004322",
+        "HP:0001250": "HP:0001250",
+    }
+    results = mapper.map_many([Query(text, "hp") for text in expected])
+    for (text, curie), result in zip(expected.items(), results, strict=True):
+        assert result.best.curie == curie, text
+        assert result.status is MappingStatus.VERIFIED, text

@@ -1,0 +1,118 @@
+"""Candidate sources on the tiny store: what each one proposes, and why (its evidence)."""
+
+from __future__ import annotations
+
+import pytest
+
+from term2id.core.candidates import CandidateSource, Query
+from term2id.core.errors import Term2IdError
+from term2id.core.sources import default_sources, register_source, source_names
+from term2id.core.sources.exact import ExactSource
+from term2id.core.sources.fuzzy import FuzzySource
+from term2id.core.store import OntologyStore
+
+
+def _ids(proposals) -> list[str]:  # noqa: ANN001
+    return [p.curie for p in proposals]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "matched"),
+    [
+        ("Seizures", "TP:0000003", "Seizure"),  # plural
+        ("ANAEMIA", "TP:0000005", "Anemia"),  # case and British spelling fold to the label
+        ("oedemas", "TP:0000006", "Edema"),
+        ("tumours", "TP:0000007", "Tumor"),
+        ("TGF-beta receptor defects", "TP:0000012", "TGF-β receptor defect"),  # Greek letter
+        ("  epileptic   seizure ", "TP:0000003", "Epileptic seizure"),
+    ],
+)
+def test_exact_source_folds_spelling_plurals_and_greek(
+    tiny_store: OntologyStore, text: str, expected: str, matched: str
+) -> None:
+    proposals = ExactSource().propose(Query(text, "tiny"), tiny_store, 10)
+    assert _ids(proposals) == [expected]
+    assert proposals[0].evidence.matched_text == matched
+    assert proposals[0].evidence.source == "exact"
+
+
+def test_exact_source_says_which_kind_of_name_matched(tiny_store: OntologyStore) -> None:
+    label = ExactSource().propose(Query("Ataxia", "tiny"), tiny_store, 10)[0].evidence
+    layperson = ExactSource().propose(Query("lack of coordination", "tiny"), tiny_store, 10)[0]
+    assert label.name_kind == "label" and "label" in label.detail
+    assert layperson.evidence.name_kind == "RELATED"
+    assert "RELATED synonym (layperson)" in layperson.evidence.detail
+
+
+def test_exact_source_proposes_an_id_typed_in_the_cell(tiny_store: OntologyStore) -> None:
+    proposals = ExactSource().propose(Query("tp:0000099", "tiny"), tiny_store, 10)
+    assert _ids(proposals) == ["TP:0000099"]  # as typed; verification resolves it
+    assert "identifier typed in the cell" in proposals[0].evidence.detail
+
+
+def test_exact_source_finds_obsolete_terms_by_their_old_name(tiny_store: OntologyStore) -> None:
+    assert _ids(ExactSource().propose(Query("fits", "tiny"), tiny_store, 10)) == ["TP:0000009"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Epileptc seizures", "TP:0000003"),  # a typo
+        ("lack of co-ordination", "TP:0000011"),
+        ("seizure, focal", "TP:0000004"),  # word order
+        ("intellectual disabilities severe", "TP:0000008"),
+    ],
+)
+def test_fuzzy_source_ranks_the_intended_term_first(
+    tiny_store: OntologyStore, text: str, expected: str
+) -> None:
+    proposals = FuzzySource().propose(Query(text, "tiny"), tiny_store, 5)
+    assert proposals[0].curie == expected
+    assert 0 < proposals[0].evidence.score <= 1
+    assert "similarity" in proposals[0].evidence.detail
+    scores = [p.evidence.score for p in proposals]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_fuzzy_source_only_scores_the_names_its_blocking_step_picks(
+    tiny_store: OntologyStore,
+) -> None:
+    wide = FuzzySource().propose(Query("seizure", "tiny"), tiny_store, 10)
+    narrow = FuzzySource(block_size=1).propose(Query("seizure", "tiny"), tiny_store, 10)
+    assert len(wide) >= 2  # Seizure, Focal seizure, ...
+    assert len(narrow) == 1
+
+
+def test_fuzzy_source_finds_nothing_for_words_no_name_shares(tiny_store: OntologyStore) -> None:
+    assert FuzzySource().propose(Query("xylophone quartet", "tiny"), tiny_store, 10) == []
+    assert FuzzySource().propose(Query("癫痫发作", "tiny"), tiny_store, 10) == []
+
+
+def test_sources_cut_a_huge_term_and_say_so(tiny_store: OntologyStore) -> None:
+    text = "seizure " * 20_000
+    proposals = FuzzySource().propose(Query(text, "tiny"), tiny_store, 3)
+    assert proposals and "cut to its first" in proposals[0].evidence.detail
+    assert ExactSource().propose(Query(text, "tiny"), tiny_store, 3) == []
+
+
+def test_default_sources_builds_sources_by_name() -> None:
+    sources = default_sources(["exact", "fuzzy"])
+    assert [s.name for s in sources] == ["exact", "fuzzy"]
+    assert all(isinstance(s, CandidateSource) for s in sources)
+
+
+def test_unknown_source_name_lists_the_known_ones() -> None:
+    with pytest.raises(Term2IdError, match="unknown candidate source 'fuzy'.*exact, fuzzy"):
+        default_sources(["exact", "fuzy"])
+
+
+def test_a_registered_source_can_be_named() -> None:
+    class Nothing:
+        name = "nothing-test"
+
+        def propose(self, query, store, limit):  # noqa: ANN001, ANN201
+            return []
+
+    register_source("nothing-test", Nothing)
+    assert "nothing-test" in source_names()
+    assert [s.name for s in default_sources(["nothing-test"])] == ["nothing-test"]

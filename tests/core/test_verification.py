@@ -1,0 +1,78 @@
+"""One verification function decides the verdict of every proposed id, from any source."""
+
+from __future__ import annotations
+
+from term2id.core.candidates import Verdict
+from term2id.core.catalog import StoreCatalog
+from term2id.core.verification import verify_id
+
+
+def test_an_existing_id_whose_name_agrees_is_verified(tiny_catalog: StoreCatalog) -> None:
+    store = tiny_catalog.open("tiny")
+    checked = verify_id("TP:0000003", "Epileptic seizures", [store])
+    assert checked.verdict is Verdict.VERIFIED
+    assert checked.label == "Seizure" and checked.ontology == "tiny"
+    assert checked.agreeing_name == "Epileptic seizure" and checked.agreement == 1.0
+
+
+def test_an_existing_id_that_names_something_else_is_a_mismatch(
+    tiny_catalog: StoreCatalog,
+) -> None:
+    checked = verify_id("TP:0000005", "Seizure", [tiny_catalog.open("tiny")])
+    assert checked.verdict is Verdict.LABEL_MISMATCH
+    assert checked.label == "Anemia"  # from the store
+    assert "names something else" in checked.note
+
+
+def test_an_obsolete_id_carries_its_replacements(tiny_catalog: StoreCatalog) -> None:
+    checked = verify_id("TP:0000009", "Fits", [tiny_catalog.open("tiny")])
+    assert checked.verdict is Verdict.OBSOLETE
+    assert checked.replaced_by == ("TP:0000003",)
+    assert "replaced by TP:0000003" in checked.note
+    no_replacement = verify_id("TP:0000010", "Mental deficiency", [tiny_catalog.open("tiny")])
+    assert (
+        no_replacement.verdict is Verdict.OBSOLETE and "consider TP:0000008" in no_replacement.note
+    )
+
+
+def test_a_replacement_is_verified_on_the_ontology_s_word(tiny_catalog: StoreCatalog) -> None:
+    checked = verify_id(
+        "TP:0000003", "Fits", [tiny_catalog.open("tiny")], replacement_of="TP:0000009"
+    )
+    assert checked.verdict is Verdict.VERIFIED
+    assert "replaces obsolete TP:0000009" in checked.note
+
+
+def test_a_secondary_id_resolves_to_its_primary(tiny_catalog: StoreCatalog) -> None:
+    checked = verify_id("tp_0000099", "Seizure", [tiny_catalog.open("tiny")])
+    assert checked.curie == "TP:0000003" and checked.verdict is Verdict.VERIFIED
+    assert "TP:0000099 is a secondary id of TP:0000003" in checked.note
+
+
+def test_an_unknown_id_with_the_store_s_prefix(tiny_catalog: StoreCatalog) -> None:
+    checked = verify_id("TP:7654321", "Seizure", [tiny_catalog.open("tiny")])
+    assert checked.verdict is Verdict.UNKNOWN_ID and checked.label is None
+
+
+def test_an_id_of_another_store_or_prefix_is_the_wrong_ontology(
+    tiny_catalog: StoreCatalog,
+) -> None:
+    tiny = tiny_catalog.open("tiny")
+    elsewhere = {"HGNC:11998": ("genes", "TP53")}.get
+    other_store = verify_id("HGNC:11998", "TP53", [tiny], elsewhere)
+    assert other_store.verdict is Verdict.WRONG_ONTOLOGY
+    assert other_store.ontology == "genes" and other_store.label == "TP53"
+    foreign_prefix = verify_id("GO:0005739", "mitochondrion", [tiny])
+    assert foreign_prefix.verdict is Verdict.WRONG_ONTOLOGY
+    assert "prefix GO is not used by tiny" in foreign_prefix.note
+
+
+def test_the_id_typed_in_the_cell_agrees_with_itself(tiny_catalog: StoreCatalog) -> None:
+    checked = verify_id("TP:0000003", "TP:0000003", [tiny_catalog.open("tiny")])
+    assert checked.verdict is Verdict.VERIFIED
+
+
+def test_several_requested_stores_are_all_searched(tiny_catalog: StoreCatalog) -> None:
+    stores = [tiny_catalog.open("tiny"), tiny_catalog.open("genes")]
+    checked = verify_id("HGNC:11998", "tumor protein p53", stores)
+    assert checked.verdict is Verdict.VERIFIED and checked.ontology == "genes"

@@ -1,0 +1,80 @@
+"""`term2id eval` as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def data_dir(run_cli, tmp_path: Path) -> list[str | Path]:
+    d = ["--data-dir", tmp_path / "data"]
+    assert run_cli("db", "import", DATA / "tiny.obo", "--name", "tiny", *d).code == 0
+    return d
+
+
+def test_eval_prints_the_metrics_and_the_worst_misses(run_cli, data_dir, tmp_path: Path) -> None:
+    gold = tmp_path / "gold.tsv"
+    gold.write_text(
+        "term\texpected_curie\nSeizures\tTP:0000003\nanaemia\tTP:0000005\nseizure\tTP:0000004\n",
+        encoding="utf-8",
+    )
+    result = run_cli("eval", gold, "--ontology", "tiny", *data_dir)
+    assert result.code == 0, result.err
+    for line in ("top-1  0.667", "top-5  1.000", "coverage  1.000", "terms/s", "worst misses"):
+        assert line in result.out
+    assert "TP:0000004 Focal seizure" in result.out
+
+
+def test_eval_json_is_one_object_with_the_documented_keys(
+    run_cli, data_dir, tmp_path: Path
+) -> None:
+    gold = tmp_path / "gold.csv"
+    gold.write_text("term,expected_curie\nTumour,TP:0000007\n", encoding="utf-8")
+    result = run_cli("eval", gold, "--ontology", "tiny", "--sources", "exact", "--json", *data_dir)
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert {"n", "top1", "top5", "mrr", "coverage", "terms_per_s"} <= set(report)
+    assert report["n"] == 1 and report["top1"] == 1.0 and report["sources"] == ["exact"]
+
+
+def test_eval_hold_out_synonyms_needs_no_gold_file(run_cli, data_dir) -> None:
+    args = ["eval", "--hold-out-synonyms", "5", "--seed", "2", "--ontology", "tiny", "--json"]
+    first = run_cli(*args, *data_dir)
+    assert first.code == 0, first.err
+    report = json.loads(first.out)
+    assert report["n"] == 5 and "held-out synonyms" in report["release"]
+    assert json.loads(run_cli(*args, *data_dir).out)["top1"] == report["top1"]
+
+
+def test_a_gold_file_without_the_columns_fails_with_one_line(
+    run_cli, data_dir, tmp_path: Path
+) -> None:
+    gold = tmp_path / "gold.csv"
+    gold.write_text("name,curie\nSeizure,TP:0000003\n", encoding="utf-8")
+    result = run_cli("eval", gold, "--ontology", "tiny", *data_dir)
+    assert result.code == 2
+    assert "gold.csv:1: missing column(s) term, expected_curie" in result.err
+    assert "found: name, curie" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ontology", "tiny"], "give either a GOLD file or --hold-out-synonyms"),
+        (["missing.tsv", "--ontology", "tiny"], "missing.tsv: no such gold file"),
+        (["--hold-out-synonyms", "3", "--ontology", "nope"], "no ontology store named 'nope'"),
+        (["--hold-out-synonyms", "3", "--sources", "exakt"], "unknown candidate source 'exakt'"),
+    ],
+)
+def test_bad_eval_arguments_get_a_message_and_a_non_zero_exit(
+    run_cli, data_dir, args: list[str], message: str
+) -> None:
+    result = run_cli("eval", *args, *data_dir)
+    assert result.code != 0
+    assert message in result.err and "Traceback" not in result.err
