@@ -1,9 +1,8 @@
-"""Reading ontology files into plain term records: OBO, OWL and OBO-JSON through pronto, HGNC TSV.
+"""Reading ontology files into plain term records: OBO (our own reader, see obo_reader.py),
+OWL and OBO-JSON through pronto, and HGNC's gene table (TSV).
 
-Real files are messy. Before pronto sees an OBO file we scan it once, which costs little and
-lets us (a) name the line of a problem pronto would report vaguely or not at all (duplicate ids,
-terms without a name, invalid UTF-8, truncation) and (b) tolerate what is harmless, such as
-synonym types used without being declared (HPO 2018), with a warning saying what was tolerated.
+Every problem with a file is reported as an OntologyFileError naming the file and, where there
+is one, the line.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from term2id.core.errors import OntologyFileError
+from term2id.core.obo_reader import read_obo
 from term2id.core.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,9 @@ def read_ontology_file(
         raise OntologyFileError(path, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     progress.update(0, 1, f"reading {path.name}")
     if fmt == "hgnc":
-        text = _decode(path, data)
-        parsed = _read_hgnc(path, text)
+        parsed = _read_hgnc(path, _decode(path, data))
+    elif fmt == "obo":
+        parsed = read_obo(path, _decode(path, data))
     else:
         parsed = _read_with_pronto(path, data, fmt)
     parsed.sha256 = sha256
@@ -165,117 +166,13 @@ def _detect_format(path: Path, data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# OBO pre-scan
-
-_STANZA_RE = re.compile(r"^\[([A-Za-z]+)\][ \t]*$", re.MULTILINE)
-_TAG_RE_CACHE: dict[str, re.Pattern[str]] = {}
-_SYNONYM_TYPE_RE = re.compile(
-    r'^synonym:[ \t]*"(?:[^"\\]|\\.)*"[ \t]+(?:EXACT|BROAD|NARROW|RELATED)[ \t]+([^\s\[{]+)',
-    re.MULTILINE,
-)
-_DECLARED_TYPE_RE = re.compile(r"^synonymtypedef:[ \t]*(\S+)", re.MULTILINE)
-
-
-def _tag(name: str) -> re.Pattern[str]:
-    if name not in _TAG_RE_CACHE:
-        _TAG_RE_CACHE[name] = re.compile(rf"^{name}:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-    return _TAG_RE_CACHE[name]
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def _prescan_obo(path: Path, text: str) -> tuple[str, list[str]]:
-    """Check an OBO document; return it (patched where harmless) and the warnings to show."""
-    notes: list[str] = []
-    stanzas = list(_STANZA_RE.finditer(text))
-    if not stanzas and not text.lstrip().startswith("format-version:"):
-        raise OntologyFileError(path, "not an OBO file: no header and no [Term] stanza")
-    if not any(m.group(1) == "Term" for m in stanzas):
-        raise OntologyFileError(path, "no [Term] stanza: the file holds no terms")
-    truncated = not text.endswith("\n")
-    seen: dict[str, int] = {}
-    id_re, name_re = _tag("id"), _tag("name")
-    for index, match in enumerate(stanzas):
-        if match.group(1) != "Term":
-            continue
-        start = match.end()
-        end = stanzas[index + 1].start() if index + 1 < len(stanzas) else len(text)
-        body = text[start:end]
-        id_match = id_re.search(body)
-        is_last = index + 1 == len(stanzas)
-        if id_match is None or not id_match.group(1):
-            if is_last and truncated:
-                raise OntologyFileError(
-                    path,
-                    "the file is truncated: its last term is cut off",
-                    _line_of(text, match.start()),
-                )
-            raise OntologyFileError(
-                path, "a [Term] stanza without an id", _line_of(text, match.start())
-            )
-        curie = id_match.group(1).split("!", 1)[0].strip()
-        if curie in seen:
-            raise OntologyFileError(
-                path,
-                f"duplicate term id {curie} (first defined at line {_line_of(text, seen[curie])})",
-                _line_of(text, start + id_match.start()),
-            )
-        seen[curie] = match.start()  # an offset: turned into a line number only on error
-        name_match = name_re.search(body)
-        if name_match is None or not name_match.group(1):
-            if is_last and truncated:
-                raise OntologyFileError(
-                    path,
-                    f"the file is truncated: term {curie} is cut off",
-                    _line_of(text, match.start()),
-                )
-            raise OntologyFileError(
-                path, f"term {curie} has no name", _line_of(text, match.start())
-            )
-    if truncated:
-        last_line = text.rsplit("\n", 1)[-1]
-        if last_line.count('"') % 2 == 1 or ":" not in last_line:
-            raise OntologyFileError(
-                path, "the file is truncated: its last line is cut off", _line_of(text, len(text))
-            )
-
-    header_end = stanzas[0].start()
-    declared = set(_DECLARED_TYPE_RE.findall(text, 0, header_end))
-    used: dict[str, int] = {}
-    for m in _SYNONYM_TYPE_RE.finditer(text):
-        used.setdefault(m.group(1), m.start())
-    missing = sorted(set(used) - declared)
-    if missing:
-        where = ", ".join(f"{t} (first at line {_line_of(text, used[t])})" for t in missing)
-        declarations = "".join(f'synonymtypedef: {t} "{t}"\n' for t in missing)
-        text = text[:header_end] + declarations + "\n" + text[header_end:]
-        notes.append(f"tolerated synonym types used but never declared in the header: {where}")
-    return text, notes
-
-
-# --------------------------------------------------------------------------------------------
 # pronto
 
 
 def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
     import pronto  # imported here: parsing is the only place that needs it
 
-    notes: list[str] = []
-    line_shift = (0, 0)  # (first shifted line, lines inserted) when the header was patched
-    truncated = False
-    if fmt == "obo":
-        text = _decode(path, data)
-        truncated = not text.endswith("\n")
-        patched, notes = _prescan_obo(path, text)
-        if patched is not text:
-            first_stanza = _STANZA_RE.search(text)
-            assert first_stanza is not None  # the pre-scan checked there is one
-            inserted = patched.count("\n") - text.count("\n")
-            line_shift = (text.count("\n", 0, first_stanza.start()) + 1, inserted)
-        data = patched.encode("utf-8")
-    elif fmt == "json":
+    if fmt == "json":
         _decode(path, data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -283,12 +180,9 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
             ontology = pronto.Ontology(io.BytesIO(data))
         except SyntaxError as exc:
             line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
-            if line is not None and line_shift[1] and line > line_shift[0]:
-                line -= line_shift[1]
-            reason = f"syntax error: {_clean_message(str(exc))}"
-            if truncated:
-                reason = f"the file appears truncated (it ends mid-line); {reason}"
-            raise OntologyFileError(path, reason, line) from exc
+            raise OntologyFileError(
+                path, f"syntax error: {_clean_message(str(exc))}", line
+            ) from exc
         except ValueError as exc:
             if "could not find a parser" in str(exc):
                 raise OntologyFileError(
@@ -308,8 +202,12 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
             raise OntologyFileError(
                 path, f"cannot be parsed as {fmt.upper()}: {_clean_message(str(exc))}", line
             ) from exc
-        records = _records_from_pronto(path, ontology)
-    notes.extend(_summarise_warnings(caught))
+        # pronto type-checks every call of its public API at run time; for 100k calls on data it
+        # built itself that is half of the extraction time, so switch it off here.
+        from pronto.utils.meta import typechecked
+
+        with typechecked.disabled():
+            records = _records_from_pronto(path, ontology)
     metadata = ontology.metadata
     ontology_name = metadata.ontology or None
     if ontology_name and ontology_name.endswith((".obo", ".owl", ".json")):
@@ -322,7 +220,7 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
         ontology=ontology_name,
         title=_title_of(metadata),
         data_version=metadata.data_version or None,
-        warnings=notes,
+        warnings=_summarise_warnings(caught),
     )
 
 

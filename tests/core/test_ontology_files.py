@@ -73,7 +73,7 @@ def test_hgnc_genes_become_terms_named_by_symbol() -> None:
         ("truncated.obo", 31, "truncated"),
         ("truncated.obo.gz", None, "truncated"),
         ("invalid_utf8.obo", 44, "invalid UTF-8"),
-        ("duplicate_ids.obo", 43, "duplicate term id TP:0000005 (first defined at line 35)"),
+        ("duplicate_ids.obo", 43, "duplicate term id TP:0000005 (first defined at line 36)"),
         ("term_without_name.obo", 75, "term TP:0000011 has no name"),
         ("hgnc_missing_columns.tsv", 1, "missing column(s) status, alias_symbol, prev_symbol"),
         ("empty.obo", None, "empty"),
@@ -135,3 +135,42 @@ def test_hpo_2018_release_imports_with_a_warning() -> None:
     assert len(parsed.records) == 14090
     assert parsed.data_version == "releases/2018-12-21"
     assert any("hasDbXref" in w for w in parsed.warnings)
+
+
+def _records_by_pronto(path: Path) -> dict:
+    from term2id.core.ontology_files import _read_with_pronto
+
+    return {r.curie: r for r in _read_with_pronto(path, path.read_bytes(), "obo").records}
+
+
+def _assert_same_records(ours: list, theirs: dict) -> None:
+    assert {r.curie for r in ours} == set(theirs)
+    for record in ours:
+        other = theirs[record.curie]
+        for field in (
+            "label",
+            "definition",
+            "obsolete",
+            "replaced_by",
+            "consider",
+            "alt_ids",
+            "parents",
+            "xrefs",
+        ):
+            assert getattr(record, field) == getattr(other, field), (record.curie, field)
+        assert sorted(record.synonyms, key=str) == sorted(other.synonyms, key=str), record.curie
+
+
+def test_our_obo_reader_agrees_with_pronto_on_every_record() -> None:
+    ours = read_ontology_file(DATA / "tiny.obo")
+    _assert_same_records(ours.records, _records_by_pronto(DATA / "tiny.obo"))
+    # pronto leaves a term without a namespace tag in no namespace; the OBO default applies here.
+    assert {r.namespace for r in ours.records} == {"tiny_phenotype"}
+
+
+@pytest.mark.slow
+def test_our_obo_reader_agrees_with_pronto_on_the_whole_of_hpo() -> None:
+    from term2id.core.catalog import embedded_hpo_files
+
+    obo = embedded_hpo_files()[0]
+    _assert_same_records(read_ontology_file(obo).records, _records_by_pronto(obo))
