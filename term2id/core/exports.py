@@ -659,6 +659,7 @@ def map_table(
         delimiter=delimiter_for(output, info),
         encoding=encoding_for(info),
         inputs=inputs,
+        sheet_title=info.sheet or "mapped",
     )
     sssom_writer = None
     try:

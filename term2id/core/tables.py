@@ -9,10 +9,14 @@ is valid UTF-8; otherwise charset-normalizer guesses the encoding, preferring cp
 superset of Latin-1 that Excel writes on Western Windows machines) whenever it decodes the file
 as well as its best guess, since short samples otherwise tend to be taken for cp1250.
 
-Rows whose number of cells differs from the header's are kept: short rows are padded with empty
-cells, extra cells are kept after the header's columns, and the first few such lines are listed in
-`Table.warnings` for the CLI or the GUI to show. Empty rows at the end of the file are dropped; empty
-rows between data rows are kept, so that an exported sheet has the input's rows in their order.
+Rows whose number of cells differs from the header's are kept: short rows are padded with
+empty cells, extra cells are kept after the header's columns, and the first few such lines are
+listed in `Table.warnings` for the CLI or the GUI to show. Empty rows at the end of the file are
+dropped; empty rows between data rows are kept, so that an exported sheet keeps the input's rows
+in their order.
+
+An XLSX workbook with several sheets and none chosen raises SheetNotChosenError, whose `sheets`
+lets a dialog offer them.
 """
 
 from __future__ import annotations

@@ -316,3 +316,21 @@ def test_sssom_output_equal_to_the_input_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OutputFileError, match="is an input file"):
         write_sssom(source, [], inputs=[source])
     assert source.read_text(encoding="utf-8") == "term\nSeizures\n"
+
+
+def test_pasted_terms_map_to_a_sheet_like_a_file_does(
+    tiny_catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    from term2id.core.tables import read_pasted
+
+    table = read_pasted("Seizures\n\nTumour\n")
+    out = tmp_path / "pasted.csv"
+    summary = map_table(table, Mapper(tiny_catalog), out, column="term", ontology="tiny")
+    rows = read_csv(out)
+    assert [r[:2] for r in rows] == [
+        ["term", "mapped_id"],
+        ["Seizures", "TP:0000003"],
+        ["", ""],
+        ["Tumour", "TP:0000007"],
+    ]
+    assert summary.status_counts == {"verified": 2, "empty": 1}
