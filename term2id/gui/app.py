@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, Qt, QThreadPool, QTimer
 from PySide6.QtGui import (
@@ -38,10 +39,8 @@ from PySide6.QtWidgets import (
 
 from term2id import __version__
 from term2id.core.candidates import Candidate, MappingResult, MappingStatus
-from term2id.core.catalog import DEFAULT_STORE, StoreCatalog
 from term2id.core.errors import StoreError, Term2IdError
 from term2id.core.session import SESSION_SUFFIX, Action, CurationSession
-from term2id.core.store import OntologyStore
 from term2id.core.terms import TextMatch
 from term2id.gui.commands import DecisionCommand
 from term2id.gui.errors import show_error
@@ -49,6 +48,12 @@ from term2id.gui.models import ReviewFilter, ReviewTableModel
 from term2id.gui.settings import GuiSettings
 from term2id.gui.views import CandidatePanel, FilterBar, ReviewTableView
 from term2id.gui.workers import Worker
+
+if TYPE_CHECKING:
+    # Imported when first used: the store module pulls in sqlite-utils, which imports pandas
+    # when it is installed (about a second), and the window must appear before that.
+    from term2id.core.catalog import StoreCatalog
+    from term2id.core.store import OntologyStore
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
-        self.catalog = catalog or StoreCatalog()
+        self._catalog = catalog
         self.settings = settings or GuiSettings()
         self.pool = pool or QThreadPool.globalInstance()
         self.session: CurationSession | None = None
@@ -124,6 +129,14 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(lambda _i: self._update_summary())
         self._update_title()
         self._show_welcome()
+
+    @property
+    def catalog(self) -> StoreCatalog:
+        if self._catalog is None:
+            from term2id.core.catalog import StoreCatalog
+
+            self._catalog = StoreCatalog()
+        return self._catalog
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -265,6 +278,7 @@ class MainWindow(QMainWindow):
         review_filter = ReviewFilter.from_json(state.get("filter", {}))
         self.filter_bar.show_filter(review_filter)
         self.model.set_rows(session.row_summaries())
+        self.model.prepare_sort_keys()
         sort = state.get("sort")
         if sort and sort[0] >= 0:
             order = Qt.SortOrder(sort[1])
@@ -316,7 +330,8 @@ class MainWindow(QMainWindow):
         if not first:
             return None
         try:
-            if first == DEFAULT_STORE or self.catalog.exists(first):
+            # Never builds the embedded default here, on the GUI thread: mapping does, in a worker.
+            if self.catalog.exists(first):
                 return self.catalog.open(first)
         except StoreError as exc:
             log.warning("store %s: %s", first, exc)
@@ -325,6 +340,8 @@ class MainWindow(QMainWindow):
     def _missing_stores(self) -> list[str]:
         if self.session is None:
             return []
+        from term2id.core.catalog import DEFAULT_STORE
+
         names = {n.strip() for spec in self.session.ontologies() for n in spec.split(",")}
         return sorted(n for n in names if n and n != DEFAULT_STORE and not self.catalog.exists(n))
 
@@ -368,30 +385,39 @@ class MainWindow(QMainWindow):
 
     def _sources(self):
         """The default sources, plus the local model when one is configured and loads."""
-        from term2id.core.sources import default_sources, source_names
+        from term2id.core.sources import default_sources
 
         sources = default_sources(("exact", "fuzzy"))
-        if not self.settings.model_configured:
+        settings = self.settings
+        if not settings.model_configured:
             self.model_label.setText("")
             return sources
-        if "llm" not in source_names():
-            reason = "this installation has no local-model support"
-        else:
-            try:
-                sources.extend(default_sources(("llm",)))
-            except Term2IdError as exc:
-                reason = str(exc)
-            else:
-                self.model_label.setText(f"model: {Path(self.settings.model_path).name}")
-                return sources
-        # The application keeps working with the other sources, and says so.
+        try:
+            from term2id.core.llm.source import open_llm_source
+
+            source = open_llm_source(
+                model=settings.model_path or None,
+                adapter=settings.adapter_path or None,
+                server=settings.server_url or None,
+                n_threads=settings.model_threads or None,
+            )
+        except (Term2IdError, ImportError) as exc:
+            self.model_unavailable(str(exc))
+            return sources
+        sources.append(source)
+        name = Path(settings.model_path).name if settings.model_path else settings.server_url
+        self.model_label.setText(f"model: {name}")
+        self.model_label.setToolTip("")
+        return sources
+
+    def model_unavailable(self, reason: str) -> None:
+        """The application keeps working with the other sources, and says so."""
         self.model_label.setText("⚡ model unavailable")
         self.model_label.setToolTip(reason)
         self.statusBar().showMessage(
             f"The local model is not used ({reason}); mapping with the exact and fuzzy sources.",
             15000,
         )
-        return sources
 
     def start_mapping(self, rows: Sequence[int] | None = None) -> Worker | None:
         """Map `rows` (default: every row without a result) in a worker; results appear as they
@@ -448,6 +474,8 @@ class MainWindow(QMainWindow):
         session = self.session
         if session is None or self.sender() is None and self._mapping is None:
             return
+        for warning in batch.warnings:
+            self.model_unavailable(warning)
         try:
             session.record_results(batch.results, batch.releases, model=self._model_name())
         except Term2IdError as exc:
@@ -901,8 +929,8 @@ class MainWindow(QMainWindow):
         if not total:
             self.summary_label.setText("")
             return
-        decided = sum(1 for d in rows.decisions if d is not None)
-        verified = sum(1 for s in rows.statuses if s == "verified")
+        decided = self.model.count_decided()
+        verified = self.model.count_status(MappingStatus.VERIFIED.value)
         shown = self.model.rowCount()
         self.summary_label.setText(
             f"{shown:,} of {total:,} rows shown · {verified:,} verified · {decided:,} decided"
@@ -925,6 +953,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def _warm_imports() -> None:
+    import term2id.core.catalog  # noqa: F401
+    import term2id.core.mapper  # noqa: F401
+
+
 def main(paths: Sequence[str] = ()) -> int:
     """Start the application (`term2id gui [FILE]`)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -932,6 +965,8 @@ def main(paths: Sequence[str] = ()) -> int:
     app.setOrganizationName("term2id")
     window = MainWindow()
     window.show()
+    # Warm the heavy imports in the background while the curator looks at the window.
+    threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
     for path in paths[:1]:
         QTimer.singleShot(0, lambda p=path: window.open_path(Path(p)))
     return app.exec()

@@ -12,12 +12,13 @@ from datetime import datetime
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, Query
-from term2id.core.errors import StoreError
+from term2id.core.errors import CancelledError, StoreError, Term2IdError
 from term2id.core.progress import Progress
 from term2id.core.session import SESSION_SUFFIX, CurationSession, SessionInput, file_sha256
 from term2id.core.terms import TextMatch
 
 BATCH_ROWS = 500
+LLM = "llm"  # the local model source's name
 BATCH_SECONDS = 0.25
 
 
@@ -27,6 +28,7 @@ class MappingBatch:
 
     results: tuple[tuple[int, MappingResult], ...]
     releases: dict[str, str]
+    warnings: tuple[str, ...] = ()  # e.g. the model failed to load and was left out
 
 
 def session_path_for(source: Path | None, sessions_dir: Path) -> Path:
@@ -95,9 +97,20 @@ def map_rows(
 ) -> Iterator[MappingBatch]:
     """Map (row, query) pairs; yields batches as they come, in input order."""
     releases: dict[str, str] = {}
+    warnings: list[str] = []
     for ontology in dict.fromkeys(q.ontology for _, q in queries):
         progress.update(0, len(queries), f"preparing {ontology}")
-        mapper.prepare(ontology, progress)
+        try:
+            mapper.prepare(ontology, progress)
+        except CancelledError:
+            raise
+        except Term2IdError as exc:
+            # A model that fails to load is left out; the other sources still map every row.
+            if not any(s.name == LLM for s in mapper.sources):
+                raise
+            mapper.sources = [s for s in mapper.sources if s.name != LLM]
+            warnings.append(str(exc))
+            mapper.prepare(ontology, progress)
         releases[ontology] = "; ".join(s.release for s in mapper.stores_for(ontology))
     batch: list[tuple[int, MappingResult]] = []
     last = time.monotonic()
@@ -106,10 +119,10 @@ def map_rows(
         batch.append((row, result))
         now = time.monotonic()
         if len(batch) >= BATCH_ROWS or now - last >= BATCH_SECONDS:
-            yield MappingBatch(tuple(batch), releases)
-            batch, last = [], now
+            yield MappingBatch(tuple(batch), releases, tuple(warnings))
+            batch, last, warnings = [], now, []
     if batch:
-        yield MappingBatch(tuple(batch), releases)
+        yield MappingBatch(tuple(batch), releases, tuple(warnings))
 
 
 def search_terms(

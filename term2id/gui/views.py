@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from term2id.core.candidates import Candidate
-from term2id.core.store import OntologyStore
 from term2id.core.terms import Term
 from term2id.gui.models import (
     DECISION_TEXT,
@@ -35,6 +35,9 @@ from term2id.gui.models import (
     SearchResultsModel,
     evidence_lines,
 )
+
+if TYPE_CHECKING:
+    from term2id.core.store import OntologyStore
 
 
 def _table(model, object_name: str) -> QTableView:
