@@ -25,9 +25,9 @@ $(VENV)/.test-installed: pyproject.toml | $(PY)
 install-app: $(VENV)/.app-installed
 install-test: $(VENV)/.test-installed
 
-# Until the GUI lands, `make run` shows the command-line demo on the example spreadsheet.
+# `make run` opens the curation window (`make demo`: the command-line demo, no display needed).
 run: install-app
-	$(VENV)/bin/term2id demo
+	$(VENV)/bin/term2id gui
 
 demo: install-app
 	$(VENV)/bin/term2id demo

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.panel)
-        splitter.setSizes([880, 480])
+        splitter.setSizes([790, 650])
         self.setCentralWidget(splitter)
 
         self.progress_bar = QProgressBar(objectName="mappingProgress")

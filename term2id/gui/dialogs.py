@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -99,20 +100,25 @@ class OpenTableDialog(QDialog):
         self.sheet.setEnabled(False)
         sheet_row.addWidget(self.sheet, 1)
         file_layout.addLayout(sheet_row)
+        file_layout.addStretch(1)
         paste_tab = QWidget()
         paste_layout = QVBoxLayout(paste_tab)
         self.paste = QPlainTextEdit(objectName="pasteEdit")
         self.paste.setPlaceholderText(
             "Paste terms, one per line, or cells copied from a spreadsheet"
         )
+        self.paste.setMaximumHeight(140)  # the preview below shows what was pasted
         self.paste_header = QCheckBox("The first line holds column names")
         paste_layout.addWidget(self.paste)
         paste_layout.addWidget(self.paste_header)
         self.tabs.addTab(file_tab, "File")
         self.tabs.addTab(paste_tab, "Paste terms")
 
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.preview = QTableWidget(objectName="preview")
         self.preview.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.preview.setWordWrap(False)
+        self.preview.horizontalHeader().setStretchLastSection(True)
         self.message = QLabel(objectName="openMessage")
         self.message.setWordWrap(True)
 
@@ -233,6 +239,7 @@ class OpenTableDialog(QDialog):
         for r, cells in enumerate(rows):
             for c, cell in enumerate(cells[: len(columns)]):
                 self.preview.setItem(r, c, QTableWidgetItem(cell_text(cell)))
+        self.preview.resizeColumnsToContents()
         self.message.setText("\n".join(warnings[:3]))
         for combo, optional in (
             (self.term_column, False),
@@ -244,6 +251,10 @@ class OpenTableDialog(QDialog):
                 combo.addItem(NONE)
             combo.addItems(list(columns))
         self.term_column.setCurrentIndex(_guess_term_column(columns))
+        context = next(
+            (i for i, c in enumerate(columns) if c.casefold() in ("context", "notes", "note")), -1
+        )
+        self.context_column.setCurrentIndex(context + 1)
         self._update_ok()
 
     def _update_ok(self) -> None:

@@ -75,7 +75,7 @@ class ReviewTableView(QTableView):
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.horizontalHeader()
         header.setStretchLastSection(True)
-        for column, width in enumerate((260, 110, 260, 80, 140)):
+        for column, width in enumerate((180, 100, 190, 78, 118)):
             self.setColumnWidth(column, width)
 
 
@@ -159,9 +159,8 @@ class CandidatePanel(QWidget):
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.candidates = CandidateTableModel(self)
         self.candidate_view = _table(self.candidates, "candidateTable")
-        self.candidate_view.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
+        for column, width in enumerate((24, 96, 180, 108, 78)):
+            self.candidate_view.setColumnWidth(column, width)
         self.details = QTextBrowser(objectName="termDetails")
         self.details.setOpenLinks(False)
         self.search_box = QLineEdit(placeholderText="/  Search the ontology (full text and fuzzy)…")
