@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 # Names longer than this are not useful to score; a query is cut to this length too.
 MAX_SCORED_CHARS = 300
 _OBSOLETE_PREFIX = "obsolete "
+# Learning which words a store uses interchangeably (see _learn_word_associations).
+ASSOCIATION_NAMES = 8  # names per term compared pairwise
+ASSOCIATION_MIN_COUNT = 2
+ASSOCIATION_MIN_STRENGTH = 0.1
+ASSOCIATIONS_PER_WORD = 6
+ASSOCIATION_DISCOUNT = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,8 @@ class LexicalIndex:
         self._build_token_index()
         self._max_popularity = max((t.popularity or 0 for t in self.terms), default=0)
         self._close_words: dict[str, list[tuple[str, float]]] = {}
-        self._deletions: dict[str, list[str]] | None = None
+        # Built with the index, not on the first typo: mapping times stay even.
+        self._deletions = _deletion_index(self.vocabulary)
         log.info(
             "indexed %s: %d terms, %d names, %d words",
             self.store_name, len(self.terms), len(self.names), len(self.postings),
@@ -116,6 +123,47 @@ class LexicalIndex:
         ]
         self.inverse_name_weight = 1.0 / np.array(self.name_weight)
         self.vocabulary = list(postings)
+        self.associations = self._learn_word_associations()
+
+    def _learn_word_associations(self) -> dict[str, list[tuple[str, float]]]:
+        """Words the ontology itself uses interchangeably, learnt from the names of each term.
+
+        Two names of one term that differ in a few words ("Small ulna" / "Hypoplasia of the
+        ulna", "outermost bone" / "distal phalanx") pair the words that differ. A word pair seen
+        often enough, relative to how often the word differs at all, becomes an association that
+        the blocking step adds to a query, weaker than the word itself. Learnt from the store
+        being searched, so held-out synonyms never teach their own answer.
+        """
+        pairs: Counter[tuple[str, str]] = Counter()
+        differing: Counter[str] = Counter()
+        for term in self.terms:
+            if term.obsolete or len(term.names) < 2:
+                continue
+            token_sets = [set(self.name_tokens[n]) for n in term.names[:ASSOCIATION_NAMES]]
+            for i, first in enumerate(token_sets):
+                for second in token_sets[i + 1 :]:
+                    only_first, only_second = first - second, second - first
+                    if not only_first or not only_second:
+                        continue
+                    if len(only_first) > 4 or len(only_second) > 4:
+                        continue
+                    differing.update(only_first)
+                    differing.update(only_second)
+                    for x in only_first:
+                        for y in only_second:
+                            pairs[x, y] += 1
+                            pairs[y, x] += 1
+        associations: dict[str, list[tuple[str, float]]] = {}
+        for (x, y), count in pairs.items():
+            if count < ASSOCIATION_MIN_COUNT or y not in self.postings:
+                continue
+            strength = count / differing[x]
+            if strength >= ASSOCIATION_MIN_STRENGTH:
+                associations.setdefault(x, []).append((y, strength))
+        for found in associations.values():
+            found.sort(key=lambda item: -item[1])
+            del found[ASSOCIATIONS_PER_WORD:]
+        return associations
 
     # -- ids ----------------------------------------------------------------------------------
 
@@ -150,8 +198,6 @@ class LexicalIndex:
             return found
         found = []
         if len(token) >= 4:
-            if self._deletions is None:
-                self._deletions = _deletion_index(self.vocabulary)
             seen: set[str] = set()
             for variant in (token, *_deletions_of(token)):
                 seen.update(self._deletions.get(variant, ()))
@@ -163,7 +209,7 @@ class LexicalIndex:
         return found
 
     def blocked_names(
-        self, tokens: list[str], limit: int, common: int = 2000
+        self, tokens: list[str], limit: int, common: int = 2000, expand: bool = True
     ) -> list[tuple[int, float]]:
         """Names sharing words with `tokens`, by IDF-weighted cosine, best first (the blocking step).
 
@@ -177,6 +223,11 @@ class LexicalIndex:
             else:
                 for word, similarity in self.close_words(token):
                     weighted[word] = max(weighted.get(word, 0.0), self.idf[word] * similarity)
+        if expand:
+            for token in tokens:
+                for word, strength in self.associations.get(token, ()):
+                    if word not in weighted:
+                        weighted[word] = self.idf[word] * strength * ASSOCIATION_DISCOUNT
         if not weighted:
             return []
         query_weight = math.sqrt(sum(self.idf.get(t, self._default_idf) ** 2 for t in tokens))
