@@ -291,9 +291,10 @@ class OpenTableDialog(QDialog):
 
 
 def _guess_term_column(columns) -> int:
-    for i, name in enumerate(columns):
-        if any(word in name.casefold() for word in ("term", "phenotype", "name", "gene", "label")):
-            return i
+    for word in ("term", "phenotype", "label", "name", "gene"):  # the likeliest first
+        for i, name in enumerate(columns):
+            if word in name.casefold():
+                return i
     return 0
 
 
