@@ -190,15 +190,53 @@ def _dumps(value: Any) -> str:
 # -- JSON form of mapping results ---------------------------------------------------------------
 
 
+_CANDIDATE_FIELDS = tuple(f.name for f in fields(Candidate))
+_EVIDENCE_FIELDS = tuple(f.name for f in fields(Evidence))
+
+# One row of the results table, ready to insert.
+ResultRecord = tuple[
+    int, str, str | None, str | None, float | None, str, str, str, str, str | None, str
+]
+
+
 def candidate_to_json(candidate: Candidate) -> dict:
     # By field name, so that fields added to Evidence or Candidate later round-trip too.
-    data = {f.name: getattr(candidate, f.name) for f in fields(Candidate)}
+    data = {name: getattr(candidate, name) for name in _CANDIDATE_FIELDS}
     data["verdict"] = candidate.verdict.value
     data["evidence"] = [
-        {f.name: getattr(e, f.name) for f in fields(Evidence)} for e in candidate.evidence
+        {name: getattr(e, name) for name in _EVIDENCE_FIELDS} for e in candidate.evidence
     ]
     data["replaced_by"] = list(candidate.replaced_by)
     return data
+
+
+def result_records(
+    results: Iterable[tuple[int, MappingResult]],
+    releases: dict[str, str],
+    model: str | None = None,
+) -> list[ResultRecord]:
+    """Results as rows of the session's results table. Pure: safe to call in any thread."""
+    at = _now()
+    records = []
+    for row, result in results:
+        best = result.best
+        ontology = result.query.ontology
+        records.append(
+            (
+                row,
+                result.status.value,
+                best.curie if best else None,
+                best.label if best else None,
+                best.confidence if best else None,
+                _dumps([candidate_to_json(c) for c in result.candidates]),
+                _dumps(list(result.notes)),
+                ontology,
+                releases.get(ontology, ""),
+                model,
+                at,
+            )
+        )
+    return records
 
 
 def candidate_from_json(data: dict) -> Candidate:
@@ -419,30 +457,22 @@ class CurationSession:
         model: str | None = None,
     ) -> int:
         """Store the results of rows (one transaction); `releases` maps store name -> release."""
-        at = _now()
-        records = []
-        for row, result in results:
-            best = result.best
-            ontology = result.query.ontology
-            records.append(
-                (
-                    row,
-                    result.status.value,
-                    best.curie if best else None,
-                    best.label if best else None,
-                    best.confidence if best else None,
-                    _dumps([candidate_to_json(c) for c in result.candidates]),
-                    _dumps(list(result.notes)),
-                    ontology,
-                    releases.get(ontology, ""),
-                    model,
-                    at,
+        return self.write_result_records(result_records(results, releases, model))
+
+    def write_result_records(self, records: Sequence[ResultRecord]) -> int:
+        """Store results already turned into records by `result_records` (e.g. in a worker).
+
+        Results can be computed again, decisions cannot: result batches are committed without
+        waiting for the disk (a later decision's commit flushes them too).
+        """
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with self._transaction():
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)", records
                 )
-            )
-        with self._transaction():
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)", records
-            )
+        finally:
+            self._conn.execute("PRAGMA synchronous = FULL")
         return len(records)
 
     def result(self, row: int) -> MappingResult | None:

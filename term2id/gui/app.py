@@ -6,6 +6,7 @@ needed, so the window is usable within a couple of seconds even on a slow laptop
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -279,6 +280,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.show_filter(review_filter)
         self.model.set_rows(session.row_summaries())
         self.model.prepare_sort_keys()
+        gc.freeze()  # the row lists live as long as the session: keep full collections short
         sort = state.get("sort")
         if sort and sort[0] >= 0:
             order = Qt.SortOrder(sort[1])
@@ -445,7 +447,7 @@ class MainWindow(QMainWindow):
         except Term2IdError as exc:
             show_error(self, exc)
             return None
-        worker = Worker(map_rows, mapper, todo)
+        worker = Worker(map_rows, mapper, todo, self._model_name())
         worker.signals.item.connect(self._mapped)
         worker.signals.progress.connect(self._mapping_progress)
         worker.signals.finished.connect(self._mapping_finished)
@@ -477,7 +479,7 @@ class MainWindow(QMainWindow):
         for warning in batch.warnings:
             self.model_unavailable(warning)
         try:
-            session.record_results(batch.results, batch.releases, model=self._model_name())
+            session.write_result_records(batch.records)
         except Term2IdError as exc:
             self.cancel_mapping()
             show_error(self, exc)
@@ -517,7 +519,9 @@ class MainWindow(QMainWindow):
             return None
         if not any(getattr(s, "name", "") == "llm" for s in self._mapper.sources):
             return None
-        return Path(self.settings.model_path).name or self.settings.server_url
+        settings = self.settings
+        name = Path(settings.model_path).name if settings.model_path else settings.server_url
+        return f"{name} + {Path(settings.adapter_path).name}" if settings.adapter_path else name
 
     def _run(self, worker: Worker) -> Worker:
         self._workers.add(worker)

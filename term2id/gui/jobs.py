@@ -5,6 +5,7 @@ Each takes a `progress` keyword (term2id.core.progress.Progress) and checks it f
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ from pathlib import Path
 from term2id.core.candidates import MappingResult, Query
 from term2id.core.errors import CancelledError, StoreError, Term2IdError
 from term2id.core.progress import Progress
-from term2id.core.session import SESSION_SUFFIX, CurationSession, SessionInput, file_sha256
+from term2id.core.session import (
+    SESSION_SUFFIX,
+    CurationSession,
+    SessionInput,
+    file_sha256,
+    result_records,
+)
 from term2id.core.terms import TextMatch
 
 BATCH_ROWS = 500
@@ -28,6 +35,7 @@ class MappingBatch:
 
     results: tuple[tuple[int, MappingResult], ...]
     releases: dict[str, str]
+    records: tuple = ()  # the results as session rows, serialised here rather than on the GUI thread
     warnings: tuple[str, ...] = ()  # e.g. the model failed to load and was left out
 
 
@@ -92,6 +100,7 @@ def create_session(
 def map_rows(
     mapper,  # term2id.core.mapper.Mapper
     queries: Sequence[tuple[int, Query]],
+    model: str | None = None,
     *,
     progress: Progress,
 ) -> Iterator[MappingBatch]:
@@ -112,6 +121,11 @@ def map_rows(
             warnings.append(str(exc))
             mapper.prepare(ontology, progress)
         releases[ontology] = "; ".join(s.release for s in mapper.stores_for(ontology))
+    if not any(s.name == LLM for s in mapper.sources):
+        model = None  # recorded with each result only when the model took part
+    # The indexes just built are long-lived: taken out of the cyclic collector's reach, a full
+    # collection no longer stops every thread (the GUI's too) for a few hundred milliseconds.
+    gc.freeze()
     batch: list[tuple[int, MappingResult]] = []
     last = time.monotonic()
     results = mapper.map_many([q for _, q in queries], progress)
@@ -119,10 +133,15 @@ def map_rows(
         batch.append((row, result))
         now = time.monotonic()
         if len(batch) >= BATCH_ROWS or now - last >= BATCH_SECONDS:
-            yield MappingBatch(tuple(batch), releases, tuple(warnings))
+            yield _batch(batch, releases, model, warnings)
             batch, last, warnings = [], now, []
     if batch:
-        yield MappingBatch(tuple(batch), releases, tuple(warnings))
+        yield _batch(batch, releases, model, warnings)
+
+
+def _batch(batch, releases, model, warnings) -> MappingBatch:
+    records = tuple(result_records(batch, releases, model))
+    return MappingBatch(tuple(batch), releases, records, tuple(warnings))
 
 
 def search_terms(
