@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         )
         self.panel.search_requested.connect(self.search)
         self.panel.search_chosen.connect(self.choose_searched)
+        self.panel.candidate_chosen.connect(self._candidate_chosen)
         self.undo_stack.indexChanged.connect(lambda _i: self._update_summary())
         self._update_title()
         self._show_welcome()
@@ -667,6 +668,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"There is no candidate {n}.", 4000)
             return
         self.decide(Action.ACCEPT if n == 1 else Action.CHOOSE, candidates[n - 1])
+
+    def _candidate_chosen(self, n: int) -> None:
+        self.choose(n)
+        self.table.setFocus()
 
     def choose_searched(self, match: TextMatch) -> None:
         if self.decide(Action.MANUAL, match):

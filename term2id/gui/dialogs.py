@@ -184,7 +184,11 @@ class OpenTableDialog(QDialog):
         self.path_edit.setText(str(path))
         sheet = self.sheet.currentText() if self.sheet.isEnabled() and path == self._path else None
         try:
-            result = tables.preview(path, PREVIEW_ROWS, sheet=sheet or None)
+            try:
+                result = tables.preview(path, PREVIEW_ROWS, sheet=sheet or None)
+            except tables.SheetNotChosenError as several:
+                # Show the first sheet; the sheet list offers the others.
+                result = tables.preview(path, PREVIEW_ROWS, sheet=several.sheets[0])
         except Term2IdError as exc:
             self._show_failure(exc)
             return

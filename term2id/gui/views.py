@@ -149,6 +149,7 @@ class CandidatePanel(QWidget):
 
     search_requested = Signal(str)
     search_chosen = Signal(object)  # TextMatch
+    candidate_chosen = Signal(int)  # 1-based position, as the number keys count
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,6 +196,8 @@ class CandidatePanel(QWidget):
             lambda: self.search_requested.emit(self.search_box.text())
         )
         self.results_view.activated.connect(self._result_activated)
+        self.candidate_view.activated.connect(lambda i: self.candidate_chosen.emit(i.row() + 1))
+        self.candidate_view.setToolTip("Enter or double-click: map the row to this candidate")
 
     def show_row(
         self, term: str, ontology: str, candidates: tuple[Candidate, ...], notes=()

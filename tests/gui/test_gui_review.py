@@ -130,7 +130,7 @@ def test_search_picks_a_term_no_source_proposed(qtbot, window, tmp_path: Path) -
     with qtbot.waitSignal(window.panel.results.modelReset, timeout=10000):
         qtbot.keyClick(window.panel.search_box, Qt.Key.Key_Return)
     assert window.panel.results.matches[0].curie == "TP:0000007"
-    window.panel.search_chosen.emit(window.panel.results.matches[0])
+    qtbot.keyClick(window.panel.results_view, Qt.Key.Key_Return)  # map the row to the hit
     assert window.model.rows.decisions[4] == "manual"
     assert window.model.rows.decided_curies[4] == "TP:0000007"
 

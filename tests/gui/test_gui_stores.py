@@ -58,6 +58,29 @@ def test_pasted_cells_become_a_table(qtbot, window) -> None:
     assert choice.term_column == "phenotype"
 
 
+def test_a_workbook_offers_its_sheets(qtbot, window, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "Summary"
+    workbook.active.append(["cohort", "count"])
+    workbook.active.append(["A", 3])
+    terms = workbook.create_sheet("Terms")
+    terms.append(["id", "phenotype"])
+    for i, term in enumerate(["Seizure", "Anaemia", "Oedema"]):
+        terms.append([i, term])
+    path = tmp_path / "cohort.xlsx"
+    workbook.save(path)
+    dialog = OpenTableDialog(window.catalog, window.settings, window, path=path)
+    qtbot.addWidget(dialog)
+    assert [dialog.sheet.itemText(i) for i in range(dialog.sheet.count())] == ["Summary", "Terms"]
+    dialog.sheet.setCurrentText("Terms")
+    dialog.sheet.activated.emit(1)
+    assert dialog.preview.rowCount() == 3
+    choice = dialog.choice()
+    assert choice.sheet == "Terms" and choice.term_column == "phenotype"
+
+
 def test_a_session_whose_store_is_missing_offers_an_import(
     qtbot, window, tmp_path: Path, monkeypatch
 ) -> None:
