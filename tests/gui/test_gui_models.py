@@ -101,3 +101,15 @@ def test_search_results_model(qtmodeltester) -> None:
     model.set_matches([TextMatch("TP:0000005", "Anemia", "Anaemia", "synonym", "EXACT", score=0.8)])
     qtmodeltester.check(model)
     assert model.index(0, 2).data() == "Anaemia"
+
+
+def test_a_long_review_does_not_wear_out_python_booleans(qtbot) -> None:
+    """PySide6 6.12.0 on Python 3.11 dropped a reference to True on every signal emitted from
+    Python: after a few thousand mapped rows the application aborted ("deallocating True")."""
+    import sys
+
+    model = ReviewTableModel(summaries())
+    before = sys.getrefcount(True)
+    for i in range(5000):
+        model.update_result(i % 5, "verified", "TP:0000003", "Seizure", 0.97)
+    assert sys.getrefcount(True) >= before - 10
