@@ -51,6 +51,9 @@ __all__ = ["Mapper", "default_sources"]
 # Distinct (term, ontology) pairs whose results map_many keeps for repeats: bounded, so a
 # million-row file never holds a million results.
 RESULT_CACHE_SIZE = 20_000
+# Each source is asked for at least this many candidates: fusion can then lift a candidate that
+# one source ranks low and another high, before the list is cut to top_k.
+CANDIDATE_POOL = 20
 # map_many reads this many rows ahead, so that batch-friendly sources can prefetch them.
 PREFETCH_CHUNK = 256
 
@@ -90,6 +93,10 @@ class Mapper:
         self.top_k = top_k
         self.rerankers = list(rerankers)
         self._elsewhere_cache: dict[str, tuple[str, str] | None] = {}
+        # A deeper pool pays off only when several sources rank by similarity and fusion can
+        # combine them; with exact and fuzzy alone it would only cost time.
+        rankers = sum(s.name != "exact" for s in self.sources)
+        self._pool = max(top_k, CANDIDATE_POOL) if rankers > 1 else top_k
 
     # -- stores -------------------------------------------------------------------------------
 
@@ -153,7 +160,7 @@ class Mapper:
         for source in self.sources:
             for store in stores:
                 try:
-                    found = source.propose(query, store, self.top_k)
+                    found = source.propose(query, store, self._pool)
                 except SourceUnavailable as exc:
                     unavailable = True
                     notes.append(str(exc))
@@ -215,7 +222,7 @@ class Mapper:
                     grouped[checked_replacement.curie] = (checked_replacement, [offered])
                 else:
                     current[1].append(offered)
-        return rank(grouped.values())[: self.top_k]
+        return rank(grouped.values(), self.top_k)
 
     def _prefetch(self, queries: list[Query]) -> None:
         """Let sources that work faster in batches (embeddings) see the next terms at once."""

@@ -104,9 +104,7 @@ def verify_id(
         if typed_in_cell:
             agreement, agreeing = 1.0, term.label
         else:
-            agreement, agreeing = name_agreement(
-                normalize(term_text[:MAX_SCORED_CHARS]), index, term
-            )
+            agreement, agreeing = name_agreement(_key_of(term_text), index, term)
         if term.obsolete:
             verdict = Verdict.OBSOLETE
             if term.replaced_by:

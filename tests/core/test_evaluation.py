@@ -91,3 +91,17 @@ def test_holding_out_more_synonyms_than_exist_is_refused(
 ) -> None:
     with pytest.raises(Term2IdError, match="tiny has only 14 synonyms"):
         hold_out_synonyms(tiny_catalog.open("tiny"), 500, seed=1, folder=tmp_path)
+
+
+def test_hold_out_copies_cached_vectors_except_the_held_out_names(
+    tiny_catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    original = tiny_catalog.open("tiny")
+    names = [n for t in original.terms() for n in (t.label, *(s.text for s in t.synonyms))]
+    original.cache_embeddings("model-x", [(name, name.encode()) for name in names])
+    held_catalog, gold = hold_out_synonyms(original, 3, seed=1, folder=tmp_path / "held")
+    copied = held_catalog.open("tiny").cached_embeddings("model-x")
+    assert copied["Seizure"] == b"Seizure"
+    held_out = {item.term for item in gold}
+    assert held_out.isdisjoint(copied)
+    assert len(copied) == len(set(names)) - len(held_out)

@@ -116,3 +116,24 @@ def test_a_registered_source_can_be_named() -> None:
     register_source("nothing-test", Nothing)
     assert "nothing-test" in source_names()
     assert [s.name for s in default_sources(["nothing-test"])] == ["nothing-test"]
+
+
+@pytest.mark.slow
+def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
+    tiny_store: OntologyStore,
+) -> None:
+    pytest.importorskip("sentence_transformers")
+    from term2id.core.sources.semantic import MODEL_NAME, SemanticSource
+
+    assert tiny_store.cached_embeddings(MODEL_NAME) == {}
+    source = SemanticSource()
+    proposals = source.propose(Query("not enough red blood cells", "tiny"), tiny_store, 3)
+    assert proposals[0].curie == "TP:0000005"
+    assert proposals[0].evidence.detail.startswith("cosine ")
+    cached = tiny_store.cached_embeddings(MODEL_NAME)
+    assert "Low red blood cell count" in cached and "Anaemia" in cached
+    assert "obsolete Fits" not in cached  # obsolete names are not searched by meaning
+    # A second source (a later run) reads the vectors from the store instead of computing them.
+    again = SemanticSource()
+    again._embed = None  # type: ignore[assignment]  # any attempt to embed names would fail
+    again._vectors(tiny_store)

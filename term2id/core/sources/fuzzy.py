@@ -42,23 +42,22 @@ class FuzzySource:
             key, choices, scorer=fuzz.token_sort_ratio, limit=None
         ):
             sorted_words[position] = score
-        best: dict[int, tuple[float, int, str]] = {}  # term -> (score, name id, detail)
+        names = index.names
+        best: dict[int, tuple[float, int, float, float]] = {}  # term -> score, name, sim, cos
         for (name_id, cosine), a, b in zip(blocked, plain, sorted_words, strict=True):
-            similarity = max(a, b) / 100
-            score = 0.5 * similarity + 0.5 * min(cosine, 1.0)
-            term = index.names[name_id].term
+            similarity = (a if a > b else b) / 100
+            score = 0.5 * similarity + 0.5 * (cosine if cosine < 1.0 else 1.0)
+            term = names[name_id].term
             previous = best.get(term)
             if previous is None or score > previous[0]:
-                best[term] = (
-                    score,
-                    name_id,
-                    f"similarity {similarity:.2f}, shared words {cosine:.2f}",
-                )
+                best[term] = (score, name_id, similarity, cosine)
         ranked = sorted(best.items(), key=lambda item: -item[1][0])[:limit]
         proposals = []
-        for rank, (term_id, (score, name_id, detail)) in enumerate(ranked, start=1):
-            name = index.names[name_id]
-            detail = f"{detail}; {describe_name(name)}"
+        for rank, (term_id, (score, name_id, similarity, cosine)) in enumerate(ranked, start=1):
+            name = names[name_id]
+            detail = (
+                f"similarity {similarity:.2f}, shared words {cosine:.2f}; {describe_name(name)}"
+            )
             if truncated:
                 detail += (
                     f"; term cut to its first {MAX_SCORED_CHARS} of {len(query.text):,} characters"

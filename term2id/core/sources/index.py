@@ -95,6 +95,7 @@ class LexicalIndex:
         self._build_token_index()
         self._max_popularity = max((t.popularity or 0 for t in self.terms), default=0)
         self._close_words: dict[str, list[tuple[str, float]]] = {}
+        self._member_vectors: dict[str, np.ndarray] = {}
         # Built with the index, not on the first typo: mapping times stay even.
         self._deletions = _deletion_index(self.vocabulary)
         log.info(
@@ -208,6 +209,15 @@ class LexicalIndex:
         self._close_words[token] = found
         return found
 
+    def _members(self, token: str) -> np.ndarray:
+        """A 0/1 vector over all names: does the name hold `token`? Kept for frequent words."""
+        members = self._member_vectors.get(token)
+        if members is None:
+            members = np.zeros(len(self.names), dtype=bool)
+            members[self.postings[token]] = True
+            self._member_vectors[token] = members
+        return members
+
     def blocked_names(
         self, tokens: list[str], limit: int, common: int = 2000, expand: bool = True
     ) -> list[tuple[int, float]]:
@@ -240,10 +250,7 @@ class LexicalIndex:
         names, inverse = np.unique(ids, return_inverse=True)
         sums = np.bincount(inverse, weights=weights, minlength=len(names))
         for token in frequent:
-            postings = self.postings[token]
-            found = np.searchsorted(postings, names)
-            found[found >= len(postings)] = 0
-            sums += (postings[found] == names) * weighted[token] ** 2
+            sums += self._members(token)[names] * weighted[token] ** 2
         sums *= self.inverse_name_weight[names] / query_weight
         top = np.argpartition(-sums, limit)[:limit] if len(names) > limit else np.arange(len(names))
         top = top[np.argsort(-sums[top], kind="stable")]
