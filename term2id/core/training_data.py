@@ -1,0 +1,192 @@
+"""Training data for a local model: the record format, prompt templates, and curated decisions.
+
+Kept in core (no torch) because the GUI writes training data too: a curator's accepted and
+rejected mappings become records for the next adapter. The store-driven dataset builder lives in
+`term2id.training.datasets`.
+
+A record is one prompt/completion pair. Completions start with a space, as a model continues
+the prompt text ("What is the HPO identifier for Seizure?" -> " HP:0001250"); the first
+paraphrase of the term -> id task is the question asked in arXiv 2510.19036.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from term2id.core.errors import InputFileError
+
+TASKS = ("term2id", "id2term", "synonym2id", "name2symbol", "symbol2name", "choose")
+NONE_ANSWER = "none"
+
+# Paraphrases per task. Placeholders: {ontology} (display name, e.g. HPO), {term}, {curie},
+# {name} (gene name), {symbol} (gene symbol), {candidates} (one "<id> <label>" per line).
+PROMPT_TEMPLATES: Mapping[str, tuple[str, ...]] = {
+    "term2id": (
+        "What is the {ontology} identifier for {term}?",
+        "Give the {ontology} ID of the term: {term}.",
+        "Which {ontology} identifier denotes {term}?",
+        "{term} has the {ontology} identifier",
+    ),
+    "id2term": (
+        "What is the name of the {ontology} term {curie}?",
+        "Which term has the {ontology} identifier {curie}?",
+        "{curie} is the {ontology} identifier of",
+    ),
+    "name2symbol": (
+        "What is the HGNC symbol for the gene {name}?",
+        "Give the official symbol of the gene named {name}.",
+        "The gene {name} has the symbol",
+    ),
+    "symbol2name": (
+        "What is the full name of the gene {symbol}?",
+        "Give the approved name of the gene with symbol {symbol}.",
+        "The gene symbol {symbol} stands for",
+    ),
+    "choose": (
+        'Which {ontology} term does "{term}" refer to?\nCandidates:\n{candidates}\n'
+        "Answer with one identifier from the list, or none.\nAnswer:",
+        "Term: {term}\n{ontology} candidates:\n{candidates}\n"
+        "Reply with the identifier that means the term, or none if no candidate does.\nAnswer:",
+    ),
+}
+# A synonym is asked for like a label: same questions, different wording of the term.
+PROMPT_TEMPLATES = {**PROMPT_TEMPLATES, "synonym2id": PROMPT_TEMPLATES["term2id"]}
+
+_DISPLAY_NAMES = {"hp": "HPO", "go": "GO", "hgnc": "HGNC", "mondo": "MONDO", "doid": "DO"}
+
+
+def ontology_display_name(name_or_prefix: str) -> str:
+    """How a prompt names an ontology: HP -> HPO, go -> GO; others in capitals."""
+    return _DISPLAY_NAMES.get(name_or_prefix.lower(), name_or_prefix.upper())
+
+
+def format_candidates(candidates: Sequence[tuple[str, str | None]]) -> str:
+    return "\n".join(f"- {curie} {label or ''}".rstrip() for curie, label in candidates)
+
+
+def render_prompt(task: str, paraphrase: int = 0, **values: str) -> str:
+    """The prompt of `task` in its `paraphrase`-th wording (wrapping around)."""
+    if task not in PROMPT_TEMPLATES:
+        raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    templates = PROMPT_TEMPLATES[task]
+    return templates[paraphrase % len(templates)].format(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRecord:
+    """One prompt/completion pair and where it came from."""
+
+    prompt: str
+    completion: str  # starts with a space: " HP:0001250", " none"
+    task: str
+    ontology: str  # the store's name
+    term: str  # the text asked about (label, synonym, gene name, or the id for id2term)
+    answer: str  # the completion without its leading space: what a correct answer equals
+    split: str = "train"  # "train", "withheld" or "curated"
+    curie: str | None = None  # the term's id (None for a "none" answer)
+    popularity: int | None = None
+    popularity_bin: int | None = None  # 0 = most popular of the 20 bins
+    paraphrase: int = 0
+    source: str = "store"  # "store" or "session"
+
+
+_FIELDS = tuple(f.name for f in fields(TrainingRecord))
+_REQUIRED = ("prompt", "completion", "task", "ontology", "term", "answer")
+
+
+def write_jsonl(records: Iterable[TrainingRecord], path: Path | str) -> int:
+    """Write records as JSON lines (atomically); returns how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    count = 0
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            for record in records:
+                out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+                count += 1
+        os.replace(name, path)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return count
+
+
+def read_jsonl(path: Path | str) -> Iterator[TrainingRecord]:
+    """Read records written by write_jsonl (or any JSONL with the required fields)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such dataset file")
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputFileError(path, f"not valid JSON ({exc.msg})", line_number) from exc
+            if not isinstance(data, dict):
+                raise InputFileError(path, "each line must be a JSON object", line_number)
+            missing = [key for key in _REQUIRED if not isinstance(data.get(key), str)]
+            if missing:
+                raise InputFileError(
+                    path, f"missing or non-text field(s): {', '.join(missing)}", line_number
+                )
+            if data["task"] not in TASKS:
+                raise InputFileError(
+                    path, f"unknown task {data['task']!r}; tasks: {', '.join(TASKS)}", line_number
+                )
+            yield TrainingRecord(**{k: v for k, v in data.items() if k in _FIELDS})
+
+
+# -- curated decisions -----------------------------------------------------------------------
+
+# (term, ontology, accepted_curie or None, rejected curies, candidates shown as (curie, label))
+Decision = tuple[str, str, str | None, Sequence[str], Sequence[tuple[str, str | None]]]
+
+
+def records_from_decisions(
+    decisions: Iterable[Decision], paraphrases: int = 1
+) -> list[TrainingRecord]:
+    """Training records from a curator's decisions.
+
+    An accepted mapping gives a term -> id record and a choose record answering it; a row where
+    every shown candidate was rejected gives a choose record answering "none" (the negatives).
+    Rows without a decision give nothing.
+    """
+    records: list[TrainingRecord] = []
+    for term, ontology, accepted, rejected, candidates in decisions:
+        term = term.strip()
+        if not term or (accepted is None and not rejected):
+            continue
+        display = ontology_display_name(ontology)
+        if accepted is not None:
+            shown = list(candidates)
+            if accepted not in {curie for curie, _ in shown}:
+                shown.append((accepted, None))
+        else:
+            # "none" is true only of the candidates the curator actually rejected.
+            labels = dict(candidates)
+            shown = [(curie, labels.get(curie)) for curie in rejected]
+        for paraphrase in range(paraphrases):
+            if accepted is not None:
+                prompt = render_prompt("term2id", paraphrase, ontology=display, term=term)
+                records.append(
+                    TrainingRecord(prompt, f" {accepted}", "term2id", ontology, term, accepted,
+                                   "curated", accepted, paraphrase=paraphrase, source="session")
+                )  # fmt: skip
+            if shown:
+                answer = accepted or NONE_ANSWER
+                prompt = render_prompt(
+                    "choose", paraphrase, ontology=display, term=term,
+                    candidates=format_candidates(shown),
+                )  # fmt: skip
+                records.append(
+                    TrainingRecord(prompt, f" {answer}", "choose", ontology, term, answer,
+                                   "curated", accepted, paraphrase=paraphrase, source="session")
+                )  # fmt: skip
+    return records
