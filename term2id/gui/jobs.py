@@ -24,9 +24,9 @@ from term2id.core.session import (
 )
 from term2id.core.terms import TextMatch
 
-BATCH_ROWS = 500
+BATCH_ROWS = 200
 LLM = "llm"  # the local model source's name
-BATCH_SECONDS = 0.25
+BATCH_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +141,9 @@ def map_rows(
 
 def _batch(batch, releases, model, warnings) -> MappingBatch:
     records = tuple(result_records(batch, releases, model))
+    # Results (and the mapper's cache of them) live for the whole job and hold no cycles: keep
+    # them out of full collections too, which would otherwise grow with every batch.
+    gc.freeze()
     return MappingBatch(tuple(batch), releases, records, tuple(warnings))
 
 
