@@ -343,6 +343,98 @@ def db_diff(
 
 
 # ---------------------------------------------------------------------------------------------
+# the local language model: options shared by map and eval
+
+_UNTRUSTED_GGUF = (
+    "GGUF files from untrusted sources are a known attack surface of llama.cpp: "
+    "use only files from people you trust."
+)
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help=f"GGUF model file for the local-model source 'llm' (needs the llm extra). {_UNTRUSTED_GGUF}",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+AdapterOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--adapter",
+        help=f"GGUF LoRA adapter trained on --model. {_UNTRUSTED_GGUF}",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="What the model does: propose ids, choose among the other sources' top candidates, or both.",
+    ),
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="URL of an OpenAI-compatible completions server on the local network "
+        "(llama.cpp server, python -m llama_cpp.server, vLLM), instead of --model.",
+        show_default=False,
+    ),
+]
+
+
+def _sources_with_model(
+    sources: str | None, model: Path | None, adapter: Path | None, mode: str, server: str | None
+) -> tuple[list | None, list]:
+    """(candidate sources, rerankers) for --sources plus the model options; None: the defaults."""
+    from term2id.core.sources import DEFAULT_SOURCE_NAMES, default_sources
+
+    names = [n.strip() for n in sources.split(",") if n.strip()] if sources is not None else None
+    wants_model = model is not None or server is not None
+    if not wants_model:
+        if names is not None and "llm" in names:
+            raise Term2IdError("the llm source needs --model PATH.gguf or --server URL")
+        if adapter is not None:
+            raise Term2IdError("--adapter needs --model (the base model it was trained on)")
+        return (default_sources(names) if names is not None else None), []
+    from term2id.core.llm import MODES, open_llm_source
+
+    if mode not in MODES:
+        raise Term2IdError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if model is not None and server is not None:
+        raise Term2IdError("give --model or --server, not both")
+    if adapter is not None and model is None:
+        raise Term2IdError("--adapter needs --model (the base model it was trained on)")
+    names = names if names is not None else [*DEFAULT_SOURCE_NAMES, "llm"]
+    if "llm" not in names:
+        names.append("llm")
+    if model is not None:
+        err.print(f"[yellow]note:[/] {_UNTRUSTED_GGUF}", highlight=False)
+    llm = open_llm_source(model=model, adapter=adapter, server=server, mode=mode)
+    others = [n for n in names if n != "llm"]
+    if mode == "choose" and not others:
+        raise Term2IdError(
+            "--mode choose picks among the other sources' candidates: name them too, e.g. --sources exact,fuzzy,llm"
+        )
+    built = iter(default_sources(others)) if others else iter(())
+    chosen = [llm if n == "llm" else next(built) for n in names if n != "llm" or mode != "choose"]
+    return chosen, ([llm] if mode in ("choose", "both") else [])
+
+
+def _print_model_stats(sources: list | None) -> None:
+    for source in sources or ():
+        stats = getattr(source, "stats", None)
+        if source.name == "llm" and stats is not None:
+            out.print(
+                f"model: {stats.asked:,} questions asked, {stats.cached:,} answered from the cache, "
+                f"{stats.unparsable:,} answers that did not parse",
+                highlight=False,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
 # map, demo
 
 
@@ -389,13 +481,17 @@ def map_command(
         float,
         typer.Option(min=0.0, max=1.0, help="Confidence at which a verified id counts as mapped."),
     ] = 0.9,
+    model: ModelOption = None,
+    adapter: AdapterOption = None,
+    mode: ModeOption = "propose",
+    server: ServerOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Map a column of terms in a spreadsheet; write the sheet with mapped columns added."""
     import time
 
     from term2id.core.exports import map_table
-    from term2id.core.mapper import Mapper, default_sources
+    from term2id.core.mapper import Mapper
     from term2id.core.tables import open_table
 
     data_dir_option(data_dir)
@@ -403,8 +499,8 @@ def map_command(
         raise Term2IdError("--ontology is empty; give a store name such as hp")
     started = time.perf_counter()
     table = open_table(input, sheet)
-    chosen = default_sources(sources.split(",")) if sources is not None else None
-    mapper = Mapper(catalog(), chosen, threshold=threshold, top_k=top_k)
+    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server)
+    mapper = Mapper(catalog(), chosen, threshold=threshold, top_k=top_k, rerankers=rerankers)
     _build_embedded_store_if_needed((ontology or "hp").split(","))
     with progress_bar(f"mapping {input.name}") as progress:
         summary = map_table(
@@ -430,6 +526,7 @@ def map_command(
         highlight=False,
     )
     out.print(f"status: {counts or 'no rows'}", highlight=False)
+    _print_model_stats(chosen)
     out.print(f"wrote {summary.output}", highlight=False)
     if summary.sssom is not None:
         out.print(f"wrote {summary.sssom} ({summary.sssom_rows:,} mappings)", highlight=False)
@@ -544,6 +641,10 @@ def eval_command(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
+    model: ModelOption = None,
+    adapter: AdapterOption = None,
+    mode: ModeOption = "propose",
+    server: ServerOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Measure how well the mapper finds known answers: top-1, top-5, MRR, coverage, precision at the threshold, speed."""
@@ -552,12 +653,12 @@ def eval_command(
 
     from term2id.core.evaluation import evaluate, read_gold
     from term2id.core.evaluation import hold_out_synonyms as make_hold_out
-    from term2id.core.mapper import Mapper, default_sources
+    from term2id.core.mapper import Mapper
 
     data_dir_option(data_dir)
     if (gold is None) == (hold_out_synonyms is None):
         raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
-    chosen = default_sources(sources.split(","))
+    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server)
     _build_embedded_store_if_needed(ontology.split(","))
     with tempfile.TemporaryDirectory(prefix="term2id-eval-") as folder:
         if hold_out_synonyms is not None:
@@ -573,7 +674,7 @@ def eval_command(
             what = str(gold)
         if not items:
             raise Term2IdError(f"{gold}: no rows to evaluate")
-        mapper = Mapper(eval_catalog, chosen, threshold=threshold)
+        mapper = Mapper(eval_catalog, chosen, threshold=threshold, rerankers=rerankers)
         with progress_bar("evaluating") as progress:
             report = evaluate(mapper, items, ontology, progress)
         eval_catalog.close()

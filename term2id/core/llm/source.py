@@ -42,20 +42,15 @@ from term2id.core.llm.grammar import (
     syntax_grammar,
 )
 from term2id.core.store import OntologyStore
+from term2id.core.training_data import ontology_display_name
 
 log = logging.getLogger(__name__)
 
 MODES = ("propose", "choose", "both")
-_DISPLAY_NAMES = {"hp": "HPO", "go": "GO", "hgnc": "HGNC", "mondo": "MONDO", "doid": "DO"}
 # Tasks of the training data that are answered by naming an id (propose) or picking one (choose).
 _PROPOSE_TASKS = {"term2id", "synonym2id"}
 _SYMBOL_TASKS = {"name2symbol"}
 _CHOOSE_TASKS = {"choose"}
-
-
-def ontology_display_name(name_or_prefix: str) -> str:
-    """How a prompt names an ontology: HP -> HPO, go -> GO; others in capitals."""
-    return _DISPLAY_NAMES.get(name_or_prefix.lower(), name_or_prefix.upper())
 
 
 def load_template(name: str) -> str:
@@ -118,6 +113,7 @@ class LLMSource:
         cache: bool = True,
         manifest: dict[str, Any] | None = None,
         choose_among: int = 5,
+        constrained: bool = True,
     ) -> None:
         if mode not in MODES:
             raise Term2IdError(f"unknown model mode {mode!r}; modes: {', '.join(MODES)}")
@@ -128,6 +124,8 @@ class LLMSource:
         self.cache = cache
         self.manifest = manifest or {}
         self.choose_among = choose_among
+        # False: the grammar only checks answers afterwards (for servers that reject grammars)
+        self.constrained = constrained
         tasks = self.manifest.get("tasks")
         self.tasks = frozenset(tasks if isinstance(tasks, list) else [])
         self._grammars: dict[tuple[str, str], IdGrammar] = {}
@@ -185,14 +183,17 @@ class LLMSource:
     ) -> list[Completion]:  # fmt: skip
         """The model's answers, from the store's answer cache when this exact question was asked."""
         model, adapter = self.backend.identity()
-        digest = hashlib.sha256(f"{template_key}\0{grammar.gbnf}\0{k}".encode()).hexdigest()[:16]
+        sent = grammar if self.constrained else None
+        digest = hashlib.sha256(
+            f"{template_key}\0{sent.gbnf if sent else ''}\0{k}".encode()
+        ).hexdigest()[:16]
         key = f"{template_key}:{digest}"
         if self.cache:
             hit = store.cached_model_answer(model, adapter, key, cache_term)
             if hit is not None:
                 self._count(cached=1)
                 return [Completion(text, logprob) for text, logprob in json.loads(hit)]
-        answers = self.backend.complete(prompt, grammar, k=k, prefix=prefix)
+        answers = self.backend.complete(prompt, sent, k=k, prefix=prefix)
         self._count(asked=1)
         if self.cache:
             payload = json.dumps([[a.text, a.logprob] for a in answers], ensure_ascii=False)
@@ -311,6 +312,7 @@ def open_llm_source(
     n_ctx: int = 2048,
     timeout: float = 30.0,
     available_memory: int | None = None,
+    constrained: bool = True,
 ) -> LLMSource:
     """An LLMSource over a local GGUF model (checked now, loaded on first use) or a server URL."""
     from term2id.core.llm.backend import LlamaCppBackend, OpenAICompletionsBackend
@@ -330,4 +332,7 @@ def open_llm_source(
     manifest = read_manifest(Path(adapter) if adapter else None) or read_manifest(
         Path(model) if model else None
     )
-    return LLMSource(backend, mode=mode, k=k, allow_list=allow_list, cache=cache, manifest=manifest)
+    return LLMSource(
+        backend, mode=mode, k=k, allow_list=allow_list, cache=cache, manifest=manifest,
+        constrained=constrained,
+    )  # fmt: skip
