@@ -107,6 +107,18 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     assert seizure["reviewer_id"] == "orcid:0000-0002-1825-0097"
     assert not any(r["object_id"] == "TP:0000005" for r in body)  # the rejected row
 
+    from term2id.core.training_data import read_jsonl
+
+    records = list(read_jsonl(window.export_training(tmp_path / "curated.jsonl")))
+    assert {(r.task, r.term, r.answer) for r in records} == {
+        ("term2id", "Seizure", "TP:0000003"),
+        ("choose", "Seizure", "TP:0000003"),
+        ("choose", "Anaemia", "none"),  # the rejected row: a negative example
+        ("term2id", "Intellectual disability", "TP:0000008"),
+        ("choose", "Intellectual disability", "TP:0000008"),
+    }
+    assert all(r.source == "session" for r in records)
+
 
 def test_bulk_accept_touches_only_undecided_verified_rows(qtbot, window, tmp_path: Path) -> None:
     map_sheet(qtbot, window, write_sheet(tmp_path))
