@@ -225,16 +225,30 @@ class Mapper:
         return rank(grouped.values(), self.top_k)
 
     def _prefetch(self, queries: list[Query]) -> None:
-        """Let sources that work faster in batches (embeddings) see the next terms at once."""
-        if not queries:
+        """Let sources that work faster in batches (embeddings) see the next terms at once.
+
+        A source may define `prefetch(queries, store)`; it is called once per store with the
+        non-empty queries aimed at that store, before those queries are mapped one by one.
+        """
+        batch_sources = [s for s in self.sources if hasattr(s, "prefetch")]
+        if not batch_sources:
             return
-        for source in self.sources:
-            prefetch = getattr(source, "prefetch", None)
-            if prefetch is not None:
-                try:
-                    prefetch(queries)
-                except SourceUnavailable as exc:
-                    log.warning("%s", exc)  # each row will say so when the source is asked
+        by_ontology: dict[str, list[Query]] = {}
+        for query in queries:
+            if query.text.strip():
+                by_ontology.setdefault(query.ontology, []).append(query)
+        for ontology, batch in by_ontology.items():
+            try:
+                stores = self.stores_for(ontology)
+            except Term2IdError:
+                continue  # mapping the row reports it
+            for source in batch_sources:
+                for store in stores:
+                    try:
+                        source.prefetch(batch, store)
+                    except SourceUnavailable as exc:
+                        log.warning("%s", exc)  # each row will say so when the source is asked
+                        break
 
     def _status(self, candidates: list, unavailable: bool) -> MappingStatus:
         if not candidates:

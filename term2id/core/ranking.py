@@ -10,7 +10,10 @@ nudges the result by at most POPULARITY_WEIGHT, enough to order near-ties.
 The verdict then bounds the confidence: an unknown id or an id of another ontology gets 0, an
 obsolete id half its score, an id proposed without any matching name that names something else
 MISMATCH_FACTOR of it. Finally, when another term comes within AMBIGUITY_MARGIN of the best, the
-best loses the difference: two terms sharing a synonym should not be accepted without a look.
+best and every term that close lose up to AMBIGUITY_PENALTY (all the same amount, so the order
+stays): two terms sharing a synonym should not be accepted without a look. A candidate matched
+only through a RELATED, NARROW or BROAD synonym is capped (SCOPE_CAP) below the default
+threshold: such a synonym does not name the same concept.
 
 The weights were chosen on 1,000 held-out HPO synonyms (seed 1) and checked on another 1,000
 (seed 2): `term2id eval --hold-out-synonyms`. Fuzzy and semantic votes are kept below the
@@ -41,6 +44,11 @@ POPULARITY_WEIGHT = 0.02
 MISMATCH_FACTOR = 0.8
 OBSOLETE_FACTOR = 0.5
 AMBIGUITY_MARGIN = 0.03
+AMBIGUITY_PENALTY = 0.15  # what a tie costs; less the wider the gap
+# The most confidence a candidate gets when its best name match is of this kind: a RELATED,
+# NARROW or BROAD synonym does not name the same concept, so it never passes the default
+# auto-accept threshold (0.9) alone.
+SCOPE_CAP = {"label": 1.0, "EXACT": 1.0, "RELATED": 0.89, "NARROW": 0.8, "BROAD": 0.8}
 
 
 def vote(evidence: Evidence) -> float:
@@ -81,6 +89,9 @@ def score_of(verification: Verification, evidence: Sequence[Evidence]) -> float:
     score = (
         score * (1 - POPULARITY_WEIGHT) + POPULARITY_WEIGHT * verification.popularity_prior * score
     )
+    kinds = [e.name_kind for e in evidence if e.name_kind]
+    if kinds:
+        score = min(score, max(SCOPE_CAP.get(kind, 1.0) for kind in kinds))
     verdict = verification.verdict
     if verdict in (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
         return 0.0
@@ -102,7 +113,8 @@ def rank(
     if len(ranked) > 1 and ranked[1].score > 0:
         gap = ranked[0].score - ranked[1].score
         if gap < AMBIGUITY_MARGIN:
-            penalty, close = AMBIGUITY_MARGIN - gap, ranked[1].verification.curie
+            penalty = AMBIGUITY_PENALTY * (AMBIGUITY_MARGIN - gap) / AMBIGUITY_MARGIN
+            close = ranked[1].verification.curie
     candidates = []
     for item in ranked[:limit]:
         confidence = item.score

@@ -56,6 +56,10 @@ class SemanticSource:
         self._lock = threading.Lock()
         self._stores: dict[int, _StoreVectors] = {}
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        # (id of a store's vectors, term) -> (rows, cosines) found by prefetch
+        self._neighbours: OrderedDict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = (
+            OrderedDict()
+        )
 
     # -- model --------------------------------------------------------------------------------
 
@@ -131,17 +135,35 @@ class SemanticSource:
                 k: v for k, v in self._stores.items() if v.index.store_name != index.store_name
             }
             self._stores[id(index)] = vectors
+            self._neighbours.clear()  # keyed by the id of the vectors they were found in
             return vectors
 
     # -- queries ------------------------------------------------------------------------------
 
-    def prefetch(self, queries: Sequence[Query]) -> None:
-        """Embed a batch of terms at once (much faster than one by one)."""
+    def prefetch(self, queries: Sequence[Query], store: OntologyStore) -> None:
+        """Embed a batch of terms and find their neighbours in `store` at once.
+
+        One matrix product for the whole batch instead of one per term: much faster.
+        """
         texts = list(dict.fromkeys(q.text[:MAX_SCORED_CHARS] for q in queries if q.text.strip()))
-        texts = [t for t in texts if t not in self._queries]
-        if texts:
-            for text, vector in zip(texts, self._embed(texts), strict=True):
+        missing = [t for t in texts if t not in self._queries]
+        if missing:
+            for text, vector in zip(missing, self._embed(missing), strict=True):
                 self._remember(text, vector)
+        vectors = self._vectors(store)
+        todo = [t for t in texts if (id(vectors), t) not in self._neighbours]
+        if not todo:
+            return
+        count = min(self.candidates_per_term, len(vectors.matrix))
+        if count == 0:
+            return
+        block = np.stack([self._queries[t] for t in todo])
+        similarities = block @ vectors.matrix.T  # (batch, names)
+        top = np.argpartition(-similarities, count - 1, axis=1)[:, :count]
+        for row, text in enumerate(todo):
+            self._neighbours[id(vectors), text] = (top[row], similarities[row, top[row]])
+        while len(self._neighbours) > _QUERY_CACHE:
+            self._neighbours.popitem(last=False)
 
     def _remember(self, text: str, vector: np.ndarray) -> None:
         self._queries[text] = vector
@@ -153,21 +175,25 @@ class SemanticSource:
         if not text.strip():
             return []
         vectors = self._vectors(store)
-        vector = self._queries.get(text)
-        if vector is None:
-            vector = self._embed([text])[0]
-            self._remember(text, vector)
-        similarities = vectors.matrix @ vector
-        count = min(self.candidates_per_term, len(similarities))
-        if count == 0:
-            return []
-        top = np.argpartition(-similarities, count - 1)[:count]
-        top = top[np.argsort(-similarities[top], kind="stable")]
+        found = self._neighbours.get((id(vectors), text))
+        if found is None:
+            vector = self._queries.get(text)
+            if vector is None:
+                vector = self._embed([text])[0]
+                self._remember(text, vector)
+            similarities = vectors.matrix @ vector
+            count = min(self.candidates_per_term, len(similarities))
+            if count == 0:
+                return []
+            rows = np.argpartition(-similarities, count - 1)[:count]
+            found = (rows, similarities[rows])
+        rows, scores = found
+        order = np.argsort(-scores, kind="stable")
+        top, top_scores = rows[order], scores[order]
         index = vectors.index
         proposals: list[Proposal] = []
         seen: set[str] = set()
-        for row in top.tolist():
-            cosine = float(similarities[row])
+        for row, cosine in zip(top.tolist(), top_scores.tolist(), strict=True):
             name = index.names[vectors.text_names[row][0]]
             term = index.terms[name.term]
             if term.curie in seen:
