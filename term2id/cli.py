@@ -25,6 +25,7 @@ from term2id.core.errors import Term2IdError, TermNotFoundError
 from term2id.core.ontology_files import FORMATS
 from term2id.core.progress import Progress
 from term2id.core.release_diff import diff_stores
+from term2id.training.cli import train_app
 
 app = typer.Typer(
     name="term2id",
@@ -37,6 +38,7 @@ db_app = typer.Typer(
     help="Ontology stores: import, list, inspect, search, compare releases.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+app.add_typer(train_app, name="train")
 
 out = Console(soft_wrap=True)  # piped output stays one line per record, for grep and scripts
 err = Console(stderr=True, soft_wrap=True)

@@ -419,9 +419,9 @@ def _k_quant_fallbacks(hp: LlamaHyperParameters) -> tuple[str, ...]:
     """Tensors whose row size a K-quant cannot pack in 256-value super-blocks."""
     names = []
     if hp.hidden_size % _K_QUANT_BLOCK:
-        names.append("every tensor with rows of embedding_length (%d)" % hp.hidden_size)
+        names.append(f"every tensor with rows of embedding_length ({hp.hidden_size})")
     if hp.intermediate_size % _K_QUANT_BLOCK:
-        names.append("ffn_down (rows of %d)" % hp.intermediate_size)
+        names.append(f"ffn_down (rows of {hp.intermediate_size})")
     return tuple(names)
 
 
@@ -603,3 +603,25 @@ def merge_adapter(model_dir: Path | str, adapter_dir: Path | str, out_dir: Path 
         if (model_dir / name).is_file() and not (out_dir / name).is_file():
             shutil.copy2(model_dir / name, out_dir / name)
     return out_dir
+
+
+TRAINING_INFO = "term2id-training.json"
+
+
+def write_training_info(folder: Path | str, fields: Mapping[str, Any]) -> Path:
+    """What a model or adapter folder was trained on; export copies it into the manifest."""
+    path = Path(folder) / TRAINING_INFO
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(dict(fields), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def read_manifest_fields(folder: Path | str) -> dict[str, Any]:
+    """The training info saved beside a model or adapter (empty for a foreign model)."""
+    path = Path(folder) / TRAINING_INFO
+    if not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ModelDirectoryError(path, f"not valid JSON ({exc})") from exc

@@ -27,7 +27,11 @@ from term2id.core.progress import Progress
 from term2id.core.store import OntologyStore
 from term2id.core.training_data import ontology_display_name, render_prompt
 from term2id.training.errors import TrainingError
-from term2id.training.gguf_export import export_lora_adapter, export_model
+from term2id.training.gguf_export import (
+    export_lora_adapter,
+    export_model,
+    write_training_info,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +95,13 @@ def build_tiny_model(
     progress: Progress | None = None,
 ) -> TinyModelResult:
     """Train, export and check the tiny model in `out_dir`; see the module docstring."""
-    import torch
+    import warnings
 
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stages = _Stages(progress or Progress(), 9)
@@ -152,6 +161,7 @@ def _build(
         "pairs": len(pairs),
         "seed": seed,
     }
+    write_training_info(model_dir, manifest)
     model_gguf = out_dir / "model.gguf"
     q8_gguf = out_dir / "model-q8_0.gguf"
     export_model(model_dir, model_gguf, "F32", manifest)
@@ -181,6 +191,7 @@ def _build(
     if adapter_dir.exists():
         shutil.rmtree(adapter_dir)
     peft_model.save_pretrained(adapter_dir)
+    write_training_info(adapter_dir, manifest | {"pairs": len(mixed)})
     peft_answers = _generate_transformers(peft_model, sp, template, mixed)
     stages.finish("train LoRA adapter")
 
@@ -348,7 +359,7 @@ def _train(
             with torch.no_grad():
                 predicted = output.logits[:, :-1].argmax(-1)
                 if bool((predicted == labels[:, 1:])[answer_positions].all()):
-                    margin = step + max(20, step // 5)  # a little more, so Q8_0 agrees too
+                    margin = step + 20  # a little more, so Q8_0 agrees too
         if margin is not None and step >= margin:
             break
     model.eval()

@@ -1,0 +1,152 @@
+"""`term2id train ...`: thin adapters over term2id.training.
+
+Nothing heavy is imported here at module level (torch, transformers, peft load inside the
+commands), so `term2id --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from term2id.core.catalog import DATA_DIR_ENV, DEFAULT_STORE, StoreCatalog
+from term2id.core.errors import Term2IdError
+from term2id.core.progress import Progress
+
+train_app = typer.Typer(
+    help="Train, evaluate and export local models (needs the `train` extra).",
+    no_args_is_help=True,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help=f"Folder holding the ontology stores (default: ${DATA_DIR_ENV} or the user data folder).",
+        envvar=DATA_DIR_ENV,
+        show_default=False,
+    ),
+]
+
+
+def _progress(prefix: str) -> Progress:
+    def report(done: int, total: int, message: str) -> None:
+        err.print(f"[dim]{prefix} {done}/{total}: {message}[/]", highlight=False)
+
+    return Progress(report)
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1024:,.0f} KiB" if n_bytes < 10 << 20 else f"{n_bytes / (1 << 20):,.1f} MiB"
+
+
+@train_app.command("tiny")
+def train_tiny(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the model files.")],
+    ontology: Annotated[
+        str, typer.Option("--ontology", help="Store the pairs come from.")
+    ] = DEFAULT_STORE,
+    pairs: Annotated[int, typer.Option("--pairs", min=5, max=500, help="Pairs to memorise.")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for sampling and training.")] = 0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Train a tiny Llama model on the CPU, export it (and a LoRA adapter) to GGUF, check it with llama.cpp."""
+    from term2id.training.tiny import build_tiny_model
+
+    store = StoreCatalog(data_dir).open(ontology)
+    result = build_tiny_model(out_dir, store, pairs, seed, _progress("tiny"))
+    table = Table("stage", "seconds", box=None)
+    for stage, seconds in result.stage_seconds:
+        table.add_row(stage, f"{seconds:.2f}")
+    table.add_row("[bold]total[/]", f"{sum(s for _, s in result.stage_seconds):.2f}")
+    out.print(table)
+    for name, size in result.sizes:
+        out.print(f"size {name}: {_size(size)} ({size:,} bytes)", highlight=False)
+    out.print(
+        f"model: {result.parameters:,} parameters, {result.training_steps} steps; "
+        f"adapter: {result.adapter_training_steps} steps",
+        highlight=False,
+    )
+    n_old, n_new = len(result.pairs), len(result.adapter_pairs)
+    out.print(f"transformers accuracy {result.transformers_accuracy:.2f} ({n_old} pairs)")
+    out.print(f"llama.cpp Q8_0 accuracy {result.q8_llama_cpp_accuracy:.2f}")
+    agree = "agree" if result.transformers_agrees_with_llama_cpp else "DISAGREE"
+    out.print(f"transformers and llama.cpp {agree} on every answer")
+    out.print(
+        f"adapter: base model on the {n_new} new pairs {result.base_accuracy_on_adapter_pairs:.2f}; "
+        f"with the adapter on all {n_old + n_new}: peft {result.peft_accuracy:.2f}, "
+        f"llama.cpp {result.adapter_llama_cpp_accuracy:.2f}"
+        + ("" if result.peft_agrees_with_llama_cpp else " (peft and llama.cpp DISAGREE)"),
+        highlight=False,
+    )
+    out.print(f"files in {result.out_dir}", highlight=False)
+    out.print(f"llama.cpp accuracy {result.llama_cpp_accuracy:.2f}", highlight=False)
+
+
+@train_app.command("export")
+def train_export(
+    model: Annotated[
+        Path, typer.Option("--model", help="Hugging Face model folder (safetensors).")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The GGUF file to write.")],
+    adapter: Annotated[
+        Path | None, typer.Option("--adapter", help="A peft LoRA adapter folder trained on MODEL.")
+    ] = None,
+    quant: Annotated[
+        str,
+        typer.Option("--quant", help="F32, F16, Q8_0, Q6_K, Q5_K_M, Q4_K_M or Q4_0 (models only)."),
+    ] = "F16",
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge", help="Fold the adapter into the model and write one (quantised) model."
+        ),
+    ] = False,
+    metrics: Annotated[
+        Path | None,
+        typer.Option("--metrics", help="A JSON file of evaluation figures for the manifest."),
+    ] = None,
+) -> None:
+    """Write a model, or a LoRA adapter, as GGUF for llama.cpp, with a manifest beside it."""
+    import json
+    import tempfile
+
+    from term2id.training.gguf_export import (
+        export_lora_adapter,
+        export_model,
+        merge_adapter,
+        read_manifest_fields,
+    )
+
+    if merge and adapter is None:
+        raise Term2IdError("--merge needs --adapter")
+    fields = read_manifest_fields(adapter or model)
+    if metrics is not None:
+        try:
+            fields["metrics"] = json.loads(metrics.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise Term2IdError(f"{metrics}: cannot read the metrics ({exc})") from exc
+    if adapter is not None and not merge:
+        result = export_lora_adapter(adapter, model, out_file, fields)
+    elif adapter is not None:
+        with tempfile.TemporaryDirectory(dir=out_file.parent) as scratch:
+            merged = merge_adapter(model, adapter, Path(scratch) / "merged")
+            result = export_model(
+                merged, out_file, quant, fields | {"merged_adapter": str(adapter)}
+            )
+    else:
+        result = export_model(model, out_file, quant, fields)
+    for note in result.fallback_tensors:
+        err.print(f"[yellow]note:[/] {result.quant}: {note} use a fallback type", highlight=False)
+    out.print(
+        f"wrote {result.kind} {result.path} ({result.quant}, {_size(result.size_bytes)}); "
+        f"manifest {result.manifest_path}",
+        highlight=False,
+    )
