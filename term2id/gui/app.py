@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
     def close_session(self) -> None:
         if self.session is None:
             return
-        self.cancel_mapping()
+        self._abandon_mapping()
         self.save_view_state()
         self.session.close()
         self.session = None
@@ -449,9 +449,11 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return None
         worker = Worker(map_rows, mapper, todo, self._model_name())
-        worker.signals.item.connect(self._mapped)
+        # Each handler checks that the worker is still the current one: a cancelled job's last
+        # batches, queued before it stopped, must not land in a session opened since.
+        worker.signals.item.connect(lambda batch: self._mapped(batch, worker))
         worker.signals.progress.connect(self._mapping_progress)
-        worker.signals.finished.connect(self._mapping_finished)
+        worker.signals.finished.connect(lambda: self._mapping_finished(worker))
         worker.signals.cancelled.connect(
             lambda: self.statusBar().showMessage("Mapping cancelled; F5 maps the rest.", 8000)
         )
@@ -469,13 +471,21 @@ class MainWindow(QMainWindow):
         if self._mapping is not None:
             self._mapping.cancel()
 
+    def _abandon_mapping(self) -> None:
+        """Stop the job and forget it now (its remaining signals are ignored)."""
+        if self._mapping is not None:
+            self._mapping.cancel()
+            self._mapping = None
+            for widget in (self.progress_bar, self.rate_label, self.cancel_button):
+                widget.setVisible(False)
+
     @property
     def mapping(self) -> bool:
         return self._mapping is not None
 
-    def _mapped(self, batch) -> None:
+    def _mapped(self, batch, worker: Worker) -> None:
         session = self.session
-        if session is None or self.sender() is None and self._mapping is None:
+        if session is None or worker is not self._mapping:
             return
         for warning in batch.warnings:
             self.model_unavailable(warning)
@@ -505,8 +515,10 @@ class MainWindow(QMainWindow):
         if self._mapped_count == 0:
             self.statusBar().showMessage(message)
 
-    def _mapping_finished(self) -> None:
-        self._workers.discard(self._mapping)
+    def _mapping_finished(self, worker: Worker) -> None:
+        self._workers.discard(worker)
+        if worker is not self._mapping:
+            return
         self._mapping = None
         for widget in (self.progress_bar, self.rate_label, self.cancel_button):
             widget.setVisible(False)

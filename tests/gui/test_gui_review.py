@@ -193,3 +193,26 @@ def test_a_model_that_cannot_load_leaves_mapping_working(
     assert window.model.rows.best_curies[0] == "TP:0000003"
     assert window.model_label.text() == "⚡ model unavailable"
     assert window.model_label.toolTip()  # the reason, on hover
+
+
+def test_opening_another_session_mid_mapping_keeps_the_two_apart(
+    qtbot, window, tmp_path: Path
+) -> None:
+    from term2id.core.session import SessionInput
+
+    first, second = tmp_path / "first.t2id", tmp_path / "second.t2id"
+    for path, terms in ((first, ["Seizure"] * 400), (second, ["Anaemia", "Oedema"])):
+        CurationSession.create(
+            path,
+            SessionInput(header=("term",), rows=[[t] for t in terms], term_column="term",
+                         default_ontology="tiny"),
+        ).close()  # fmt: skip
+    assert window.open_session(first)
+    window.start_mapping()
+    assert window.open_session(second)  # before any of the first job's batches arrived
+    assert window.start_mapping() is not None
+    qtbot.waitUntil(lambda: not window.mapping, timeout=30000)
+    window.pool.waitForDone(10000)
+    qtbot.wait(50)  # let the first job's queued signals arrive, to be ignored
+    assert window.model.rows.best_curies == ["TP:0000005", "TP:0000006"]
+    assert window.session.mapped_rows() == {0, 1}
