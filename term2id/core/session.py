@@ -592,13 +592,13 @@ class CurationSession:
 
     def current_decisions(self) -> dict[int, Decision]:
         """row -> its decision now (the last deciding entry not revoked by undo)."""
-        return _current(self.decisions())[0]
+        return replay_log(self.decisions())[0]
 
     def current_decision(self, row: int) -> Decision | None:
-        return _current(self.decisions(row))[0].get(row)
+        return replay_log(self.decisions(row))[0].get(row)
 
     def current_comments(self) -> dict[int, str]:
-        return {row: d.comment or "" for row, d in _current(self.decisions())[1].items()}
+        return {row: d.comment or "" for row, d in replay_log(self.decisions())[1].items()}
 
     # -- the review table ---------------------------------------------------------------------
 
@@ -623,7 +623,7 @@ class CurationSession:
         summaries.decisions = [None] * count
         summaries.decided_curies = [None] * count
         summaries.comments = [None] * count
-        decided, commented = _current(self._light_decisions())
+        decided, commented = replay_log(self._light_decisions())
         for row, decision in decided.items():
             summaries.decisions[row] = decision.action.value
             summaries.decided_curies[row] = decision.curie
@@ -797,7 +797,7 @@ class _Transaction:
                 raise SessionError(f"{self._path}: cannot write the session ({exc})") from exc
 
 
-def _current(log_entries: list[Decision]) -> tuple[dict[int, Decision], dict[int, Decision]]:
+def replay_log(log_entries: list[Decision]) -> tuple[dict[int, Decision], dict[int, Decision]]:
     """Replay the log: (row -> current decision, row -> current comment)."""
     revoked: set[int] = set()
     for entry in log_entries:

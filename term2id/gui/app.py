@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 from term2id import __version__
 from term2id.core.candidates import Candidate, MappingResult, MappingStatus
 from term2id.core.errors import StoreError, Term2IdError
-from term2id.core.session import SESSION_SUFFIX, Action, CurationSession
+from term2id.core.session import SESSION_SUFFIX, Action, CurationSession, replay_log
 from term2id.core.terms import TextMatch
 from term2id.gui.commands import DecisionCommand
 from term2id.gui.errors import show_error
@@ -720,10 +720,7 @@ class MainWindow(QMainWindow):
                 )
         else:
             for row in rows:
-                entries = self.session.decisions(row)
-                from term2id.core.session import _current  # the one replay rule
-
-                decided, commented = _current(entries)
+                decided, commented = replay_log(self.session.decisions(row))
                 decision = decided.get(row)
                 comment = commented.get(row)
                 self.model.update_decision(
