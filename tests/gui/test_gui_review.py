@@ -97,6 +97,15 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     assert table[2]["mapped_id"] == "TP:0000006" and table[2]["curator_decision"] == ""
     assert table[0]["curator"] == "Ada Curator (0000-0002-1825-0097)"
 
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(window.export_sheet(tmp_path / "mapped.xlsx"), read_only=True)
+    sheet_rows = list(workbook.active.iter_rows(values_only=True))
+    workbook.close()
+    header = list(sheet_rows[0])
+    assert sheet_rows[1][header.index("mapped_id")] == "TP:0000003"
+    assert sheet_rows[2][header.index("curator_decision")] == "reject"
+
     sssom = window.export_sssom(tmp_path / "mapped.sssom.tsv").read_text(encoding="utf-8")
     lines = [line.split("\t") for line in sssom.splitlines() if not line.startswith("#")]
     header, body = lines[0], [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
