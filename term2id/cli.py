@@ -666,6 +666,10 @@ def eval_command(
         if hold_out_synonyms is not None:
             if "," in ontology:
                 raise Term2IdError("--hold-out-synonyms works on one store; give one --ontology")
+            if any(hasattr(source, "prepare") for source in chosen):
+                # Embeddings cached in the real store once are copied into every held-out copy.
+                with progress_bar(f"preparing {sources} for {ontology}") as progress:
+                    Mapper(catalog(), chosen).prepare(ontology, progress)
             with progress_bar(f"holding out {hold_out_synonyms} synonyms") as progress:
                 eval_catalog, items = make_hold_out(
                     catalog().open(ontology), hold_out_synonyms, seed, folder, progress
