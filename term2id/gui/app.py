@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
         self._view_state_timer.timeout.connect(self.save_view_state)
         self._build_actions()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self._row_before_reset: int | None = None
+        self.model.modelAboutToBeReset.connect(self._before_reset)
         self.model.modelReset.connect(self._after_reset)
         self.filter_bar.changed.connect(self._filter_changed)
         self.table.horizontalHeader().sortIndicatorChanged.connect(
@@ -584,7 +586,14 @@ class MainWindow(QMainWindow):
         else:
             self.panel.show_row(query.text, query.ontology, result.candidates, result.notes)
 
+    def _before_reset(self) -> None:
+        self._row_before_reset = self.current_row()
+
     def _after_reset(self) -> None:
+        # Sorting and filtering reorder the table: the curator stays on the same input row.
+        row, self._row_before_reset = self._row_before_reset, None
+        if row is not None and row < len(self.model.rows):
+            self.select_row(row)
         self._update_summary()
 
     def _keep_row(self, change: Callable[[], None]) -> None:

@@ -80,11 +80,19 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     key(qtbot, window, Qt.Key.Key_1)  # choose candidate 1 of "Intellectual disability"
     assert window.model.rows.decisions[3] == "accept"
 
+    window.table.sortByColumn(window.model.CONFIDENCE, Qt.SortOrder.DescendingOrder)
+    window.filter_bar.decision.setCurrentIndex(window.filter_bar.decision.findData("undecided"))
+    assert window.model.rowCount() == 2 and window.current_row() == 4
+
     session_path = window.session.path
     window.close_session()  # everything is already on disk; closing only checkpoints
     assert window.open_session(session_path)
     assert window.model.rows.decisions[:4] == ["accept", "reject", None, "accept"]
     assert window.current_row() == 4  # where the curator was
+    assert window.model.filter.decisions == {"undecided"}  # and how the table looked
+    assert window.filter_bar.decision.currentData() == "undecided"
+    assert window.model.sort_column == window.model.CONFIDENCE
+    window.filter_bar.decision.setCurrentIndex(0)
     log = window.session.decisions(0)
     assert log[0].curator == "Ada Curator" and log[0].evidence["shown"][0][0] == "TP:0000003"
 
