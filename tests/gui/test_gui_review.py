@@ -233,3 +233,22 @@ def test_opening_another_session_mid_mapping_keeps_the_two_apart(
     qtbot.wait(50)  # let the first job's queued signals arrive, to be ignored
     assert window.model.rows.best_curies == ["TP:0000005", "TP:0000006"]
     assert window.session.mapped_rows() == {0, 1}
+
+
+def test_a_comment_is_kept_with_the_row_and_decides_nothing(
+    qtbot, window, tmp_path: Path, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    map_sheet(qtbot, window, write_sheet(tmp_path))
+    monkeypatch.setattr(
+        QInputDialog, "getMultiLineText", lambda *a, **k: ("ask the clinician", True)
+    )
+    window.select_row(2)
+    key(qtbot, window, Qt.Key.Key_C)
+    assert window.current_row() == 2  # a comment does not move on
+    assert window.model.rows.comments[2] == "ask the clinician"
+    assert window.model.rows.decisions[2] is None
+    assert "💬" in window.model.index(window.model.view_row(2), window.model.DECISION).data()
+    with CurationSession.open(window.session.path) as reread:
+        assert reread.current_comments() == {2: "ask the clinician"}
