@@ -1,0 +1,119 @@
+"""Export to GGUF: what a user gets for models llama.cpp can run, and for ones it cannot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from term2id.training.errors import ModelDirectoryError, UnsupportedArchitectureError
+from term2id.training.gguf_export import export_lora_adapter, export_model
+
+
+def _model_folder(path: Path, architecture: str, weights: str) -> Path:
+    path.mkdir()
+    config = {"architectures": [architecture], "model_type": "x", "hidden_size": 8,
+              "num_attention_heads": 2, "num_hidden_layers": 1, "intermediate_size": 16,
+              "vocab_size": 10}  # fmt: skip
+    (path / "config.json").write_text(json.dumps(config))
+    (path / weights).write_bytes(b"\x80\x04not really a pickle")
+    return path
+
+
+def test_unsupported_architecture_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    model = _model_folder(tmp_path / "gpt2", "GPT2LMHeadModel", "model.safetensors")
+    out = tmp_path / "out" / "model.gguf"
+    with pytest.raises(UnsupportedArchitectureError, match="GPT2LMHeadModel.*LlamaForCausalLM"):
+        export_model(model, out, "Q8_0")
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_pickled_weights_are_refused_with_the_reason(tmp_path: Path) -> None:
+    model = _model_folder(tmp_path / "llama", "LlamaForCausalLM", "pytorch_model.bin")
+    with pytest.raises(ModelDirectoryError, match=r"pickled \(pytorch_model.bin\).*safetensors"):
+        export_model(model, tmp_path / "model.gguf")
+    assert not (tmp_path / "model.gguf").exists()
+
+
+def test_missing_model_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelDirectoryError, match="no such model folder"):
+        export_model(tmp_path / "nowhere", tmp_path / "model.gguf")
+
+
+def test_cli_export_of_an_unsupported_model_fails_with_one_line(tmp_path: Path) -> None:
+    model = _model_folder(tmp_path / "gpt2", "GPT2LMHeadModel", "model.safetensors")
+    out = tmp_path / "model.gguf"
+    result = subprocess.run(
+        [sys.executable, "-m", "term2id.cli", "train", "export", "--model", str(model),
+         "--out", str(out), "--quant", "Q8_0"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "GPT2LMHeadModel" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def _answers(model_path: Path, tiny_model, pairs, lora: Path | None = None) -> list[str]:
+    from llama_cpp import Llama
+
+    llm = Llama(
+        model_path=str(model_path), lora_path=str(lora) if lora else None, n_ctx=256,
+        verbose=False,
+    )  # fmt: skip
+    try:
+        return [
+            llm(tiny_model.prompt(term), max_tokens=16, temperature=0.0)["choices"][0][
+                "text"
+            ].strip()
+            for term, _ in pairs
+        ]
+    finally:
+        llm.close()
+
+
+@pytest.mark.slow
+def test_f16_export_answers_like_f32(tiny_model, tmp_path: Path) -> None:
+    result = export_model(tiny_model.model_dir, tmp_path / "f16.gguf", "F16", {"note": "test"})
+    assert result.size_bytes < tiny_model.model_gguf.stat().st_size
+    pairs = tiny_model.pairs[:10]
+    assert _answers(result.path, tiny_model, pairs) == [curie for _, curie in pairs]
+    assert json.loads(result.manifest_path.read_text())["quantisation"] == "F16"
+
+
+@pytest.mark.slow
+def test_k_quant_falls_back_for_rows_it_cannot_pack(tiny_model, tmp_path: Path) -> None:
+    result = export_model(tiny_model.model_dir, tmp_path / "q4.gguf", "Q4_K_M")
+    assert result.fallback_tensors  # the tiny model's rows (128, 256) are not all multiples of 256
+    assert _answers(result.path, tiny_model, tiny_model.pairs[:1])[0].startswith("HP:")
+
+
+@pytest.mark.slow
+def test_merged_adapter_export_knows_the_new_pairs(tiny_model, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from term2id.cli import app
+
+    out = tmp_path / "merged.gguf"
+    result = CliRunner().invoke(
+        app,
+        ["train", "export", "--model", str(tiny_model.model_dir), "--adapter",
+         str(tiny_model.adapter_dir), "--merge", "--quant", "Q8_0", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    pairs = tiny_model.adapter_pairs[:5]
+    assert _answers(out, tiny_model, pairs) == [curie for _, curie in pairs]
+    manifest = json.loads(out.with_name("merged.gguf.json").read_text())
+    assert manifest["ontology"] == "hp" and manifest["merged_adapter"]
+    # The merged safetensors were scratch: only the export and its manifest are left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged.gguf", "merged.gguf.json"]
+
+
+@pytest.mark.slow
+def test_adapter_export_rejects_a_folder_that_is_not_an_adapter(tiny_model, tmp_path) -> None:
+    with pytest.raises(ModelDirectoryError, match="not a peft adapter"):
+        export_lora_adapter(tiny_model.model_dir, tiny_model.model_dir, tmp_path / "a.gguf")
+    assert not (tmp_path / "a.gguf").exists()
