@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import threading
 import time
@@ -987,6 +988,14 @@ def _warm_imports() -> None:
 
 def main(paths: Sequence[str] = ()) -> int:
     """Start the application (`term2id gui [FILE]`)."""
+    if sys.platform.startswith("linux") and not any(
+        os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    ):
+        # Qt would abort the process with a core dump; say what is missing instead.
+        raise Term2IdError(
+            "no display to open a window on (DISPLAY is not set); run it on a desktop, "
+            "or use `term2id map` for headless mapping"
+        )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("term2id")
     app.setOrganizationName("term2id")
