@@ -150,3 +150,60 @@ def train_export(
         f"manifest {result.manifest_path}",
         highlight=False,
     )
+
+
+@train_app.command("data")
+def train_data(
+    ontology: Annotated[str, typer.Option("--ontology", help="Store to draw terms from.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the JSONL files.")],
+    tasks: Annotated[
+        str,
+        typer.Option(
+            "--tasks",
+            help="Comma-separated: term2id, id2term, synonym2id, name2symbol, symbol2name, choose.",
+        ),
+    ] = "term2id",
+    per_bin: Annotated[
+        int, typer.Option("--per-bin", min=1, help="Terms per popularity bin, per split.")
+    ] = 30,
+    bins: Annotated[int, typer.Option("--bins", min=1, help="Popularity bins.")] = 20,
+    paraphrases: Annotated[
+        int, typer.Option("--paraphrases", min=1, help="Prompt wordings per pair.")
+    ] = 2,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    store_search: Annotated[
+        bool,
+        typer.Option(
+            "--store-search",
+            help="Choose task: candidates from the store's full-text search instead of the mapper.",
+        ),
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Build a popularity-balanced dataset (train + withheld JSONL) from an ontology store."""
+    from term2id.training.datasets import (
+        build_dataset,
+        mapper_retriever,
+        parse_tasks,
+        write_dataset,
+    )
+
+    catalog = StoreCatalog(data_dir)
+    store = catalog.open(ontology)
+    task_names = parse_tasks(tasks)
+    retrieve = None
+    if "choose" in task_names and not store_search:
+        retrieve = mapper_retriever(catalog, ontology)
+    dataset = build_dataset(
+        store, task_names, per_bin, bins, paraphrases, seed, retrieve, progress=_progress("data")
+    )
+    paths = write_dataset(dataset, out_dir)
+    table = Table("split/task", "records", box=None)
+    for key, count in dataset.summary()["records"].items():
+        table.add_row(key, str(count))
+    out.print(table)
+    out.print(
+        f"wrote {len(dataset.train)} training and {len(dataset.withheld)} withheld records "
+        f"({ontology}, release {store.release}) to {paths['train'].parent}",
+        highlight=False,
+    )
