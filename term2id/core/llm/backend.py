@@ -204,7 +204,7 @@ class LlamaCppBackend:
             common = int(differ[0]) if len(differ) else limit
         common = min(common, len(tokens) - 1)  # always evaluate one token for fresh logits
         if prefix_tokens and common < prefix_tokens:
-            common = self._restore_prefix(tokens[:prefix_tokens], common)
+            common = min(self._restore_prefix(tokens[:prefix_tokens], common), len(tokens) - 1)
         llm.n_tokens = common
         llm.eval(tokens[common:])
 
@@ -334,7 +334,7 @@ class LlamaCppBackend:
                     if a != b:
                         break
                     prefix_tokens += 1
-                if prefix_tokens < 8:
+                if prefix_tokens < 4:
                     prefix_tokens = 0  # not worth a saved state
             first = self._greedy(prompt_tokens, [], grammar, max_tokens, prefix_tokens, k - 1)
             if first is None:

@@ -55,9 +55,7 @@ _CHOOSE_TASKS = {"choose"}
 
 def load_template(name: str) -> str:
     """A prompt template from term2id/resources/prompts, without its final newline."""
-    text = (
-        resources.files("term2id.resources").joinpath("prompts", f"{name}.txt").read_text("utf-8")
-    )
+    text = (resources.files("term2id") / "resources" / "prompts" / f"{name}.txt").read_text("utf-8")
     return text[:-1] if text.endswith("\n") else text
 
 
