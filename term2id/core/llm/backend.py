@@ -461,6 +461,10 @@ class OpenAICompletionsBackend:
             ) from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise SourceUnavailable(
+                    SOURCE_NAME, f"server {self.base_url} did not answer within {self.timeout:g} s"
+                ) from exc
             raise SourceUnavailable(
                 SOURCE_NAME, f"server {self.base_url} unreachable ({reason})"
             ) from exc

@@ -180,7 +180,7 @@ class LLMSource:
         prefix: str, grammar: IdGrammar, k: int,
     ) -> list[Completion]:  # fmt: skip
         """The model's answers, from the store's answer cache when this exact question was asked."""
-        model, adapter = self.backend.identity()
+        model, adapter = self.backend.identity() if self.cache else ("", "")
         sent = grammar if self.constrained else None
         digest = hashlib.sha256(
             f"{template_key}\0{sent.gbnf if sent else ''}\0{k}".encode()
