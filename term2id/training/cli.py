@@ -207,3 +207,58 @@ def train_data(
         f"({ontology}, release {store.release}) to {paths['train'].parent}",
         highlight=False,
     )
+
+
+@train_app.command("run")
+def train_run(
+    config_file: Annotated[
+        Path, typer.Argument(help="YAML: sections model, data, adapter, training.")
+    ],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one value: section.key=value (repeatable)."),
+    ] = None,
+) -> None:
+    """Train a LoRA (or, on CUDA, QLoRA) adapter; several GPUs with `accelerate launch`."""
+    from term2id.training.config import load_config
+    from term2id.training.trainer import run_training
+
+    config = load_config(config_file, overrides or [])
+    outcome = run_training(config, config_file)
+    loss = f"{outcome.train_loss:.4f}" if outcome.train_loss is not None else "n/a"
+    out.print(
+        f"trained {outcome.steps} steps on {outcome.records} records (final mean loss {loss}); "
+        f"prompt format: {'chat template' if outcome.chat_template else 'plain'}"
+        + (f"; resumed from {outcome.resumed_from}" if outcome.resumed_from else ""),
+        highlight=False,
+    )
+    out.print(f"adapter: {outcome.adapter_dir}", highlight=False)
+
+
+@train_app.command("eval")
+def train_eval(
+    model: Annotated[Path, typer.Option("--model", help="Base model folder (safetensors).")],
+    data: Annotated[
+        list[Path],
+        typer.Option("--data", help="JSONL file(s): train.jsonl and withheld.jsonl (repeatable)."),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the table and plot.")],
+    adapter: Annotated[
+        Path | None, typer.Option("--adapter", help="Adapter to compare with the base model.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many records per file.")
+    ] = None,
+) -> None:
+    """Accuracy before/after fine-tuning: memorised vs withheld, per task and popularity bin."""
+    from term2id.training.evaluate import evaluate_models, write_report
+
+    cells = evaluate_models(model, adapter, data, limit, progress=_progress("eval"))
+    paths = write_report(cells, out_dir)
+    table = Table("model", "split", "task", "n", "accuracy", box=None)
+    for cell in cells:
+        if cell.popularity_bin is None:
+            split = "train (memorised)" if cell.split == "train" else cell.split
+            table.add_row(cell.model, split, cell.task, str(cell.n), f"{cell.accuracy:.3f}")
+    out.print(table)
+    out.print(f"per-bin table {paths['tsv']}, plot {paths['png']}", highlight=False)
