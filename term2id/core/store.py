@@ -21,8 +21,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlite_utils
-
 from term2id import __version__
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SchemaVersionError, StoreError
@@ -172,6 +170,8 @@ def _write_store(
         conn.executescript(_INDEXES)
         # Full-text index over the normalised names, so that search folds spelling and plurals
         # exactly as exact matching does; the porter stemmer adds inflections on top.
+        import sqlite_utils  # here, not at the top: it pulls in pandas, a second at start-up
+
         db = sqlite_utils.Database(conn)
         db["lexicon"].enable_fts(
             ["norm"], fts_version="FTS5", tokenize="porter", create_triggers=False
