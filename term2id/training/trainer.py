@@ -12,6 +12,8 @@ from safetensors only.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -303,6 +305,12 @@ def run_training(config: RunConfig, where: Path | str = "config") -> TrainingOut
     if trainer.is_world_process_zero():
         model.save_pretrained(adapter_dir, safe_serialization=True)
         first = records[0]
+        # `term2id train data` writes the ontology's release beside the JSONL.
+        summary = Path(config.data.train_file).with_name("dataset.json")
+        release = None
+        if summary.is_file():
+            with contextlib.suppress(ValueError, OSError):
+                release = json.loads(summary.read_text(encoding="utf-8")).get("release")
         write_training_info(
             adapter_dir,
             {
@@ -314,6 +322,7 @@ def run_training(config: RunConfig, where: Path | str = "config") -> TrainingOut
                 else "plain prompt",
                 "example_prompt": first.prompt,
                 "ontology": first.ontology,
+                "release": release,
                 "records": len(examples),
                 "config": config.as_dict(),
             },
