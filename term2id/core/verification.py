@@ -84,8 +84,9 @@ def verify_id(
 ) -> Verification:
     """Check `proposed` for `term_text` against the requested `stores` (see the module docstring).
 
-    `replacement_of` names the obsolete id that `proposed` replaces: the ontology itself states the
-    replacement, so a live replacement counts as verified even if its names differ from the term.
+    `replacement_of` names the obsolete id that `proposed` replaces; the note says so. A
+    replacement is judged like any other id: the ontology says what replaces the obsolete term,
+    not that the replacement names what the curator wrote, so its names must agree with the term.
     """
     indexes = [index_of(store) for store in stores]
     # Sources usually propose ids exactly as the store spells them: skip parsing then.
@@ -115,13 +116,10 @@ def verify_id(
                 notes.append("obsolete; no replacement given")
         elif typed_in_cell or agreement >= AGREEMENT_THRESHOLD:
             verdict = Verdict.VERIFIED
-        elif replacement_of is not None:
-            verdict = Verdict.VERIFIED
-            notes.append(f"replaces obsolete {replacement_of}")
         else:
             verdict = Verdict.LABEL_MISMATCH
             notes.append(f"names something else: {term.label!r}")
-        if replacement_of is not None and verdict is not Verdict.VERIFIED:
+        if replacement_of is not None:
             notes.append(f"replaces obsolete {replacement_of}")
         return Verification(
             proposed=proposed,

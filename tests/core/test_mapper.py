@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from term2id.core.candidates import Evidence, MappingStatus, Proposal, Query, Verdict
@@ -9,6 +11,8 @@ from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import CancelledError, SourceUnavailable, StoreNotFoundError
 from term2id.core.mapper import Mapper, default_sources
 from term2id.core.progress import Progress
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 class ProposesIds:
@@ -101,6 +105,53 @@ def test_an_obsolete_term_brings_its_replacement(mapper: Mapper) -> None:
     assert replacement.sources == ("replacement",)
     assert "replaces obsolete TP:0000009" in replacement.evidence[0].detail
     assert result.best.curie == "TP:0000003"  # the live term ranks above the obsolete one
+
+
+def tiny_variant(
+    tmp_path: Path, replace_text: dict[str, str], name: str = "variant"
+) -> StoreCatalog:
+    """A catalog holding a modified copy of tests/data/tiny.obo (the shared fixture stays as is)."""
+    text = (DATA / "tiny.obo").read_text(encoding="utf-8")
+    for old, new in replace_text.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}.obo"
+    path.write_text(text, encoding="utf-8")
+    catalog = StoreCatalog(tmp_path / "data")
+    catalog.import_file(path, name)
+    return catalog
+
+
+def test_a_replacement_naming_something_else_is_not_verified(tmp_path: Path) -> None:
+    # "obsolete Anemia" replaced by Edema: the ontology's word does not make "Anemia" an edema.
+    catalog = tiny_variant(
+        tmp_path,
+        {
+            "id: TP:0000005\nname: Anemia\n": "id: TP:0000005\nname: Blood disorder\n",
+            "name: obsolete Fits\nis_obsolete: true\nreplaced_by: TP:0000003\n": (
+                "name: obsolete Anemia\nis_obsolete: true\nreplaced_by: TP:0000006\n"
+            ),
+        },
+    )
+    result = Mapper(catalog).map(Query("Anemia", "variant"))
+    edema = next(c for c in result.candidates if c.curie == "TP:0000006")
+    assert edema.label == "Edema" and edema.sources == ("replacement",)
+    assert edema.verdict is Verdict.LABEL_MISMATCH
+    assert "replaces obsolete TP:0000009" in edema.note
+    # "Blood disorder" keeps its synonym "Anaemia": it, not Edema, is the verified answer.
+    assert result.best.curie == "TP:0000005" and result.best.verdict is Verdict.VERIFIED
+
+
+def test_a_replacement_whose_names_agree_is_verified(tmp_path: Path) -> None:
+    catalog = tiny_variant(
+        tmp_path,
+        {"name: obsolete Fits\n": "name: obsolete Epileptic seizure episode\n"},
+    )
+    exact = Mapper(catalog, default_sources(["exact"]))  # the replacement is found only as one
+    result = exact.map(Query("Epileptic seizure episodes", "variant"))
+    seizure = next(c for c in result.candidates if c.curie == "TP:0000003")
+    assert seizure.verdict is Verdict.VERIFIED  # "Epileptic seizure" agrees with the term
+    assert "replaces obsolete TP:0000009" in seizure.note
 
 
 def test_a_secondary_id_maps_to_its_primary_and_says_so(mapper: Mapper) -> None:
