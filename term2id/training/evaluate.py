@@ -129,6 +129,7 @@ def write_report(cells: Sequence[AccuracyCell], out_dir: Path | str) -> dict[str
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +165,7 @@ def write_report(cells: Sequence[AccuracyCell], out_dir: Path | str) -> dict[str
         axis.set_xlabel("popularity bin (0 = most annotated)")
         axis.set_ylabel("accuracy")
         axis.set_ylim(-0.02, 1.02)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(paths["png"], dpi=110)
