@@ -6,7 +6,9 @@ For each query every source proposes ids in each requested store; every proposed
 a MappingStatus:
 
 - empty: the cell is empty or whitespace (no source is asked);
-- verified: the best candidate is verified and its confidence is at or above `threshold`;
+- verified: the best candidate is verified and its confidence is at or above `threshold`
+  (never when several terms share the name the term matched exactly: those are capped below
+  it, and each notes the others: "ambiguous: also HP:0000729 Autistic behavior");
 - obsolete / mismatch: the best candidate is obsolete / names something else;
 - needs_review: anything else that found a candidate;
 - model_unavailable: a source could not answer (SourceUnavailable) and no other source found
@@ -38,7 +40,7 @@ from term2id.core.candidates import (
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
 from term2id.core.progress import Progress
-from term2id.core.ranking import combined_vote, rank
+from term2id.core.ranking import cap_shared_names, combined_vote, rank, sharing_the_name
 from term2id.core.sources import default_sources
 from term2id.core.sources.index import MAX_SCORED_CHARS, index_of
 from term2id.core.store import OntologyStore
@@ -222,7 +224,10 @@ class Mapper:
                     grouped[checked_replacement.curie] = (checked_replacement, [offered])
                 else:
                     current[1].append(offered)
-        return rank(grouped.values(), self.top_k)
+        # Several terms carrying the name the term matched: none is accepted without a look.
+        return cap_shared_names(
+            rank(grouped.values(), self.top_k), sharing_the_name(grouped.values()), self.threshold
+        )
 
     def _prefetch(self, queries: list[Query]) -> None:
         """Let sources that work faster in batches (embeddings) see the next terms at once.

@@ -24,7 +24,7 @@ precision of about 0.95 or better there; evaluation reports it for any gold set.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from term2id.core.candidates import Candidate, Evidence, Verdict
 from term2id.core.verification import Verification
@@ -45,6 +45,8 @@ MISMATCH_FACTOR = 0.8
 OBSOLETE_FACTOR = 0.5
 AMBIGUITY_MARGIN = 0.03
 AMBIGUITY_PENALTY = 0.15  # what a tie costs; less the wider the gap
+# How far below the auto-accept threshold candidates sharing the matched name are capped.
+SHARED_NAME_GAP = 0.01
 # The most confidence a candidate gets when its best name match is of this kind: a RELATED,
 # NARROW or BROAD synonym does not name the same concept, so it never passes the default
 # auto-accept threshold (0.9) alone.
@@ -137,3 +139,46 @@ def rank(
             )
         )
     return candidates
+
+
+def sharing_the_name(entries: Iterable[tuple[Verification, Sequence[Evidence]]]) -> dict[str, str]:
+    """Live terms the exact source matched by name: {curie: label}.
+
+    The exact source only proposes names whose normalised key is the term's, so two or more of
+    these are different terms sharing the name the term matched ("ASD": Atrial septal defect and
+    Autistic behavior).
+    """
+    return {
+        v.curie: v.label or ""
+        for v, evidence in entries
+        if v.verdict is Verdict.VERIFIED
+        and any(e.source == "exact" and e.name_kind for e in evidence)
+    }
+
+
+def cap_shared_names(
+    candidates: Sequence[Candidate], sharing: dict[str, str], threshold: float
+) -> list[Candidate]:
+    """Keep terms sharing the matched name below `threshold`, each noting the others.
+
+    A name that several terms carry does not say which one the curator meant, however exactly it
+    matches: none of them may be accepted without a look. The order stays as ranked.
+    """
+    if len(sharing) < 2:
+        return list(candidates)
+    cap = max(0.0, round(threshold - SHARED_NAME_GAP, 4))
+    capped = []
+    for candidate in candidates:
+        if candidate.curie in sharing:
+            others = "; ".join(
+                f"ambiguous: also {curie} {label}"
+                for curie, label in sharing.items()
+                if curie != candidate.curie
+            )
+            candidate = replace(
+                candidate,
+                confidence=min(candidate.confidence, cap),
+                note="; ".join(filter(None, [candidate.note, others])),
+            )
+        capped.append(candidate)
+    return capped

@@ -154,6 +154,33 @@ def test_a_replacement_whose_names_agree_is_verified(tmp_path: Path) -> None:
     assert "replaces obsolete TP:0000009" in seizure.note
 
 
+def test_a_name_several_terms_share_is_never_accepted_automatically(
+    tmp_path: Path, tiny_catalog: StoreCatalog
+) -> None:
+    # Edema gets a synonym that is also Tumor's: an exact match no longer says which is meant.
+    catalog = tiny_variant(
+        tmp_path,
+        {'synonym: "Swelling" RELATED layperson []\n': (
+            'synonym: "Swelling" RELATED layperson []\nsynonym: "Neoplasm" RELATED []\n'
+        )},
+    )  # fmt: skip
+    mapper = Mapper(catalog)
+    result = mapper.map(Query("Neoplasms", "variant"))
+    assert result.status is MappingStatus.NEEDS_REVIEW
+    by_id = {c.curie: c for c in result.candidates}
+    tumor, edema = by_id["TP:0000007"], by_id["TP:0000006"]
+    assert result.best is tumor  # the EXACT synonym still ranks first, for review
+    assert tumor.verdict is edema.verdict is Verdict.VERIFIED
+    assert tumor.confidence < mapper.threshold and edema.confidence < mapper.threshold
+    assert "ambiguous: also TP:0000006 Edema" in tumor.note
+    assert "ambiguous: also TP:0000007 Tumor" in edema.note
+    # A name only one term carries is accepted as before.
+    assert mapper.map(Query("Tumours", "variant")).status is MappingStatus.VERIFIED
+    # In the store where only Tumor carries "Neoplasm", it is accepted.
+    alone = Mapper(tiny_catalog).map(Query("Neoplasms", "tiny"))
+    assert alone.status is MappingStatus.VERIFIED and "ambiguous" not in alone.best.note
+
+
 def test_a_secondary_id_maps_to_its_primary_and_says_so(mapper: Mapper) -> None:
     result = mapper.map(Query("TP:0000099", "tiny"))
     assert result.best.curie == "TP:0000003" and result.status is MappingStatus.VERIFIED
@@ -277,3 +304,10 @@ def test_the_embedded_hpo_maps_everyday_phenotype_terms(hpo_catalog: StoreCatalo
     for (text, curie), result in zip(expected.items(), results, strict=True):
         assert result.best.curie == curie, text
         assert result.status is MappingStatus.VERIFIED, text
+    # "ASD" abbreviates both Atrial septal defect and Autistic behavior in HPO.
+    asd = mapper.map(Query("ASD", "hp"))
+    assert asd.status is MappingStatus.NEEDS_REVIEW
+    shared = {c.curie: c for c in asd.candidates if "ambiguous: also" in c.note}
+    assert {"HP:0001631", "HP:0000729"} <= set(shared)
+    assert all(c.confidence < mapper.threshold for c in shared.values())
+    assert "ambiguous: also HP:0000729 Autistic behavior" in shared["HP:0001631"].note
