@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -117,3 +119,30 @@ def test_gene_tasks_use_symbols_and_names(tiny_catalog) -> None:
 def test_unknown_task_names_the_valid_ones(hpo_store) -> None:
     with pytest.raises(TrainingError, match="unknown task.*term2id, id2term"):
         build_dataset(hpo_store, ["term2idd"], per_bin=1)
+
+
+def test_cli_writes_a_gene_dataset(tiny_catalog, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from term2id.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["train", "data", "--data-dir", str(tiny_catalog.data_dir), "--ontology", "genes",
+         "--tasks", "name2symbol,symbol2name", "--per-bin", "1", "--bins", "2",
+         "-o", str(tmp_path / "genes")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = list(read_jsonl(tmp_path / "genes" / "train.jsonl"))
+    assert {r.task for r in records} == {"name2symbol", "symbol2name"}
+    assert "train/name2symbol" in result.output
+
+
+def test_cli_rejects_an_unknown_task(tiny_catalog) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "term2id.cli", "train", "data", "--data-dir",
+         str(tiny_catalog.data_dir), "--ontology", "genes", "--tasks", "gene2protein", "-o", "x"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "unknown task(s) gene2protein" in result.stderr and "Traceback" not in result.stderr
