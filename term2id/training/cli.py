@@ -134,6 +134,11 @@ def train_export(
         except (OSError, ValueError) as exc:
             raise Term2IdError(f"{metrics}: cannot read the metrics ({exc})") from exc
     if adapter is not None and not merge:
+        if quant.upper() != "F16":
+            err.print(
+                "[yellow]note:[/] --quant applies to models; a LoRA file is written in F32 "
+                "(quantise the base model separately, or use --merge)"
+            )
         result = export_lora_adapter(adapter, model, out_file, fields)
     elif adapter is not None:
         with tempfile.TemporaryDirectory(dir=out_file.parent) as scratch:

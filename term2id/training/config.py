@@ -161,15 +161,25 @@ def load_config(path: Path | str | None, overrides: Sequence[str] = ()) -> RunCo
             ) from exc
         if not isinstance(data, Mapping):
             raise ConfigError(path, "expected sections model, data, adapter, training")
+        lines = _key_lines(path)
         for section, values in data.items():
+            where = _Where(path, lines.get((str(section), None)))
             if not isinstance(values, Mapping):
                 if section not in _SECTIONS:
                     raise ConfigError(
-                        path, f"unknown section {section!r}; sections: {', '.join(_SECTIONS)}"
+                        where.path,
+                        f"unknown section {section!r}; sections: {', '.join(_SECTIONS)}",
+                        where.line,
                     )
-                raise ConfigError(path, f"section {section!r} must hold key: value pairs")
+                raise ConfigError(
+                    where.path, f"section {section!r} must hold key: value pairs", where.line
+                )
             for key, value in values.items():
-                config = _apply(config, str(section), str(key), value, path, path.parent)
+                line = lines.get((str(section), str(key)))
+                try:
+                    config = _apply(config, str(section), str(key), value, path, path.parent)
+                except ConfigError as exc:
+                    raise ConfigError(path, exc.reason, line) from None
     for override in overrides:
         name, sep, text = override.partition("=")
         section, dot, key = name.strip().partition(".")
@@ -181,6 +191,30 @@ def load_config(path: Path | str | None, overrides: Sequence[str] = ()) -> RunCo
             value = text
         config = _apply(config, section, key, value, f"--set {name.strip()}", Path.cwd())
     return config
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    path: Path
+    line: int | None
+
+
+def _key_lines(path: Path) -> dict[tuple[str, str | None], int]:
+    """(section, key) -> 1-based line in the YAML file, for messages that point at the key."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[str, str | None], int] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return lines
+    for section_node, values_node in root.value:
+        section = str(section_node.value)
+        lines[(section, None)] = section_node.start_mark.line + 1
+        if isinstance(values_node, yaml.MappingNode):
+            for key_node, _ in values_node.value:
+                lines[(section, str(key_node.value))] = key_node.start_mark.line + 1
+    return lines
 
 
 def require(config: RunConfig, where: Path | str) -> RunConfig:

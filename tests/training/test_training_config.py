@@ -32,7 +32,7 @@ def test_unknown_key_names_the_valid_ones(tmp_path: Path) -> None:
     path.write_text("training:\n  batchsize: 8\n")
     with pytest.raises(
         ConfigError,
-        match=r"run.yaml: unknown key 'training.batchsize'; valid keys: .*training.batch_size",
+        match=r"run.yaml:2: unknown key 'training.batchsize'; valid keys: .*training.batch_size",
     ):
         load_config(path)
     with pytest.raises(ConfigError, match="unknown section 'trainer'; sections: model, data"):
