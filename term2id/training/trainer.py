@@ -112,10 +112,11 @@ class PromptTokenizer:
         if self._sp is not None:
             return [self.bos_id, *self._sp.encode(prompt)]
         if self.chat_template:
-            ids = self._hf.apply_chat_template(
-                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True
+            # Render to text, then tokenise: the template already holds the BOS token.
+            text = self._hf.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
             )
-            return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+            return list(self._hf(text, add_special_tokens=False)["input_ids"])
         return list(self._hf(prompt)["input_ids"])
 
     def record_ids(self, prompt: str, completion: str) -> tuple[list[int], int]:
