@@ -117,3 +117,61 @@ def test_adapter_export_rejects_a_folder_that_is_not_an_adapter(tiny_model, tmp_
     with pytest.raises(ModelDirectoryError, match="not a peft adapter"):
         export_lora_adapter(tiny_model.model_dir, tiny_model.model_dir, tmp_path / "a.gguf")
     assert not (tmp_path / "a.gguf").exists()
+
+
+def test_llama3_layout_exports_to_the_same_tokens_and_logits(tmp_path: Path) -> None:
+    """Byte-level BPE tokenizer.json with Llama 3's split rule, and llama3 rope scaling."""
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    from llama_cpp import Llama
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    split = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+             r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")  # fmt: skip
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(split), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])  # fmt: skip
+    tokenizer.decoder = decoders.ByteLevel()
+    texts = ["What is the HPO identifier for Seizure? HP:0001250",
+             "Abnormality of the nervous system HP:0000707"] * 5  # fmt: skip
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=320, special_tokens=["<|begin_of_text|>", "<|eot_id|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    ))  # fmt: skip
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>"
+    )
+    folder = tmp_path / "llama3-like"
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                         "original_max_position_embeddings": 32},
+    )  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():  # sharpen attention, so that a wrong rope shows in the logits
+        for layer in model.model.layers:
+            for projection in ("q_proj", "k_proj", "v_proj", "o_proj"):
+                getattr(layer.self_attn, projection).weight.mul_(10)
+        model.lm_head.weight.mul_(10)
+    model.save_pretrained(folder)
+    result = export_model(folder, tmp_path / "model.gguf", "F32")
+
+    text = "What is the HPO identifier for Abnormality of the nervous system? HP:0000707"
+    llm = Llama(model_path=str(result.path), n_ctx=128, logits_all=True, verbose=False)
+    cpp_ids = llm.tokenize(text.encode(), add_bos=True)
+    hf_ids = [fast.bos_token_id, *fast(text)["input_ids"]]
+    assert cpp_ids == hf_ids
+    llm.eval(cpp_ids)
+    cpp_logits = np.array(llm.scores[: len(cpp_ids)])
+    llm.close()
+    with torch.no_grad():
+        hf_logits = model(torch.tensor([hf_ids])).logits[0].numpy()
+    assert np.abs(cpp_logits - hf_logits).max() < 0.05  # a wrong rope scaling differs by ~5
