@@ -390,8 +390,11 @@ def export_model(
             _scratch_path(destination, ".f32") as unquantised,
             atomic_path(destination) as temporary,
         ):
-            # Quantise from F32 (not F16) so no precision is lost twice.
-            _write_llama_gguf(model_dir, files, hp, unquantised, "F32")
+            # Quantise from F32 so no precision is lost twice; from F16 above 2B parameters,
+            # where an F32 intermediate would need 4 bytes per weight of scratch disk.
+            parameters = sum(math.prod(shape) for _, shape in _safetensors_shapes(files))
+            intermediate = "F32" if parameters < 2_000_000_000 else "F16"
+            _write_llama_gguf(model_dir, files, hp, unquantised, intermediate)
             fallbacks = _k_quant_fallbacks(hp) if "_K" in quant else ()
             for tensor in fallbacks:
                 log.info("%s: %s rows are not a multiple of %d; llama.cpp uses a fallback type",
@@ -437,25 +440,47 @@ def _write_llama_gguf(
     writer.add_file_type(file_type)
     _add_tokenizer(writer, model_dir, hp)
     name_map = _tensor_name_map(hp.num_layers)
-    factors = _llama3_rope_factors(hp)
-    if factors is not None:
-        writer.add_tensor(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight", factors)
-    for hf_name, array in iter_safetensors(files):
+    # Streamed: tensor descriptions first, then the data one tensor at a time, so an 8B model
+    # never sits in memory whole (GGUFWriter.add_tensor would keep every array until the end).
+    plan: list[tuple[str, str, tuple[int, ...], Any]] = []
+    for hf_name, shape in _safetensors_shapes(files):
         if hf_name.endswith("rotary_emb.inv_freq"):
             continue
+        # Norms and other vectors stay F32: llama.cpp expects them so.
+        dtype = np.float16 if quant == "F16" and len(shape) > 1 else np.float32
+        plan.append((hf_name, gguf_tensor_name(hf_name, name_map), shape, np.dtype(dtype)))
+    factors = _llama3_rope_factors(hp)
+    if factors is not None:
+        rope_name = gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight"
+        writer.add_tensor_info(rope_name, factors.shape, factors.dtype, factors.nbytes)
+    for _, name, shape, dtype in plan:
+        writer.add_tensor_info(name, shape, dtype, int(np.prod(shape)) * dtype.itemsize)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    if factors is not None:
+        writer.write_tensor_data(factors)
+    arrays = iter_safetensors(files)
+    for hf_name, _, _, dtype in plan:
+        name, array = next(arrays)
+        while name != hf_name:  # skipped tensors (rotary inv_freq)
+            name, array = next(arrays)
         if hf_name.endswith("q_proj.weight"):
             array = permute_qk(array, hp.num_heads)
         elif hf_name.endswith("k_proj.weight"):
             array = permute_qk(array, hp.num_kv_heads)
-        name = gguf_tensor_name(hf_name, name_map)
-        # Norms and other vectors stay F32: llama.cpp expects them so.
-        if quant == "F16" and array.ndim > 1:
-            array = array.astype(np.float16)
-        writer.add_tensor(name, np.ascontiguousarray(array))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
+        writer.write_tensor_data(np.ascontiguousarray(array, dtype=dtype))
     writer.close()
+
+
+def _safetensors_shapes(files: list[Path]) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """(name, shape) of every tensor, in the order iter_safetensors yields them, unread."""
+    from safetensors import safe_open
+
+    for path in files:
+        with safe_open(str(path), framework="pt") as handle:
+            for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
+                yield name, tuple(handle.get_slice(name).get_shape())
 
 
 def quantize_gguf(source: Path, destination: Path, quant: str) -> None:
