@@ -149,7 +149,10 @@ def train_export(
     else:
         result = export_model(model, out_file, quant, fields)
     for note in result.fallback_tensors:
-        err.print(f"[yellow]note:[/] {result.quant}: {note} use a fallback type", highlight=False)
+        err.print(
+            f"[yellow]note:[/] {result.quant}: {note}: llama.cpp uses a fallback type",
+            highlight=False,
+        )
     out.print(
         f"wrote {result.kind} {result.path} ({result.quant}, {_size(result.size_bytes)}); "
         f"manifest {result.manifest_path}",
