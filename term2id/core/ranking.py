@@ -45,6 +45,9 @@ MISMATCH_FACTOR = 0.8
 OBSOLETE_FACTOR = 0.5
 AMBIGUITY_MARGIN = 0.03
 AMBIGUITY_PENALTY = 0.15  # what a tie costs; less the wider the gap
+# A candidate whose every name contradicts the term in a word that tells siblings apart
+# ("3rd" for "4th", "short" for "increased height") keeps this share of its score.
+CONTRAST_FACTOR = 0.85
 # How far below the auto-accept threshold candidates sharing the matched name are capped.
 SHARED_NAME_GAP = 0.01
 # The most confidence a candidate gets when its best name match is of this kind: a RELATED,
@@ -91,6 +94,8 @@ def score_of(verification: Verification, evidence: Sequence[Evidence]) -> float:
     score = (
         score * (1 - POPULARITY_WEIGHT) + POPULARITY_WEIGHT * verification.popularity_prior * score
     )
+    if verification.contrast:
+        score *= CONTRAST_FACTOR
     kinds = [e.name_kind for e in evidence if e.name_kind]
     if kinds:
         score = min(score, max(SCOPE_CAP.get(kind, 1.0) for kind in kinds))

@@ -11,6 +11,10 @@ One function, `verify_id`, decides the Verdict of a proposed id for a term:
 - unknown_id: no requested store has it;
 - wrong_ontology: the id belongs to another store than the ones asked for.
 
+When every name of the id contradicts the term in a word that tells siblings apart ("3rd" where
+the term says "4th", "short" where it says "increased"), `contrast` says which word, and ranking
+lowers the candidate (CONTRASTING_WORDS).
+
 Labels always come from the store, never from the source that proposed the id.
 """
 
@@ -46,6 +50,7 @@ class Verification:
     agreement: float = 0.0  # how alike the term and the best of the id's names are, in [0, 1]
     agreeing_name: str | None = None  # that name
     popularity_prior: float = 0.0  # in [0, 1]
+    contrast: str = ""  # a word that sets every name of the id apart from the term, if any
     note: str = ""  # "HP:0001 is a secondary id of HP:0002", "obsolete; replaced by ..."
 
 
@@ -58,6 +63,71 @@ def _key_of(term_text: str) -> str:
 def _id_in_cell(term_text: str) -> str | None:
     text = term_text.strip()
     return canonical_curie(text) if len(text) < 200 else None
+
+
+# Words that tell siblings apart: within one group, a name using a word of one class where the
+# term uses a word of another ("4th" / "3rd", "increased" / "short", "left" / "right") names a
+# different term, however alike the rest of the words are. Normalised forms (normalize.py).
+CONTRASTING_WORDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
+    tuple(frozenset(words.split()) for words in group)
+    for group in (
+        (
+            "increased elevated high raised enlarged large long tall excessive excess overgrowth",
+            "decreased reduced low diminished small short deficient deficiency lack",
+        ),
+        ("left", "right"),
+        ("upper superior", "lower inferior"),
+        ("proximal innermost", "distal outermost"),
+        ("anterior", "posterior"),
+        ("1st first thumb hallux", "2nd second", "3rd third", "4th fourth", "5th fifth pinky"),
+        ("male", "female"),
+        ("primary", "secondary", "tertiary"),
+        ("acute", "chronic"),
+        ("complete total", "partial incomplete"),
+        ("generalized", "focal"),
+        ("mild", "moderate", "severe", "profound"),
+    )
+)
+_WORD_CLASSES: dict[str, list[tuple[int, int]]] = {}
+for _group, _classes in enumerate(CONTRASTING_WORDS):
+    for _class, _words in enumerate(_classes):
+        for _word in _words:
+            _WORD_CLASSES.setdefault(_word, []).append((_group, _class))
+
+
+def _classes_of(tokens: Sequence[str]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for token in tokens:
+        for group, word_class in _WORD_CLASSES.get(token, ()):
+            found.setdefault(group, set()).add(word_class)
+    return found
+
+
+def _contrast(term_classes: dict[int, set[int]], tokens: Sequence[str]) -> str:
+    """'' or what sets a name apart from the term: "'3rd' where the term says '4th'"."""
+    for group, name_classes in _classes_of(tokens).items():
+        ours = term_classes.get(group)
+        if ours and name_classes - ours and ours - name_classes:
+            theirs = next(t for t in tokens if any(g == group for g, _ in _WORD_CLASSES.get(t, ())))
+            return f"its names say {theirs!r} where the term does not"
+    return ""
+
+
+def contrast(term_key: str, index: LexicalIndex, term: IndexedTerm) -> str:
+    """Why every name of `term` contradicts the term in a word that tells siblings apart, or ''.
+
+    One name free of contradiction is enough to clear the term.
+    """
+    term_classes = _classes_of(term_key.split())
+    if not term_classes:
+        return ""
+    found = ""
+    for name_id in term.names:
+        why = _contrast(term_classes, index.name_tokens[name_id])
+        if not why:
+            return ""
+        found = found or why
+    return found
 
 
 def name_agreement(
@@ -106,6 +176,9 @@ def verify_id(
             agreement, agreeing = 1.0, term.label
         else:
             agreement, agreeing = name_agreement(_key_of(term_text), index, term)
+        contrasted = (
+            "" if typed_in_cell or agreement == 1.0 else contrast(_key_of(term_text), index, term)
+        )
         if term.obsolete:
             verdict = Verdict.OBSOLETE
             if term.replaced_by:
@@ -119,6 +192,8 @@ def verify_id(
         else:
             verdict = Verdict.LABEL_MISMATCH
             notes.append(f"names something else: {term.label!r}")
+        if contrasted:
+            notes.append(contrasted)
         if replacement_of is not None:
             notes.append(f"replaces obsolete {replacement_of}")
         return Verification(
@@ -131,6 +206,7 @@ def verify_id(
             agreement=agreement,
             agreeing_name=agreeing,
             popularity_prior=index.popularity_prior(term),
+            contrast=contrasted,
             note="; ".join(notes),
         )
     requested = ", ".join(s.name for s in stores)

@@ -11,6 +11,7 @@ from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import CancelledError, SourceUnavailable, StoreNotFoundError
 from term2id.core.mapper import Mapper, default_sources
 from term2id.core.progress import Progress
+from term2id.core.verification import verify_id
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -255,6 +256,28 @@ def test_two_sources_agreeing_beat_either_alone(tiny_catalog: StoreCatalog) -> N
     assert fused.curie == fuzzy_only.curie == "TP:0000004"
     assert fused.confidence > fuzzy_only.confidence
     assert set(fused.sources) == {"fuzzy", "llm"}
+
+
+def test_a_sibling_contradicting_the_term_ranks_below_the_right_one(tmp_path: Path) -> None:
+    siblings = "".join(
+        f"[Term]\nid: TP:00000{n}\nname: {name}\nis_a: TP:0000001 ! All\n\n"
+        for n, name in [
+            (13, "Right ventricular hypertrophy"),
+            (14, "Left ventricular hypertrophy"),
+            (15, "Ventricular hypertrophy"),
+        ]
+    )
+    catalog = tiny_variant(tmp_path, {"[Typedef]": siblings + "[Typedef]"})
+    store = catalog.open("variant")
+    right = verify_id("TP:0000013", "Hypertrophy of the left ventricle", [store])
+    assert "its names say 'right' where the term does not" in right.note
+    assert verify_id("TP:0000015", "Hypertrophy of the left ventricle", [store]).contrast == ""
+    result = Mapper(catalog, default_sources(["fuzzy"])).map(
+        Query("Hypertrophy of the left ventricle", "variant")
+    )
+    ids = [c.curie for c in result.candidates]
+    assert ids[0] == "TP:0000014"
+    assert ids.index("TP:0000015") < ids.index("TP:0000013")  # the parent says nothing either way
 
 
 def test_top_k_bounds_the_candidates(tiny_catalog: StoreCatalog) -> None:
