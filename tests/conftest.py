@@ -71,6 +71,20 @@ def hpo_store(hpo_catalog: StoreCatalog) -> OntologyStore:
     return hpo_catalog.open("hp")
 
 
+@pytest.fixture(scope="session")
+def tiny_model(hpo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The tiny Llama model memorising 50 HPO pairs, built once for the whole test run.
+
+    A TinyModelResult (term2id.training.tiny): `.model_gguf`, its Q8_0 copy, `.adapter_gguf`,
+    `.pairs` ((term, curie) the model knows), `.prompt(term)`. About a minute on two cores; the
+    training, model-source and GUI tests all share it.
+    """
+    from term2id.training.tiny import build_tiny_model
+
+    store = StoreCatalog(hpo_data_dir).open("hp")
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), store, n_pairs=50, seed=0)
+
+
 @dataclass
 class CliResult:
     code: int

@@ -36,15 +36,3 @@ def window(qtbot, tiny_catalog: StoreCatalog, gui_settings: GuiSettings):
     main.cancel_mapping()
     main.pool.waitForDone(10000)
     main.close_session()
-
-
-@pytest.fixture(scope="session")
-def tiny_model(hpo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The tiny GGUF model the training chain builds (about a minute), trained on HPO pairs."""
-    pytest.importorskip("torch")
-    pytest.importorskip("llama_cpp")
-    from term2id.training.tiny import build_tiny_model
-
-    return build_tiny_model(
-        tmp_path_factory.mktemp("tiny-model"), StoreCatalog(hpo_data_dir).open("hp")
-    )
