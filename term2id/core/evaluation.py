@@ -291,8 +291,13 @@ def hold_out_synonyms(
         info.popularity_source,
         progress,
     )
-    copy = getattr(catalog.open(store.name), "copy_embeddings_from", None)
+    copied = catalog.open(store.name)
+    copy = getattr(copied, "copy_embeddings_from", None)
     if copy is not None:
         copy(store)
+        # Definitions are embedded too (the semantic source); numpy only, no model is loaded.
+        from term2id.core.sources.semantic import copy_definition_vectors
+
+        copy_definition_vectors(store, copied)
     gold = [GoldItem(text, curie) for curie, text in held]
     return catalog, gold

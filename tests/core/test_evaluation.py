@@ -105,3 +105,18 @@ def test_hold_out_copies_cached_vectors_except_the_held_out_names(
     held_out = {item.term for item in gold}
     assert held_out.isdisjoint(copied)
     assert len(copied) == len(set(names)) - len(held_out)
+
+
+def test_hold_out_copies_the_cached_vectors_of_definitions(
+    tiny_catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    from term2id.core.sources.semantic import MODEL_NAME, definition_text
+
+    original = tiny_catalog.open("tiny")
+    seizure = original.term("TP:0000003")
+    text = definition_text(seizure.definition)
+    assert text == "An intermittent abnormality of nervous system physiology."
+    original.cache_embeddings(MODEL_NAME, [(text, b"vector"), ("unrelated text", b"other")])
+    held_catalog, _ = hold_out_synonyms(original, 3, seed=1, folder=tmp_path / "held")
+    copied = held_catalog.open("tiny").cached_embeddings(MODEL_NAME)
+    assert copied[text] == b"vector" and "unrelated text" not in copied

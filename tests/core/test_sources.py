@@ -137,3 +137,18 @@ def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
     again = SemanticSource()
     again._embed = None  # type: ignore[assignment]  # any attempt to embed names would fail
     again._vectors(tiny_store)
+
+
+@pytest.mark.slow
+def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> None:
+    pytest.importorskip("sentence_transformers")
+    from term2id.core.sources.semantic import MODEL_NAME, SemanticSource
+
+    found = SemanticSource().propose(Query("dysfunction of the cerebellum", "tiny"), tiny_store, 3)
+    ataxia = next(p for p in found if p.curie == "TP:0000011")
+    assert ataxia.evidence.detail.startswith("cosine ")
+    assert ataxia.evidence.detail.endswith("to its definition")
+    assert ataxia.evidence.name_kind is None  # a definition is no name: it verifies nothing
+    assert "Cerebellar ataxia refers to ataxia due to dysfunction of the cerebellum." in (
+        tiny_store.cached_embeddings(MODEL_NAME)
+    )

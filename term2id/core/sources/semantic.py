@@ -37,11 +37,35 @@ _EMBED_BATCH = 256
 _QUERY_CACHE = 20_000
 
 
+# A term's definition is searched too, as one more text of the term: its first sentence, cut.
+DEFINITION_CHARS = 200
+
+
+def definition_text(definition: str | None) -> str:
+    """The part of a definition that is embedded: its first sentence, at most DEFINITION_CHARS."""
+    return definition.split(". ")[0][:DEFINITION_CHARS] if definition else ""
+
+
+def copy_definition_vectors(source: OntologyStore, target: OntologyStore) -> int:
+    """Copy `source`'s cached vectors of the definitions `target` also has; returns how many.
+
+    A store derived from another (held-out synonyms) then needs no re-embedding of definitions
+    (OntologyStore.copy_embeddings_from copies the names' vectors).
+    """
+    cached = source.cached_embeddings(MODEL_NAME)
+    if not cached:
+        return 0
+    texts = {definition_text(t.definition) for t in target.terms(include_obsolete=False)}
+    return target.cache_embeddings(MODEL_NAME, [(t, cached[t]) for t in texts if t in cached])
+
+
 @dataclass(slots=True)
 class _StoreVectors:
     index: LexicalIndex
-    matrix: np.ndarray  # (unique texts, dim), unit rows, float32
-    text_names: list[list[int]]  # per row: the name ids carrying that text
+    matrix: np.ndarray  # (unique names, then unique definitions, dim), unit rows, float32
+    text_names: list[list[int]]  # per name row: the name ids carrying that text
+    definition_terms: list[list[int]]  # per definition row (after the names): term positions
+    definition_texts: list[str]  # per definition row: the text embedded
 
 
 class SemanticSource:
@@ -112,13 +136,21 @@ class SemanticSource:
             for name_id, name in enumerate(index.names):
                 if not index.terms[name.term].obsolete:
                     by_text.setdefault(name.text[:MAX_SCORED_CHARS], []).append(name_id)
+            by_definition: dict[str, list[int]] = {}
+            positions = {curie: i for i, curie in enumerate(t.curie for t in index.terms)}
+            for term in store.terms(include_obsolete=False):
+                text = definition_text(term.definition)
+                if text.strip() and term.curie in positions:
+                    by_definition.setdefault(text, []).append(positions[term.curie])
             texts = list(by_text)
+            all_texts = texts + list(by_definition)
             cached = store.cached_embeddings(MODEL_NAME)
-            missing = [t for t in texts if t not in cached]
+            missing = list(dict.fromkeys(t for t in all_texts if t not in cached))
             if missing:
                 log.info(
-                    "embedding %d names of %s (cached once per release)", len(missing), store.name
-                )
+                    "embedding %d names and definitions of %s (cached once per release)",
+                    len(missing), store.name,
+                )  # fmt: skip
                 computed = []
                 for start in range(0, len(missing), 4096):
                     if progress is not None:
@@ -128,9 +160,12 @@ class SemanticSource:
                     computed.extend(zip(chunk, (v.tobytes() for v in vectors), strict=True))
                 store.cache_embeddings(MODEL_NAME, computed)
                 cached.update(computed)
-            matrix = np.frombuffer(b"".join(cached[t] for t in texts), dtype=np.float16)
-            matrix = matrix.reshape(len(texts), -1).astype(np.float32)
-            vectors = _StoreVectors(index, matrix, list(by_text.values()))
+            matrix = np.frombuffer(b"".join(cached[t] for t in all_texts), dtype=np.float16)
+            matrix = matrix.reshape(len(all_texts), -1).astype(np.float32)
+            vectors = _StoreVectors(
+                index, matrix, list(by_text.values()), list(by_definition.values()),
+                list(by_definition),
+            )  # fmt: skip
             self._stores = {
                 k: v for k, v in self._stores.items() if v.index.store_name != index.store_name
             }
@@ -193,30 +228,35 @@ class SemanticSource:
         index = vectors.index
         proposals: list[Proposal] = []
         seen: set[str] = set()
+        names_end = len(vectors.text_names)
+        truncated = len(query.text) > MAX_SCORED_CHARS
         for row, cosine in zip(top.tolist(), top_scores.tolist(), strict=True):
-            name = index.names[vectors.text_names[row][0]]
-            term = index.terms[name.term]
-            if term.curie in seen:
-                continue
-            seen.add(term.curie)
             score = (cosine - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR)
-            score = min(1.0, max(0.0, score))
-            detail = f"cosine {cosine:.2f} to {describe_name(name)}"
-            if len(query.text) > MAX_SCORED_CHARS:
-                detail += f"; term cut to its first {MAX_SCORED_CHARS} characters"
-            proposals.append(
-                Proposal(
-                    term.curie,
-                    Evidence(
-                        self.name,
-                        round(score, 4),
-                        len(proposals) + 1,
-                        name.text,
-                        detail,
-                        name_kind(name),
-                    ),
+            score = round(min(1.0, max(0.0, score)), 4)
+            cut = f"; term cut to its first {MAX_SCORED_CHARS} characters" if truncated else ""
+            if row < names_end:
+                name = index.names[vectors.text_names[row][0]]
+                found_terms = [(name.term, name.text, describe_name(name), name_kind(name))]
+            else:
+                # A definition is no name: its evidence has no name kind, so a term found only
+                # through its definition is never verified by it.
+                at = row - names_end
+                found_terms = [
+                    (term, vectors.definition_texts[at], "its definition", None)
+                    for term in vectors.definition_terms[at]
+                ]
+            for term_position, matched, described, kind in found_terms:
+                term = index.terms[term_position]
+                if term.curie in seen:
+                    continue
+                seen.add(term.curie)
+                detail = f"cosine {cosine:.2f} to {described}{cut}"
+                proposals.append(
+                    Proposal(
+                        term.curie,
+                        Evidence(self.name, score, len(proposals) + 1, matched, detail, kind),
+                    )
                 )
-            )
             if len(proposals) >= limit:
                 break
-        return proposals
+        return proposals[:limit]
