@@ -25,6 +25,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,12 @@ def read_manifest(gguf_path: Path | None) -> dict[str, Any]:
         log.warning("%s: unreadable manifest, ignored (%s)", path, exc)
         return {}
     return manifest if isinstance(manifest, dict) else {}
+
+
+@lru_cache(maxsize=256)
+def _question_digest(template: str, gbnf: str, k: int) -> str:
+    """Part of the answer-cache key: another wording, grammar or k is another question."""
+    return hashlib.sha256(f"{template}\0{gbnf}\0{k}".encode()).hexdigest()[:16]
 
 
 class ModelOutputUnparsable(SourceUnavailable):
@@ -176,15 +183,13 @@ class LLMSource:
         return grammar
 
     def _ask(
-        self, store: OntologyStore, template_key: str, cache_term: str, prompt: str,
-        prefix: str, grammar: IdGrammar, k: int,
+        self, store: OntologyStore, template_key: str, template: str, cache_term: str,
+        prompt: str, prefix: str, grammar: IdGrammar, k: int,
     ) -> list[Completion]:  # fmt: skip
         """The model's answers, from the store's answer cache when this exact question was asked."""
         model, adapter = self.backend.identity() if self.cache else ("", "")
         sent = grammar if self.constrained else None
-        digest = hashlib.sha256(
-            f"{template_key}\0{sent.gbnf if sent else ''}\0{k}".encode()
-        ).hexdigest()[:16]
+        digest = _question_digest(template, sent.gbnf if sent else "", k)
         key = f"{template_key}:{digest}"
         if self.cache:
             hit = store.cached_model_answer(model, adapter, key, cache_term)
@@ -209,7 +214,9 @@ class LLMSource:
         prompt = template.replace("{term}", term)
         prefix = template.split("{term}", 1)[0]
         grammar = self._grammar(store, symbol)
-        answers = self._ask(store, name, term, prompt, prefix, grammar, min(self.k, limit))
+        answers = self._ask(
+            store, name, template, term, prompt, prefix, grammar, min(self.k, limit)
+        )
         proposals: list[Proposal] = []
         rejected: list[str] = []
         for answer in answers:
@@ -266,7 +273,7 @@ class LLMSource:
         grammar = choices_grammar([c.curie for c in shown])
         cache_term = term + "\x1f" + ",".join(c.curie for c in shown)
         prefix = template.split("{term}", 1)[0]
-        answers = self._ask(store, "choose", cache_term, prompt, prefix, grammar, 1)
+        answers = self._ask(store, "choose", template, cache_term, prompt, prefix, grammar, 1)
         answer = answers[0].text.strip() if answers else ""
         if not answer or not grammar.accepts(answer):
             count = self._count(unparsable=1)
