@@ -253,6 +253,19 @@ class LlamaCppBackend:
         shifted = masked - top
         return shifted - math.log(float(np.exp(shifted).sum()))
 
+    def _only_end_allowed(self, grammar_state: Any, candidates: Any) -> bool:
+        """Whether the grammar, in its current state, allows nothing but end-of-generation."""
+        import llama_cpp
+        import numpy as np
+
+        llm = self._llama
+        candidates.copy_logits(np.zeros(llm.n_vocab(), dtype=np.single))
+        llama_cpp.llama_sampler_apply(grammar_state, ctypes.byref(candidates.candidates))
+        allowed = np.flatnonzero(np.isfinite(candidates.candidates_data.logit))
+        return 0 < len(allowed) <= 4 and all(
+            llama_cpp.llama_vocab_is_eog(llm._model.vocab, int(t)) for t in allowed
+        )
+
     def _greedy(
         self, prompt_tokens: list[int], forced: list[int], grammar: IdGrammar | None,
         max_tokens: int, prefix_tokens: int, alternatives: int,
@@ -302,6 +315,11 @@ class LlamaCppBackend:
                 logprobs.append(float(lp[token]))
                 if state is not None:
                     llama_cpp.llama_sampler_accept(state, token)
+                    if self._only_end_allowed(state, candidates):
+                        # The answer is complete: skip the forward pass whose only use would
+                        # be to pick the end token, which the grammar already forces.
+                        others.append([])
+                        return generated, logprobs, others
                 llm.eval([token])
             return None
         finally:
