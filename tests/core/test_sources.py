@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from term2id.core.candidates import CandidateSource, Query
+from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import Term2IdError
 from term2id.core.sources import default_sources, register_source, source_names
 from term2id.core.sources.exact import ExactSource
@@ -152,3 +155,32 @@ def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> 
     assert "Cerebellar ataxia refers to ataxia due to dysfunction of the cerebellum." in (
         tiny_store.cached_embeddings(MODEL_NAME)
     )
+
+
+@pytest.mark.slow
+def test_semantic_source_rewords_the_term_with_words_the_ontology_pairs(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    from term2id.core.sources.semantic import SemanticSource
+
+    terms = [
+        ("Distal finger fracture", "Outermost finger fracture"),
+        ("Distal toe fracture", "Outermost toe fracture"),
+        ("Distal humerus hypoplasia", None),
+        ("Humerus fracture", None),
+    ]
+    obo = "format-version: 1.2\nontology: pairs\n\n" + "".join(
+        f"[Term]\nid: PR:000000{n}\nname: {label}\n"
+        + (f'synonym: "{synonym}" EXACT []\n' if synonym else "")
+        + "\n"
+        for n, (label, synonym) in enumerate(terms, start=1)
+    )
+    (tmp_path / "pairs.obo").write_text(obo, encoding="utf-8")
+    catalog = StoreCatalog(tmp_path / "data")
+    catalog.import_file(tmp_path / "pairs.obo", "pairs")
+    store = catalog.open("pairs")
+    query = Query("Outermost humerus hypoplasia", "pairs")
+    best = SemanticSource().propose(query, store, 3)[0]
+    assert best.curie == "PR:0000003"
+    assert "term read as 'distal humerus hypoplasia'" in best.evidence.detail
+    plain = SemanticSource(expansion_readings=0).propose(query, store, 3)
+    assert all("read as" not in p.evidence.detail for p in plain)

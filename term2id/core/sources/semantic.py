@@ -22,6 +22,7 @@ import numpy as np
 
 from term2id.core.candidates import Evidence, Proposal, Query
 from term2id.core.errors import SourceUnavailable
+from term2id.core.normalize import normalize
 from term2id.core.progress import Progress
 from term2id.core.sources.exact import describe_name, name_kind
 from term2id.core.sources.index import MAX_SCORED_CHARS, LexicalIndex, index_of
@@ -34,6 +35,13 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 COSINE_FLOOR = 0.35
 COSINE_CEILING = 0.95
 _EMBED_BATCH = 256
+# Query expansion: each term is also embedded reworded with words the store's own names use
+# interchangeably (learnt by LexicalIndex); a rewording's cosine counts EXPANSION_DISCOUNT less.
+# Chosen on 1,000 held-out HPO synonyms (seed 1), checked on seed 2: top-1 +2.8 points.
+EXPANSION_READINGS = 3
+EXPANSION_PER_WORD = 2
+EXPANSION_MIN_STRENGTH = 0.3
+EXPANSION_DISCOUNT = 0.03
 _QUERY_CACHE = 20_000
 
 
@@ -73,17 +81,23 @@ class SemanticSource:
 
     name = "semantic"
 
-    def __init__(self, model_path: str | None = None, candidates_per_term: int = 50) -> None:
+    def __init__(
+        self,
+        model_path: str | None = None,
+        candidates_per_term: int = 50,
+        expansion_readings: int = EXPANSION_READINGS,
+    ) -> None:
         self.model_path = model_path
         self.candidates_per_term = candidates_per_term
+        self.expansion_readings = expansion_readings
         self._model = None
         self._lock = threading.Lock()
         self._stores: dict[int, _StoreVectors] = {}
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         # (id of a store's vectors, term) -> (rows, cosines) found by prefetch
-        self._neighbours: OrderedDict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = (
-            OrderedDict()
-        )
+        self._neighbours: OrderedDict[
+            tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]
+        ] = OrderedDict()
 
     # -- model --------------------------------------------------------------------------------
 
@@ -176,29 +190,60 @@ class SemanticSource:
     # -- queries ------------------------------------------------------------------------------
 
     def prefetch(self, queries: Sequence[Query], store: OntologyStore) -> None:
-        """Embed a batch of terms and find their neighbours in `store` at once.
+        """Embed a batch of terms (and their rewordings) and find their neighbours in `store`.
 
-        One matrix product for the whole batch instead of one per term: much faster.
+        One call to the model for the whole batch instead of one per term: much faster.
         """
-        texts = list(dict.fromkeys(q.text[:MAX_SCORED_CHARS] for q in queries if q.text.strip()))
-        missing = [t for t in texts if t not in self._queries]
-        if missing:
-            for text, vector in zip(missing, self._embed(missing), strict=True):
-                self._remember(text, vector)
         vectors = self._vectors(store)
+        texts = list(dict.fromkeys(q.text[:MAX_SCORED_CHARS] for q in queries if q.text.strip()))
         todo = [t for t in texts if (id(vectors), t) not in self._neighbours]
         if not todo:
             return
-        count = min(self.candidates_per_term, len(vectors.matrix))
-        if count == 0:
-            return
-        block = np.stack([self._queries[t] for t in todo])
-        similarities = block @ vectors.matrix.T  # (batch, names)
-        top = np.argpartition(-similarities, count - 1, axis=1)[:, :count]
-        for row, text in enumerate(todo):
-            self._neighbours[id(vectors), text] = (top[row], similarities[row, top[row]])
+        self._embed_missing([r for t in todo for r in self._readings(t, vectors.index)])
+        for text in todo:
+            self._neighbours[id(vectors), text] = self._nearest(text, vectors)
         while len(self._neighbours) > _QUERY_CACHE:
             self._neighbours.popitem(last=False)
+
+    def _readings(self, text: str, index: LexicalIndex) -> list[str]:
+        """The term, then up to EXPANSION_READINGS rewordings with words the store uses alike.
+
+        "Absent/small outermost big toe bone" is also read as "... distal big toe bone": the
+        ontology's own names pair "outermost" with "distal" (LexicalIndex.associations).
+        """
+        readings = [text]
+        if self.expansion_readings <= 0:
+            return readings
+        tokens = normalize(text).split()
+        for position, token in enumerate(tokens):
+            for word, strength in index.associations.get(token, ())[:EXPANSION_PER_WORD]:
+                if strength >= EXPANSION_MIN_STRENGTH and len(readings) <= self.expansion_readings:
+                    readings.append(" ".join([*tokens[:position], word, *tokens[position + 1 :]]))
+        return readings
+
+    def _embed_missing(self, texts: Sequence[str]) -> None:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if missing:
+            for text, vector in zip(missing, self._embed(missing), strict=True):
+                self._remember(text, vector)
+
+    def _nearest(
+        self, text: str, vectors: _StoreVectors
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows nearest to the term or one of its rewordings (discounted), their cosines, and
+        which reading found each (0: the term itself)."""
+        readings = self._readings(text, vectors.index)
+        self._embed_missing(readings)
+        block = np.stack([self._queries[r] for r in readings]) @ vectors.matrix.T
+        similarities, reading = block[0], np.zeros(block.shape[1], dtype=np.int32)
+        if len(readings) > 1:
+            reworded = block[1:].max(axis=0) - EXPANSION_DISCOUNT
+            better = reworded > similarities
+            similarities = np.where(better, reworded, similarities)
+            reading = np.where(better, block[1:].argmax(axis=0) + 1, 0)
+        count = min(self.candidates_per_term, len(similarities))
+        rows = np.argpartition(-similarities, count - 1)[:count] if count else np.arange(0)
+        return rows, similarities[rows], reading[rows]
 
     def _remember(self, text: str, vector: np.ndarray) -> None:
         self._queries[text] = vector
@@ -212,25 +257,21 @@ class SemanticSource:
         vectors = self._vectors(store)
         found = self._neighbours.get((id(vectors), text))
         if found is None:
-            vector = self._queries.get(text)
-            if vector is None:
-                vector = self._embed([text])[0]
-                self._remember(text, vector)
-            similarities = vectors.matrix @ vector
-            count = min(self.candidates_per_term, len(similarities))
-            if count == 0:
-                return []
-            rows = np.argpartition(-similarities, count - 1)[:count]
-            found = (rows, similarities[rows])
-        rows, scores = found
+            found = self._nearest(text, vectors)
+        rows, scores, read_as = found
+        if len(rows) == 0:
+            return []
+        readings = self._readings(text, vectors.index) if read_as.any() else [text]
         order = np.argsort(-scores, kind="stable")
-        top, top_scores = rows[order], scores[order]
+        top, top_scores, top_read_as = rows[order], scores[order], read_as[order]
         index = vectors.index
         proposals: list[Proposal] = []
         seen: set[str] = set()
         names_end = len(vectors.text_names)
         truncated = len(query.text) > MAX_SCORED_CHARS
-        for row, cosine in zip(top.tolist(), top_scores.tolist(), strict=True):
+        for row, cosine, reading in zip(
+            top.tolist(), top_scores.tolist(), top_read_as.tolist(), strict=True
+        ):
             score = (cosine - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR)
             score = round(min(1.0, max(0.0, score)), 4)
             cut = f"; term cut to its first {MAX_SCORED_CHARS} characters" if truncated else ""
@@ -250,7 +291,8 @@ class SemanticSource:
                 if term.curie in seen:
                     continue
                 seen.add(term.curie)
-                detail = f"cosine {cosine:.2f} to {described}{cut}"
+                read = f" (term read as {readings[reading]!r})" if reading else ""
+                detail = f"cosine {cosine:.2f} to {described}{read}{cut}"
                 proposals.append(
                     Proposal(
                         term.curie,
