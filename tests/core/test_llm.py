@@ -31,13 +31,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def tiny(hpo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The tiny model, its Q8_0 copy and its adapter, built once per test run (about a minute)."""
-    pytest.importorskip("torch")
-    from term2id.training.tiny import build_tiny_model
-
-    out = tmp_path_factory.mktemp("tiny-model")
-    return build_tiny_model(out, StoreCatalog(hpo_data_dir).open("hp"))
+def tiny(tiny_model):
+    """The tiny model, its Q8_0 copy and its adapter: the run's shared fixture."""
+    return tiny_model
 
 
 @pytest.fixture
