@@ -201,6 +201,24 @@ def test_export_to_a_missing_folder_is_refused_without_losing_anything(
         assert reread.current_decision(0) is not None
 
 
+def test_export_to_a_read_only_place_is_refused_with_a_dialog(qtbot, window, tmp_path) -> None:
+    # /sys refuses new files even to root, so this holds whoever runs the tests.
+    map_sheet(qtbot, window, write_sheet(tmp_path))
+    window.select_row(0)
+    key(qtbot, window, Qt.Key.Key_A)
+    for export in (window.export_sheet, window.export_sssom, window.export_training):
+        assert export(Path("/sys/term2id-export.csv")) is None
+        box = window.findChild(QMessageBox, "errorDialog")
+        assert box is not None and "/sys" in box.text()
+        assert "Traceback" not in box.text()
+        box.close()
+        box.deleteLater()
+        qtbot.wait(10)
+    assert not Path("/sys/term2id-export.csv").exists()
+    with CurationSession.open(window.session.path) as reread:
+        assert reread.current_decision(0) is not None
+
+
 @pytest.mark.parametrize("model_path", ["/no/such/model.gguf"])
 def test_a_model_that_cannot_load_leaves_mapping_working(
     qtbot, window, tmp_path, model_path
