@@ -31,14 +31,16 @@ from term2id.core.verification import Verification
 
 SOURCE_WEIGHTS = {
     "exact": 1.0,
-    "fuzzy": 0.5,
-    "semantic": 0.6,
+    "fuzzy": 0.3,
+    "semantic": 0.8,
     "llm": 0.6,
     "replacement": 0.95,
     "manual": 1.0,
 }
 DEFAULT_SOURCE_WEIGHT = 0.5
-AGREEMENT_WEIGHT = 0.4
+# Fuzzy, semantic and agreement votes together stay below 0.9 (1 - 0.7 x 0.2 x 0.75 = 0.895):
+# without an exact name match nothing passes the default auto-accept threshold.
+AGREEMENT_WEIGHT = 0.25
 SCOPE_PRIOR = {"label": 1.0, "EXACT": 0.98, "RELATED": 0.93, "NARROW": 0.88, "BROAD": 0.88}
 POPULARITY_WEIGHT = 0.02
 MISMATCH_FACTOR = 0.8
