@@ -406,26 +406,22 @@ def _ranks(texts: list[str]) -> np.ndarray:
     return ranks
 
 
-class CandidateTableModel(QAbstractTableModel):
-    """Every candidate of one row, best first, with the evidence that put it there."""
+class _ListTableModel(QAbstractTableModel):
+    """A read-only table over a tuple of plain objects: one row each, ROW_ROLE hands one over."""
 
-    HEADERS = ("#", "Id", "Label", "Verdict", "Confidence", "Why (source: score)")
+    HEADERS: tuple[str, ...] = ()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._candidates: tuple[Candidate, ...] = ()
+        self._items: tuple[Any, ...] = ()
 
-    def set_candidates(self, candidates: Sequence[Candidate]) -> None:
+    def _set_items(self, items: Sequence[Any]) -> None:
         self.beginResetModel()
-        self._candidates = tuple(candidates)
+        self._items = tuple(items)
         self.endResetModel()
 
-    @property
-    def candidates(self) -> tuple[Candidate, ...]:
-        return self._candidates
-
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._candidates)
+        return 0 if parent.isValid() else len(self._items)
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.HEADERS)
@@ -443,24 +439,49 @@ class CandidateTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._candidates):
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
             return None
-        candidate = self._candidates[index.row()]
-        column = index.column()
+        item = self._items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                str(index.row() + 1),
-                candidate.curie,
-                candidate.label or "",
-                VERDICT_TEXT.get(candidate.verdict, candidate.verdict.value),
-                f"{candidate.confidence:.2f}",
-                explain(candidate),
-            )[column]
+            return self._cells(index.row(), item)[index.column()]
         if role == ROW_ROLE:
-            return candidate
+            return item
         if role == Qt.ItemDataRole.ToolTipRole:
-            return evidence_lines(candidate)
+            return self._tooltip(item)
         return None
+
+    def _cells(self, row: int, item: Any) -> tuple[str, ...]:
+        """The display text of each column; subclasses say what their columns show."""
+        return tuple(str(item) if i == 0 else "" for i in range(len(self.HEADERS)))
+
+    def _tooltip(self, item: Any) -> str | None:
+        return None
+
+
+class CandidateTableModel(_ListTableModel):
+    """Every candidate of one row, best first, with the evidence that put it there."""
+
+    HEADERS = ("#", "Id", "Label", "Verdict", "Confidence", "Why (source: score)")
+
+    def set_candidates(self, candidates: Sequence[Candidate]) -> None:
+        self._set_items(candidates)
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        return self._items
+
+    def _cells(self, row: int, candidate: Candidate) -> tuple[str, ...]:
+        return (
+            str(row + 1),
+            candidate.curie,
+            candidate.label or "",
+            VERDICT_TEXT.get(candidate.verdict, candidate.verdict.value),
+            f"{candidate.confidence:.2f}",
+            explain(candidate),
+        )
+
+    def _tooltip(self, candidate: Candidate) -> str:
+        return evidence_lines(candidate)
 
 
 def explain(candidate: Candidate) -> str:
@@ -478,49 +499,18 @@ def evidence_lines(candidate: Candidate) -> str:
     return "\n".join(lines)
 
 
-class SearchResultsModel(QAbstractTableModel):
+class SearchResultsModel(_ListTableModel):
     """Terms found by searching the ontology by hand."""
 
     HEADERS = ("Id", "Label", "Matched name", "Score")
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._matches: tuple[TextMatch, ...] = ()
-
     def set_matches(self, matches: Sequence[TextMatch]) -> None:
-        self.beginResetModel()
-        self._matches = tuple(matches)
-        self.endResetModel()
+        self._set_items(matches)
 
     @property
     def matches(self) -> tuple[TextMatch, ...]:
-        return self._matches
+        return self._items
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._matches)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal:
-            return None
-        return self.HEADERS[section] if 0 <= section < len(self.HEADERS) else None
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._matches):
-            return None
-        match = self._matches[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            matched = match.matched_text if match.matched_text != match.label else ""
-            return (match.curie, match.label, matched, f"{match.score:.2f}")[index.column()]
-        if role == ROW_ROLE:
-            return match
-        return None
+    def _cells(self, row: int, match: TextMatch) -> tuple[str, ...]:
+        matched = match.matched_text if match.matched_text != match.label else ""
+        return (match.curie, match.label, matched, f"{match.score:.2f}")
