@@ -125,7 +125,6 @@ def test_a_registered_source_can_be_named() -> None:
 def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
     tiny_store: OntologyStore,
 ) -> None:
-    pytest.importorskip("sentence_transformers")
     from term2id.core.sources.semantic import MODEL_NAME, SemanticSource
 
     assert tiny_store.cached_embeddings(MODEL_NAME) == {}
@@ -144,7 +143,6 @@ def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
 
 @pytest.mark.slow
 def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> None:
-    pytest.importorskip("sentence_transformers")
     from term2id.core.sources.semantic import MODEL_NAME, SemanticSource
 
     found = SemanticSource().propose(Query("dysfunction of the cerebellum", "tiny"), tiny_store, 3)
@@ -159,7 +157,6 @@ def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> 
 
 @pytest.mark.slow
 def test_semantic_source_rewords_the_term_with_words_the_ontology_pairs(tmp_path: Path) -> None:
-    pytest.importorskip("sentence_transformers")
     from term2id.core.sources.semantic import SemanticSource
 
     terms = [

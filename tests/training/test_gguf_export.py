@@ -121,8 +121,8 @@ def test_adapter_export_rejects_a_folder_that_is_not_an_adapter(tiny_model, tmp_
 
 def test_llama3_layout_exports_to_the_same_tokens_and_logits(tmp_path: Path) -> None:
     """Byte-level BPE tokenizer.json with Llama 3's split rule, and llama3 rope scaling."""
-    np = pytest.importorskip("numpy")
-    torch = pytest.importorskip("torch")
+    import numpy as np
+    import torch
     from llama_cpp import Llama
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast

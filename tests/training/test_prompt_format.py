@@ -42,7 +42,6 @@ def _hf_tokenizer(folder: Path, chat_template: str | None) -> Path:
 
 
 def test_chat_template_wraps_the_prompt_and_the_loss_sees_only_the_answer(tmp_path: Path) -> None:
-    pytest.importorskip("transformers")
     tokenizer = PromptTokenizer(_hf_tokenizer(tmp_path / "tok", CHAT_TEMPLATE))
     assert tokenizer.chat_template
     ids, start = tokenizer.record_ids("What is the HPO identifier for Seizure?", " HP:0001250")
@@ -56,7 +55,6 @@ def test_chat_template_wraps_the_prompt_and_the_loss_sees_only_the_answer(tmp_pa
 def test_no_chat_template_falls_back_to_the_plain_prompt_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pytest.importorskip("transformers")
     folder = _hf_tokenizer(tmp_path / "tok", None)
     with caplog.at_level(logging.WARNING, logger="term2id.training.trainer"):
         tokenizer = PromptTokenizer(folder)
