@@ -426,3 +426,49 @@ def test_a_server_that_does_not_answer_in_time_is_unavailable(hp_catalog: StoreC
         source = open_llm_source(server=url, timeout=1, cache=False)
         with pytest.raises(SourceUnavailable, match="did not answer within 1 s"):
             source.propose(Query("Seizure", "hp"), hp_catalog.open("hp"), 5)
+
+
+def test_prompts_decoded_side_by_side_give_the_one_by_one_answers(
+    tiny, hp_catalog: StoreCatalog
+) -> None:
+    # Known and unknown terms mixed: answers of different lengths finish at different steps.
+    terms = [t for t, _ in [*tiny.pairs, *tiny.adapter_pairs]]
+    store = hp_catalog.open("hp")
+    source = open_llm_source(model=tiny.model_gguf, k=3, cache=False)
+    source.prepare(store)
+    backend = source.backend
+    assert backend._wide  # the context holds several sequences: the batched path is taken
+    grammar = source._grammar(store, False)
+    _, template = source._propose_template(store)
+    prompts = [template.replace("{term}", t) for t in terms]
+    prefix = template.split("{term}", 1)[0]
+    one_by_one = [backend.complete(p, grammar, k=3, prefix=prefix) for p in prompts]
+    side_by_side = backend.complete_many(prompts, grammar, k=3, prefix=prefix)
+    assert [[a.text for a in answers] for answers in side_by_side] == [
+        [a.text for a in answers] for answers in one_by_one
+    ]
+    for batched, single in zip(side_by_side, one_by_one, strict=True):
+        assert [a.logprob for a in batched] == pytest.approx([a.logprob for a in single], abs=1e-5)
+    # After a batch the single-prompt path still finds its state intact.
+    assert backend.complete(prompts[0], grammar, k=3, prefix=prefix) == one_by_one[0]
+
+
+def test_map_many_asks_the_model_in_batches_with_the_same_results(
+    tiny, hp_catalog: StoreCatalog
+) -> None:
+    queries = [Query(t, "hp") for t, _ in [*tiny.pairs, *tiny.adapter_pairs]]
+    single = open_llm_source(model=tiny.model_gguf, k=3, cache=False)
+    expected = [Mapper(hp_catalog, [single]).map(q) for q in queries]
+    batched = open_llm_source(model=tiny.model_gguf, k=3, cache=False)
+    calls: list[int] = []
+    complete_many = batched.backend.complete_many
+    batched.backend.complete_many = lambda prompts, *a, **kw: (  # type: ignore[method-assign]
+        calls.append(len(prompts)) or complete_many(prompts, *a, **kw)
+    )
+    got = list(Mapper(hp_catalog, [batched]).map_many(queries))
+    assert calls == [len(queries)]  # one prefetch for the whole chunk of rows
+    assert batched.stats.asked == len(queries)  # each term asked once, not again by propose
+    assert [[c.curie for c in r.candidates] for r in got] == [
+        [c.curie for c in r.candidates] for r in expected
+    ]
+    assert [r.status for r in got] == [r.status for r in expected]

@@ -8,7 +8,9 @@ than `Llama.__call__`, for three reasons:
   greedy answer, then the best alternatives at the positions where the model hesitated most,
   each completed greedily (see `complete`);
 - it keeps a saved KV state per prompt template, so that propose and choose prompts can
-  interleave without re-reading each template's shared prefix.
+  interleave without re-reading each template's shared prefix;
+- `complete_many` decodes several prompts side by side, one sequence each in one llama_decode
+  per step, the shared prompt prefix read once and shared by all of them in the KV cache.
 Between calls the KV cache keeps the longest common token prefix, as `Llama.__call__` does.
 """
 
@@ -23,6 +25,7 @@ import os
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +36,9 @@ from term2id.core.llm.gguf_check import CheckedModel, ModelFileError, check_mode
 from term2id.core.llm.grammar import IdGrammar, validate_gbnf
 
 log = logging.getLogger(__name__)
+
+# Prompts decoded side by side by `complete_many` (llama.cpp sequences of one context).
+BATCH_WIDTH = 8
 
 SOURCE_NAME = "llm"
 UNTRUSTED_MODEL_WARNING = (
@@ -113,6 +119,7 @@ class LlamaCppBackend:
         ] = {}  # gbnf -> parsed llama_sampler (pristine, cloned per use)
         self._prefix_states: dict[tuple[int, ...], Any] = {}  # prefix tokens -> saved KV bytes
         self._identity: tuple[str, str] | None = None
+        self._wide = False  # whether the context holds several sequences (complete_many)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -152,7 +159,36 @@ class LlamaCppBackend:
                 except (ValueError, RuntimeError) as exc:
                     path = self.lora_path if "lora" in str(exc).lower() else self.model_path
                     raise ModelFileError(path, f"llama.cpp cannot load it ({exc})") from exc
+                self._allow_sequences(self._llama)
             return self._llama
+
+    def _allow_sequences(self, llm: Any) -> None:
+        """Give `llm` a context that holds BATCH_WIDTH sequences in one unified KV cache.
+
+        `Llama` makes a one-sequence context and has no parameter for more, so its context is
+        replaced by the same one with n_seq_max raised (the adapter set on it again). Unified:
+        the sequences share the prompt prefix's cells instead of each holding a copy.
+        """
+        import llama_cpp
+        from llama_cpp._internals import LlamaContext
+
+        params = llm.context_params
+        params.n_seq_max = BATCH_WIDTH + 1  # sequence 0 keeps the prefix, 1.. decode
+        params.kv_unified = True
+        try:
+            wide = LlamaContext(model=llm._model, params=params, verbose=False)
+        except ValueError:
+            log.debug("no multi-sequence context; prompts are decoded one at a time")
+            return
+        if llm._lora_adapter is not None:
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llm._lora_adapter)
+            scales = (ctypes.c_float * 1)(llm.lora_scale)
+            if llama_cpp.llama_set_adapters_lora(wide.ctx, adapters, 1, scales):
+                wide.close()
+                return
+        narrow, llm._ctx = llm._ctx, wide
+        narrow.close()
+        self._wide = True
 
     def identity(self) -> tuple[str, str]:
         if self._identity is None:
@@ -169,6 +205,9 @@ class LlamaCppBackend:
             self._grammars.clear()
             self._prefix_states.clear()
             if self._llama is not None:
+                if self._wide:
+                    self._llama._ctx.close()  # ours, not on the Llama's own close stack
+                    self._wide = False
                 self._llama.close()
                 self._llama = None
 
@@ -233,98 +272,164 @@ class LlamaCppBackend:
         llm.input_ids[: len(prefix)] = prefix
         return len(prefix)
 
-    def _logprobs(self, grammar_state: Any, candidates: Any) -> Any:
-        """Log-probabilities of the next token, the grammar's forbidden tokens at -inf."""
+    def _logprobs(
+        self, grammar_state: Any, candidates: Any, index: int = -1, allowed: Any = None
+    ) -> Any:
+        """Log-probabilities of the next token, the grammar's forbidden tokens at -inf.
+
+        `index`: the token of the last decoded batch whose logits to read (-1: its last);
+        `allowed`: the grammar state's mask of allowed tokens when already known (`_allowed`).
+        """
         import llama_cpp
         import numpy as np
 
         llm = self._llama
         n_vocab = llm.n_vocab()
         logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,)
+            llama_cpp.llama_get_logits_ith(llm._ctx.ctx, index), shape=(n_vocab,)
         )
-        candidates.copy_logits(logits)
-        if grammar_state is not None:
-            llama_cpp.llama_sampler_apply(grammar_state, ctypes.byref(candidates.candidates))
-        masked = candidates.candidates_data.logit.astype(np.float64)
+        if allowed is not None:
+            masked = np.where(allowed, logits.astype(np.float64), -np.inf)
+        else:
+            candidates.copy_logits(logits)
+            if grammar_state is not None:
+                llama_cpp.llama_sampler_apply(grammar_state, ctypes.byref(candidates.candidates))
+            masked = candidates.candidates_data.logit.astype(np.float64)
         top = masked.max()
         if not math.isfinite(top):
             return None
         shifted = masked - top
         return shifted - math.log(float(np.exp(shifted).sum()))
 
-    def _only_end_allowed(self, grammar_state: Any, candidates: Any) -> bool:
-        """Whether the grammar, in its current state, allows nothing but end-of-generation."""
+    def _allowed(self, grammar_state: Any, candidates: Any) -> tuple[Any, bool]:
+        """The tokens the grammar allows next, as a mask, and whether only end-of-generation.
+
+        Which tokens a grammar allows does not depend on their logits, so the mask found here
+        spares the next step's `_logprobs` applying the grammar again.
+        """
         import llama_cpp
         import numpy as np
 
         llm = self._llama
         candidates.copy_logits(np.zeros(llm.n_vocab(), dtype=np.single))
         llama_cpp.llama_sampler_apply(grammar_state, ctypes.byref(candidates.candidates))
-        allowed = np.flatnonzero(np.isfinite(candidates.candidates_data.logit))
-        return 0 < len(allowed) <= 4 and all(
+        mask = np.isfinite(candidates.candidates_data.logit)
+        allowed = np.flatnonzero(mask)
+        only_end = 0 < len(allowed) <= 4 and all(
             llama_cpp.llama_vocab_is_eog(llm._model.vocab, int(t)) for t in allowed
         )
+        return mask, only_end
+
+    def _grammar_state(self, grammar: IdGrammar | None) -> Any:
+        import llama_cpp
+
+        if grammar is None:
+            return None
+        return llama_cpp.llama_sampler_clone(self._grammar_sampler(grammar))
 
     def _greedy(
         self, prompt_tokens: list[int], forced: list[int], grammar: IdGrammar | None,
         max_tokens: int, prefix_tokens: int, alternatives: int,
-    ) -> tuple[list[int], list[float], list[list[tuple[int, float]]]] | None:  # fmt: skip
-        """Greedy decoding after `prompt_tokens + forced` (forced tokens are already chosen).
-
-        Returns the generated tokens (forced included, end-of-generation excluded), their
-        log-probabilities, and for each generated position the best other allowed tokens.
-        """
+    ) -> _Greedy | None:  # fmt: skip
+        """Greedy decoding after `prompt_tokens + forced` (forced tokens are already chosen)."""
         import llama_cpp
-        import numpy as np
         from llama_cpp._internals import LlamaTokenDataArray
 
         llm = self._llama
-        vocab = llm._model.vocab
-        state = None
-        if grammar is not None:
-            state = llama_cpp.llama_sampler_clone(self._grammar_sampler(grammar))
+        state = self._grammar_state(grammar)
         try:
             candidates = LlamaTokenDataArray(n_vocab=llm.n_vocab())
-            generated: list[int] = []
-            logprobs: list[float] = []
-            others: list[list[tuple[int, float]]] = []
+            run = _GreedyRun(self, state, candidates, forced, max_tokens, alternatives)
             # The logprobs of forced tokens are recomputed so every answer is scored the same way.
             self._feed(prompt_tokens, prefix_tokens)
-            for step in range(max_tokens + 1):
-                lp = self._logprobs(state, candidates)
-                if lp is None:
-                    return None  # the grammar allows nothing: no answer of this shape
-                token = forced[step] if step < len(forced) else int(np.argmax(lp))
-                if alternatives and step >= len(forced):
-                    best = np.argsort(-lp)[: alternatives + 1]
-                    others.append(
-                        [
-                            (int(t), float(lp[t]))
-                            for t in best
-                            if t != token and math.isfinite(lp[t])
-                        ]
-                    )
-                else:
-                    others.append([])
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    return generated, logprobs, others
-                if step == max_tokens:
-                    return None  # no end in sight: not an answer of the grammar's shape
-                generated.append(token)
-                logprobs.append(float(lp[token]))
-                if state is not None:
-                    llama_cpp.llama_sampler_accept(state, token)
-                    if self._only_end_allowed(state, candidates):
-                        # The answer is complete: skip the forward pass whose only use would
-                        # be to pick the end token, which the grammar already forces.
-                        others.append([])
-                        return generated, logprobs, others
+            while (
+                token := run.advance(self._logprobs(state, candidates, -1, run.allowed))
+            ) is not None:
                 llm.eval([token])
-            return None
+            return run.result
         finally:
             if state is not None:
                 llama_cpp.llama_sampler_free(state)
+
+    def _greedy_many(
+        self, prompts: list[list[int]], grammar: IdGrammar | None, max_tokens: int,
+        prefix_tokens: int, alternatives: int,
+    ) -> list[_Greedy | None]:  # fmt: skip
+        """`_greedy` for several prompts at once, each a sequence of one llama_decode per step.
+
+        Sequence 0 holds the prompts' common opening (as `_feed` leaves it, so the one-prompt
+        path finds it there too); sequences 1..n share its cells and add their own rest.
+        """
+        import llama_cpp
+        from llama_cpp._internals import LlamaTokenDataArray
+
+        llm = self._llama
+        ctx = llm._ctx.ctx
+        memory = llm._ctx.memory
+        shared = min(len(p) for p in prompts) - 1  # each sequence decodes at least one token
+        for position in range(shared):
+            if any(p[position] != prompts[0][position] for p in prompts):
+                shared = position
+                break
+        if shared < 1:
+            return [self._greedy(p, [], grammar, max_tokens, 0, alternatives) for p in prompts]
+        self._feed(prompts[0][:shared], min(prefix_tokens, shared))
+        states = [self._grammar_state(grammar) for _ in prompts]
+        rest = sum(len(p) - shared for p in prompts)
+        batch = llama_cpp.llama_batch_init(max(rest, len(prompts)), 0, 1)
+        try:
+            candidates = LlamaTokenDataArray(n_vocab=llm.n_vocab())
+            runs = [
+                _GreedyRun(self, state, candidates, [], max_tokens, alternatives)
+                for state in states
+            ]
+            feed: list[tuple[int, int, int]] = []  # (sequence, token, position)
+            for sequence, prompt in enumerate(prompts, start=1):
+                llama_cpp.llama_memory_seq_cp(memory, 0, sequence, -1, -1)
+                feed.extend((sequence, t, shared + j) for j, t in enumerate(prompt[shared:]))
+            next_position = [len(p) for p in prompts]
+            while feed:
+                index = _fill(batch, feed)
+                if llama_cpp.llama_decode(ctx, batch) != 0:
+                    raise _BatchFailed
+                feed = []
+                for sequence, run in enumerate(runs, start=1):
+                    if sequence not in index:
+                        continue
+                    lp = self._logprobs(
+                        states[sequence - 1], candidates, index[sequence], run.allowed
+                    )
+                    token = run.advance(lp)
+                    if token is not None:
+                        feed.append((sequence, token, next_position[sequence - 1]))
+                        next_position[sequence - 1] += 1
+            return [run.result for run in runs]
+        finally:
+            for sequence in range(1, len(prompts) + 1):
+                llama_cpp.llama_memory_seq_rm(memory, sequence, -1, -1)
+            for state in states:
+                if state is not None:
+                    llama_cpp.llama_sampler_free(state)
+            llama_cpp.llama_batch_free(batch)
+
+    def _tokenize(self, prompt: str, prefix: str, max_tokens: int) -> tuple[list[int], int]:
+        """The prompt's tokens, and how many of them are the template's fixed opening."""
+        llm = self._llama
+        prompt_tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        if len(prompt_tokens) + max_tokens > self.n_ctx:
+            raise Term2IdError(
+                f"prompt of {len(prompt_tokens)} tokens does not fit the context of {self.n_ctx}"
+            )
+        prefix_tokens = 0
+        if prefix:
+            opening = llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
+            for a, b in zip(opening, prompt_tokens, strict=False):
+                if a != b:
+                    break
+                prefix_tokens += 1
+            if prefix_tokens < 4:
+                prefix_tokens = 0  # not worth a saved state
+        return prompt_tokens, prefix_tokens
 
     def complete(
         self, prompt: str, grammar: IdGrammar | None, k: int = 1, max_tokens: int = 24,
@@ -339,49 +444,86 @@ class LlamaCppBackend:
         and exact for the answers it returns, though not guaranteed to find the k most likely.
         """
         with self._lock:
-            llm = self.load()
-            prompt_tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
-            if len(prompt_tokens) + max_tokens > self.n_ctx:
-                raise Term2IdError(
-                    f"prompt of {len(prompt_tokens)} tokens does not fit the context of {self.n_ctx}"
-                )
-            prefix_tokens = 0
-            if prefix:
-                opening = llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
-                for a, b in zip(opening, prompt_tokens, strict=False):
-                    if a != b:
-                        break
-                    prefix_tokens += 1
-                if prefix_tokens < 4:
-                    prefix_tokens = 0  # not worth a saved state
+            self.load()
+            prompt_tokens, prefix_tokens = self._tokenize(prompt, prefix, max_tokens)
             first = self._greedy(prompt_tokens, [], grammar, max_tokens, prefix_tokens, k - 1)
-            if first is None:
-                return []
-            tokens, logprobs, others = first
-            answers = {self._text(tokens): sum(logprobs)}
-            branches = []
-            for position, alternatives in enumerate(others):
-                so_far = sum(logprobs[:position])
-                for token, lp in alternatives:
-                    branches.append((so_far + lp, position, token))
-            branches.sort(reverse=True)
-            for _, position, token in branches:
-                if len(answers) >= k:
-                    break
-                forced = [*tokens[:position], token]
-                if llama_cpp_is_eog(llm, token):
-                    text = self._text(tokens[:position])
-                    answers.setdefault(
-                        text, sum(logprobs[:position]) + _lp_of(others[position], token)
+            return self._answers(prompt_tokens, first, grammar, k, max_tokens, prefix_tokens)
+
+    def complete_many(
+        self, prompts: Sequence[str], grammar: IdGrammar | None, k: int = 1,
+        max_tokens: int = 24, prefix: str = "",
+    ) -> list[list[Completion]]:  # fmt: skip
+        """`complete` for each prompt, the greedy answers of up to BATCH_WIDTH prompts decoded
+        side by side (same answers as one by one: same greedy choices under the same grammar).
+        """
+        with self._lock:
+            llm = self.load()
+            tokenized = [self._tokenize(p, prefix, max_tokens) for p in prompts]
+            if not self._wide or len(prompts) < 2:
+                return [self.complete(p, grammar, k, max_tokens, prefix) for p in prompts]
+            opening = min(n for _, n in tokenized)
+            groups: list[list[int]] = [[]]
+            cells = opening
+            for i, (tokens, _) in enumerate(tokenized):
+                need = len(tokens) - opening + max_tokens + 1
+                group = groups[-1]
+                if group and (
+                    len(group) >= BATCH_WIDTH
+                    or cells + need > self.n_ctx
+                    or sum(len(tokenized[j][0]) - opening for j in group) + need > llm.n_batch
+                ):
+                    groups.append([])
+                    cells = opening
+                groups[-1].append(i)
+                cells += need
+            results: list[list[Completion]] = []
+            for group in groups:
+                group_tokens = [tokenized[i][0] for i in group]
+                try:
+                    firsts = self._greedy_many(group_tokens, grammar, max_tokens, opening, k - 1)
+                except _BatchFailed:
+                    log.debug("llama_decode refused a batch of %d prompts", len(group))
+                    results.extend(self.complete(prompts[i], grammar, k, max_tokens, prefix)
+                                   for i in group)  # fmt: skip
+                    continue
+                for i, first in zip(group, firsts, strict=True):
+                    tokens, prefix_tokens = tokenized[i]
+                    results.append(
+                        self._answers(tokens, first, grammar, k, max_tokens, prefix_tokens)
                     )
-                    continue
-                branch = self._greedy(prompt_tokens, forced, grammar, max_tokens, prefix_tokens, 0)
-                if branch is None:
-                    continue
-                text = self._text(branch[0])
-                answers.setdefault(text, sum(branch[1]))
-            ranked = sorted(answers.items(), key=lambda item: -item[1])
-            return [Completion(text, logprob) for text, logprob in ranked[:k]]
+            return results
+
+    def _answers(
+        self, prompt_tokens: list[int], first: _Greedy | None, grammar: IdGrammar | None,
+        k: int, max_tokens: int, prefix_tokens: int,
+    ) -> list[Completion]:  # fmt: skip
+        """The greedy answer and up to k-1 branches from its points of hesitation, best first."""
+        llm = self._llama
+        if first is None:
+            return []
+        tokens, logprobs, others = first
+        answers = {self._text(tokens): sum(logprobs)}
+        branches = []
+        for position, alternatives in enumerate(others):
+            so_far = sum(logprobs[:position])
+            for token, lp in alternatives:
+                branches.append((so_far + lp, position, token))
+        branches.sort(reverse=True)
+        for _, position, token in branches:
+            if len(answers) >= k:
+                break
+            forced = [*tokens[:position], token]
+            if llama_cpp_is_eog(llm, token):
+                text = self._text(tokens[:position])
+                answers.setdefault(text, sum(logprobs[:position]) + _lp_of(others[position], token))
+                continue
+            branch = self._greedy(prompt_tokens, forced, grammar, max_tokens, prefix_tokens, 0)
+            if branch is None:
+                continue
+            text = self._text(branch[0])
+            answers.setdefault(text, sum(branch[1]))
+        ranked = sorted(answers.items(), key=lambda item: -item[1])
+        return [Completion(text, logprob) for text, logprob in ranked[:k]]
 
     def _text(self, tokens: list[int]) -> str:
         return self._llama.detokenize(tokens).decode("utf-8", errors="replace")
@@ -410,6 +552,91 @@ def llama_cpp_is_eog(llm: Any, token: int) -> bool:
 
 def _lp_of(alternatives: list[tuple[int, float]], token: int) -> float:
     return next(lp for t, lp in alternatives if t == token)
+
+
+# The generated tokens (forced included, end-of-generation excluded), their log-probabilities,
+# and for each generated position the best other allowed tokens with theirs.
+_Greedy = tuple[list[int], list[float], list[list[tuple[int, float]]]]
+
+
+class _BatchFailed(Exception):
+    """llama_decode refused a batch of sequences (no room in the KV cache)."""
+
+
+class _GreedyRun:
+    """One greedy decoding under a grammar, one token at a time: the same choices whether the
+    forward passes are one prompt's (`_greedy`) or several prompts' side by side."""
+
+    def __init__(
+        self, backend: LlamaCppBackend, state: Any, candidates: Any, forced: list[int],
+        max_tokens: int, alternatives: int,
+    ) -> None:  # fmt: skip
+        self.backend = backend
+        self.state = state
+        self.candidates = candidates
+        self.forced = forced
+        self.max_tokens = max_tokens
+        self.alternatives = alternatives
+        self.generated: list[int] = []
+        self.logprobs: list[float] = []
+        self.others: list[list[tuple[int, float]]] = []
+        self.result: _Greedy | None = None
+        self.allowed: Any = None  # the grammar's mask for the next token, once known
+
+    def _finish(self, answered: bool) -> None:
+        self.result = (self.generated, self.logprobs, self.others) if answered else None
+
+    def advance(self, lp: Any) -> int | None:
+        """Choose the next token from its log-probabilities; the token to evaluate next, or
+        None when the answer is complete (`result`) or has no shape the grammar allows."""
+        import llama_cpp
+        import numpy as np
+
+        if lp is None:
+            return self._finish(False)  # the grammar allows nothing: no answer of this shape
+        step = len(self.generated)
+        forced = step < len(self.forced)
+        token = self.forced[step] if forced else int(np.argmax(lp))
+        if self.alternatives and not forced:
+            best = np.argsort(-lp)[: self.alternatives + 1]
+            self.others.append(
+                [(int(t), float(lp[t])) for t in best if t != token and math.isfinite(lp[t])]
+            )
+        else:
+            self.others.append([])
+        llm = self.backend._llama
+        if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+            return self._finish(True)
+        if step == self.max_tokens:
+            return self._finish(False)  # no end in sight: not an answer of the grammar's shape
+        self.generated.append(token)
+        self.logprobs.append(float(lp[token]))
+        if self.state is not None:
+            llama_cpp.llama_sampler_accept(self.state, token)
+            self.allowed, only_end = self.backend._allowed(self.state, self.candidates)
+            if only_end:
+                # The answer is complete: skip the forward pass whose only use would be to
+                # pick the end token, which the grammar already forces.
+                self.others.append([])
+                return self._finish(True)
+        return token
+
+
+def _fill(batch: Any, feed: list[tuple[int, int, int]]) -> dict[int, int]:
+    """Put (sequence, token, position) triples in a llama_batch, logits wanted for each
+    sequence's last token; returns sequence -> index of that token in the batch."""
+    last: dict[int, int] = {}
+    for i, (sequence, token, position) in enumerate(feed):
+        batch.token[i] = token
+        batch.pos[i] = position
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i][0] = sequence
+        batch.logits[i] = False
+        last[sequence] = i
+    for i in last.values():
+        batch.logits[i] = True
+    batch.n_tokens = len(feed)
+    return last
 
 
 # -- OpenAI-compatible completion servers ------------------------------------------------------

@@ -136,6 +136,8 @@ class LLMSource:
         self._grammars: dict[tuple[str, str], IdGrammar] = {}
         self._lock = threading.Lock()
         self._asked = self._cached = self._unparsable = 0
+        # (store path, cache key, term) -> answers asked by `prefetch`, taken by `propose`
+        self._prefetched: dict[tuple[str, str, str], list[Completion]] = {}
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
@@ -182,26 +184,75 @@ class LLMSource:
             self._grammars[key] = grammar
         return grammar
 
+    def _question(
+        self, store: OntologyStore, template_key: str, template: str, cache_term: str,
+        grammar: IdGrammar, k: int,
+    ) -> tuple[str, str, str, str, IdGrammar | None]:  # fmt: skip
+        """(model, adapter, cache key, cache term, grammar sent to the model) of one question."""
+        model, adapter = self.backend.identity() if self.cache else ("", "")
+        sent = grammar if self.constrained else None
+        digest = _question_digest(template, sent.gbnf if sent else "", k)
+        return model, adapter, f"{template_key}:{digest}", cache_term, sent
+
     def _ask(
         self, store: OntologyStore, template_key: str, template: str, cache_term: str,
         prompt: str, prefix: str, grammar: IdGrammar, k: int,
     ) -> list[Completion]:  # fmt: skip
         """The model's answers, from the store's answer cache when this exact question was asked."""
-        model, adapter = self.backend.identity() if self.cache else ("", "")
-        sent = grammar if self.constrained else None
-        digest = _question_digest(template, sent.gbnf if sent else "", k)
-        key = f"{template_key}:{digest}"
+        model, adapter, key, _, sent = self._question(
+            store, template_key, template, cache_term, grammar, k
+        )
         if self.cache:
             hit = store.cached_model_answer(model, adapter, key, cache_term)
             if hit is not None:
                 self._count(cached=1)
                 return [Completion(text, logprob) for text, logprob in json.loads(hit)]
-        answers = self.backend.complete(prompt, sent, k=k, prefix=prefix)
-        self._count(asked=1)
+        with self._lock:
+            answers = self._prefetched.pop((str(store.path), key, cache_term), None)
+        if answers is None:
+            answers = self.backend.complete(prompt, sent, k=k, prefix=prefix)
+            self._count(asked=1)
         if self.cache:
             payload = json.dumps([[a.text, a.logprob] for a in answers], ensure_ascii=False)
             store.cache_model_answer(model, adapter, key, cache_term, payload)
         return answers
+
+    def prefetch(self, queries: Sequence[Query], store: OntologyStore) -> None:
+        """Ask the model about a batch of terms at once (propose mode), for `propose` to use.
+
+        A backend with `complete_many` decodes several prompts side by side, which is faster
+        than one by one; the answers are the same. Terms whose answer is in the store's answer
+        cache are not asked again.
+        """
+        complete_many = getattr(self.backend, "complete_many", None)
+        if self.mode == "choose" or complete_many is None:
+            return
+        symbol = self._symbol_mode(store)
+        name, template = self._propose_template(store)
+        prefix = template.split("{term}", 1)[0]
+        grammar = self._grammar(store, symbol)
+        todo: dict[str, str] = {}  # term -> cache key
+        sent: IdGrammar | None = None
+        for query in queries:
+            term = " ".join(query.text.split())
+            if not term or term in todo:
+                continue
+            model, adapter, key, _, sent = self._question(
+                store, name, template, term, grammar, self.k
+            )
+            if self.cache and store.cached_model_answer(model, adapter, key, term) is not None:
+                continue
+            todo[term] = key
+        if not todo:
+            return
+        prompts = [template.replace("{term}", term) for term in todo]
+        answers = complete_many(prompts, sent, k=self.k, prefix=prefix)
+        self._count(asked=len(prompts))
+        with self._lock:
+            if len(self._prefetched) > 4 * len(todo) + 1024:
+                self._prefetched.clear()  # answers prefetched for rows that never came
+            for (term, key), answer in zip(todo.items(), answers, strict=True):
+                self._prefetched[str(store.path), key, term] = answer
 
     # -- propose --------------------------------------------------------------------------------
 
