@@ -246,7 +246,13 @@ class LLMSource:
         if not todo:
             return
         prompts = [template.replace("{term}", term) for term in todo]
-        answers = complete_many(prompts, sent, k=self.k, prefix=prefix)
+        try:
+            answers = complete_many(prompts, sent, k=self.k, prefix=prefix)
+        except SourceUnavailable:
+            raise
+        except Term2IdError as exc:  # e.g. a prompt too long: each row asks alone and says so
+            log.debug("prefetch skipped: %s", exc)
+            return
         self._count(asked=len(prompts))
         with self._lock:
             if len(self._prefetched) > 4 * len(todo) + 1024:
