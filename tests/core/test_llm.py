@@ -472,3 +472,18 @@ def test_map_many_asks_the_model_in_batches_with_the_same_results(
         [c.curie for c in r.candidates] for r in expected
     ]
     assert [r.status for r in got] == [r.status for r in expected]
+
+
+def test_a_batched_first_pass_fills_the_answer_cache_for_the_rerun(
+    tiny, hp_catalog: StoreCatalog
+) -> None:
+    queries = [Query(t, "hp") for t, _ in tiny.pairs]
+    first = open_llm_source(model=tiny.model_gguf, k=3)
+    results = list(Mapper(hp_catalog, [first]).map_many(queries))
+    assert first.stats.asked == len(queries) and first.stats.cached == 0
+    rerun = open_llm_source(model=tiny.model_gguf, k=3)
+    again = list(Mapper(hp_catalog, [rerun]).map_many(queries))
+    assert rerun.stats.asked == 0 and rerun.stats.cached == len(queries)
+    assert [[c.curie for c in r.candidates] for r in again] == [
+        [c.curie for c in r.candidates] for r in results
+    ]

@@ -188,6 +188,7 @@ class LlamaCppBackend:
                 return
         narrow, llm._ctx = llm._ctx, wide
         narrow.close()
+        llm._stack.callback(wide.close)  # freed by Llama.close, before the model it uses
         self._wide = True
 
     def identity(self) -> tuple[str, str]:
@@ -205,9 +206,7 @@ class LlamaCppBackend:
             self._grammars.clear()
             self._prefix_states.clear()
             if self._llama is not None:
-                if self._wide:
-                    self._llama._ctx.close()  # ours, not on the Llama's own close stack
-                    self._wide = False
+                self._wide = False
                 self._llama.close()
                 self._llama = None
 
