@@ -71,6 +71,27 @@ def hpo_store(hpo_catalog: StoreCatalog) -> OntologyStore:
     return hpo_catalog.open("hp")
 
 
+@pytest.fixture
+def read_only_folder(tmp_path: Path):
+    """A folder this process cannot write in. Root ignores permissions, so /sys serves then."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        yield folder
+        folder.chmod(0o755)
+        return
+    (folder / "probe").unlink()
+    try:
+        (Path("/sys") / "term2id-probe").touch()
+    except OSError:
+        yield Path("/sys")
+        return
+    pytest.skip("no folder this process cannot write in")
+
+
 @pytest.fixture(scope="session")
 def tiny_model(hpo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """The tiny Llama model memorising 50 HPO pairs, built once for the whole test run.

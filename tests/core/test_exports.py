@@ -166,31 +166,9 @@ def test_output_equal_to_the_input_is_refused(tmp_path: Path) -> None:
     assert source.read_bytes() == before
 
 
-def read_only_folder(tmp_path: Path) -> Path:
-    """A folder this process cannot write in (root ignores permissions: use /sys then)."""
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        (folder / "probe").touch()
-    except OSError:
-        return folder
-    (folder / "probe").unlink()
-    try:
-        (Path("/sys") / "term2id-probe").touch()
-    except OSError:
-        return Path("/sys")
-    pytest.skip("no folder this process cannot write in")
-
-
-def test_read_only_output_folder_is_a_clear_error(tmp_path: Path) -> None:
-    folder = read_only_folder(tmp_path)
-    try:
-        with pytest.raises(OutputFileError, match="cannot write in folder"):
-            MappedSheetWriter(folder / "mapped.csv", ["term"])
-    finally:
-        if folder != Path("/sys"):
-            folder.chmod(0o755)
+def test_read_only_output_folder_is_a_clear_error(read_only_folder: Path) -> None:
+    with pytest.raises(OutputFileError, match="cannot write in folder"):
+        MappedSheetWriter(read_only_folder / "mapped.csv", ["term"])
 
 
 def test_missing_output_folder_is_named(tmp_path: Path) -> None:
