@@ -215,7 +215,22 @@ class _AtomicFile:
 # -- the mapped sheet ------------------------------------------------------------------------
 
 
-class MappedSheetWriter:
+class _ClosedOnSuccess:
+    """A writer used in `with`: kept (close) when the block succeeds, dropped (abort) when not.
+
+    Subclasses define close() and abort()."""
+
+    def __enter__(self):  # noqa: ANN204 - returns the writer itself, whatever its class
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class MappedSheetWriter(_ClosedOnSuccess):
     """Writes the input's columns unchanged plus MAPPED_COLUMNS, row by row, as CSV/TSV or XLSX.
 
     The format follows the output's extension (.xlsx: a workbook; anything else: delimited
@@ -303,15 +318,6 @@ class MappedSheetWriter:
         if self._handle is not None and not self._handle.closed:
             self._handle.close()
         self._file.discard()
-
-    def __enter__(self) -> MappedSheetWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 # -- SSSOM -----------------------------------------------------------------------------------
@@ -432,7 +438,7 @@ def _curie_prefixes(mapping: SSSOMMapping) -> set[str]:
     return {prefix_of(i) for i in ids if i and ":" in i}
 
 
-class SSSOMWriter:
+class SSSOMWriter(_ClosedOnSuccess):
     """Writes an SSSOM TSV row by row: `add()` each mapping, then `close()` (or use `with`).
 
     Rows are streamed to a temporary body file; the metadata header, which needs every prefix
@@ -533,15 +539,6 @@ class SSSOMWriter:
     def abort(self) -> None:
         self._handle.close()
         self._body.discard()
-
-    def __enter__(self) -> SSSOMWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_sssom(
