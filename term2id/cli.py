@@ -376,6 +376,10 @@ ModeOption = Annotated[
         help="What the model does: propose ids, choose among the other sources' top candidates, or both.",
     ),
 ]
+ThresholdOption = Annotated[
+    float,
+    typer.Option(min=0.0, max=1.0, help="Confidence at which a verified id counts as mapped."),
+]
 ServerOption = Annotated[
     str | None,
     typer.Option(
@@ -479,10 +483,7 @@ def map_command(
         str | None,
         typer.Option(help="Candidate sources, comma-separated: exact,fuzzy,semantic,..."),
     ] = None,
-    threshold: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Confidence at which a verified id counts as mapped."),
-    ] = 0.9,
+    threshold: ThresholdOption = 0.9,
     model: ModelOption = None,
     adapter: AdapterOption = None,
     mode: ModeOption = "propose",
@@ -636,10 +637,7 @@ def eval_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling held-out synonyms.")] = 0,
-    threshold: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Confidence at which a verified id counts as mapped."),
-    ] = 0.9,
+    threshold: ThresholdOption = 0.9,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
