@@ -219,10 +219,21 @@ def db_info(
         ("id prefixes", ", ".join(info.prefixes)),
         ("popularity", info.popularity_source or "none"),
         ("store file", info.path),
+        ("sentence model", _sentence_model_of(store)),
     ]
     rows += [("warning", w) for w in info.warnings]
     for key, value in rows:
         out.print(f"[bold]{key:>12}[/]  {value}", highlight=False)
+
+
+def _sentence_model_of(store) -> str:  # noqa: ANN001 - an OntologyStore
+    """What the semantic source embeds this store with (numpy only; no model is loaded)."""
+    from term2id.core.sources.semantic import MODEL_NAME, tuned_model_of
+
+    tuned = tuned_model_of(store)
+    if tuned is None:
+        return f"{MODEL_NAME} (packaged; `term2id train embeddings` tunes it on this store)"
+    return f"{tuned.description} ({tuned.path})"
 
 
 @db_app.command("search")
@@ -535,6 +546,10 @@ def map_command(
         out.print(f"wrote {summary.sssom} ({summary.sssom_rows:,} mappings)", highlight=False)
 
 
+def _uses_semantic(sources: list) -> bool:
+    return any(source.name == "semantic" for source in sources)
+
+
 def _build_embedded_store_if_needed(names: list[str]) -> None:
     """The embedded HPO store is built on first use: show that as progress, not as a pause."""
     from term2id.core.catalog import DEFAULT_STORE
@@ -637,6 +652,14 @@ def eval_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling held-out synonyms.")] = 0,
+    tune_embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--tune-embeddings",
+            help="With --hold-out-synonyms and the semantic source: tune the sentence model on "
+            "the copy without the held-out synonyms first (as `train embeddings` does; minutes).",
+        ),
+    ] = False,
     threshold: ThresholdOption = 0.9,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
@@ -659,6 +682,11 @@ def eval_command(
     if (gold is None) == (hold_out_synonyms is None):
         raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
     chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server)
+    if tune_embeddings and (hold_out_synonyms is None or not _uses_semantic(chosen)):
+        raise Term2IdError(
+            "--tune-embeddings needs --hold-out-synonyms and the semantic source "
+            "(to tune a store itself: term2id train embeddings --ontology NAME)"
+        )
     _build_embedded_store_if_needed(ontology.split(","))
     with tempfile.TemporaryDirectory(prefix="term2id-eval-") as folder:
         if hold_out_synonyms is not None:
@@ -673,6 +701,12 @@ def eval_command(
                     catalog().open(ontology), hold_out_synonyms, seed, folder, progress
                 )
             what = f"{hold_out_synonyms} held-out synonyms of {ontology} (seed {seed})"
+            if tune_embeddings:
+                from term2id.training.embeddings import tune_embeddings as tune
+
+                with progress_bar("tuning the sentence model without them") as progress:
+                    tuned = tune(eval_catalog.open(ontology), progress=progress)
+                what += f", sentence model tuned on {tuned.pairs:,} pairs of the rest"
         else:
             eval_catalog, items = catalog(), read_gold(gold)
             what = str(gold)

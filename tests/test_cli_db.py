@@ -27,6 +27,7 @@ def test_import_show_search_list_info(run_cli, tmp_path: Path) -> None:
     assert "tiny" in listed.out and "tiny/releases/2024-01-01" in listed.out
     info = run_cli("db", "info", "tiny", *d)
     assert "sha256" in info.out and "12 (2 obsolete)" in info.out
+    assert "all-MiniLM-L6-v2 (packaged; `term2id train embeddings` tunes it" in info.out
 
 
 @pytest.mark.parametrize(

@@ -270,3 +270,51 @@ def train_eval(
             table.add_row(cell.model, split, cell.task, str(cell.n), f"{cell.accuracy:.3f}")
     out.print(table)
     out.print(f"per-bin table {paths['tsv']}, plot {paths['png']}", highlight=False)
+
+
+@train_app.command("embeddings")
+def train_embeddings(
+    ontology: Annotated[
+        str, typer.Option("--ontology", help="Store whose names the model is tuned on.")
+    ] = DEFAULT_STORE,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the name pairs.")] = 1,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=2, help="Pairs per step (each the others' negatives)."),
+    ] = 64,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", min=1e-7)] = 4e-5,
+    definitions: Annotated[
+        bool, typer.Option(help="Also pair each definition's first sentence with its label.")
+    ] = True,
+    max_pairs: Annotated[
+        int | None, typer.Option("--max-pairs", min=2, help="Tune on a random sample of pairs.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and shuffling.")] = 0,
+    device: Annotated[
+        str | None, typer.Option(help="cuda or cpu (default: cuda when there is one).")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Tune the semantic source's sentence model on a store's own synonyms and definitions."""
+    from term2id.training.embeddings import EmbeddingTuning, tune_embeddings
+
+    catalog = StoreCatalog(data_dir)
+    store = catalog.open(
+        ontology, _progress("building store") if ontology == DEFAULT_STORE else None
+    )
+    tuning = EmbeddingTuning(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        definitions=definitions, max_pairs=max_pairs, seed=seed, device=device,
+    )  # fmt: skip
+    result = tune_embeddings(store, tuning, _progress("embeddings"))
+    out.print(
+        f"tuned on {result.pairs:,} name pairs of {store.name} {store.release}: "
+        f"{result.steps:,} steps in {result.seconds:,.0f} s on {result.device}, "
+        f"last loss {result.last_loss:.3f}",
+        highlight=False,
+    )
+    out.print(
+        f"model: {result.folder} (the semantic source uses it for {store.name} from now on; "
+        "names are embedded again on first use)",
+        highlight=False,
+    )

