@@ -40,7 +40,15 @@ from term2id.core.candidates import (
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
 from term2id.core.progress import Progress
-from term2id.core.ranking import cap_shared_names, combined_vote, rank, sharing_the_name
+from term2id.core.ranking import (
+    DEFAULT_FUSION,
+    TUNED_FUSION,
+    FusionWeights,
+    cap_shared_names,
+    combined_vote,
+    rank,
+    sharing_the_name,
+)
 from term2id.core.sources import default_sources
 from term2id.core.sources.index import MAX_SCORED_CHARS, index_of
 from term2id.core.store import OntologyStore
@@ -95,6 +103,7 @@ class Mapper:
         self.top_k = top_k
         self.rerankers = list(rerankers)
         self._elsewhere_cache: dict[str, tuple[str, str] | None] = {}
+        self._fusion_cache: dict[tuple[str, ...], FusionWeights] = {}
         # A deeper pool pays off only when several sources rank by similarity and fusion can
         # combine them; with exact and fuzzy alone it would only cost time.
         rankers = sum(s.name != "exact" for s in self.sources)
@@ -123,6 +132,27 @@ class Mapper:
                         prepare(store, progress)
                     except SourceUnavailable as exc:
                         log.warning("%s", exc)  # mapping will note it on each row
+
+    def fusion_for(self, stores: Sequence[OntologyStore]) -> FusionWeights:
+        """The fusion weights for `stores`: TUNED_FUSION when a source uses a model tuned on one.
+
+        A source says so with `tuned_for(store)` (the semantic source, when the store has its
+        own tuned sentence model).
+        """
+        key = tuple(store.name for store in stores)
+        found = self._fusion_cache.get(key)
+        if found is None:
+            tuned = False
+            for source in self.sources:
+                tuned_for = getattr(source, "tuned_for", None)
+                if tuned_for is None:
+                    continue
+                try:
+                    tuned = tuned or any(tuned_for(store) for store in stores)
+                except SourceUnavailable:
+                    continue  # the source will say so on each row
+            found = self._fusion_cache[key] = TUNED_FUSION if tuned else DEFAULT_FUSION
+        return found
 
     def _elsewhere(self, requested: list[str]) -> ElsewhereLookup:
         def lookup(curie: str) -> tuple[str, str] | None:
@@ -186,6 +216,7 @@ class Mapper:
         self, query: Query, stores: list[OntologyStore], proposals: list[tuple[str, Evidence]]
     ) -> list:
         elsewhere = self._elsewhere([s.name for s in stores])
+        weights = self.fusion_for(stores)
         checked: dict[str, Verification] = {}
         grouped: dict[str, tuple[Verification, list[Evidence]]] = {}
         for proposed, evidence in proposals:
@@ -207,7 +238,7 @@ class Mapper:
             for rank_position, replacement in enumerate(verification.replaced_by, start=1):
                 offered = Evidence(
                     "replacement",
-                    round(combined_vote(evidence), 4),
+                    round(combined_vote(evidence, weights), 4),
                     rank_position,
                     verification.label,
                     f"replaces obsolete {verification.curie} ({verification.label})",
@@ -226,7 +257,9 @@ class Mapper:
                     current[1].append(offered)
         # Several terms carrying the name the term matched: none is accepted without a look.
         return cap_shared_names(
-            rank(grouped.values(), self.top_k), sharing_the_name(grouped.values()), self.threshold
+            rank(grouped.values(), self.top_k, weights),
+            sharing_the_name(grouped.values()),
+            self.threshold,
         )
 
     def _prefetch(self, queries: list[Query]) -> None:

@@ -286,6 +286,9 @@ def train_embeddings(
     definitions: Annotated[
         bool, typer.Option(help="Also pair each definition's first sentence with its label.")
     ] = True,
+    hard_negatives: Annotated[
+        bool, typer.Option(help="Show each text beside the wrong label it is nearest to.")
+    ] = True,
     max_pairs: Annotated[
         int | None, typer.Option("--max-pairs", min=2, help="Tune on a random sample of pairs.")
     ] = None,
@@ -304,7 +307,7 @@ def train_embeddings(
     )
     tuning = EmbeddingTuning(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        definitions=definitions, max_pairs=max_pairs, seed=seed, device=device,
+        definitions=definitions, hard_negatives=hard_negatives, max_pairs=max_pairs, seed=seed, device=device,
     )  # fmt: skip
     result = tune_embeddings(store, tuning, _progress("embeddings"))
     out.print(

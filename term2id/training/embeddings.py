@@ -141,6 +141,10 @@ def tune_embeddings(
         )
     batch_size = min(tuning.batch_size, len(pairs))  # a small store: one batch is all of it
     device = tuning.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu")
+    if device.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise TrainingError(f"--device {device}: expected cpu, cuda, cuda:N or mps")
     base = str(base_model) if base_model is not None else _packaged_model_path()
     try:
         model = SentenceTransformer(base, device=device)

@@ -10,7 +10,9 @@ import pytest
 from term2id.core.candidates import Query
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import CancelledError
+from term2id.core.mapper import Mapper, default_sources
 from term2id.core.progress import Progress
+from term2id.core.ranking import DEFAULT_FUSION, TUNED_FUSION
 from term2id.core.sources.semantic import (
     MODEL_NAME,
     TUNED_MANIFEST,
@@ -91,6 +93,25 @@ def test_a_tuned_model_is_written_beside_the_store_and_used_for_it(
     )
 
 
+def test_the_mapper_weighs_sources_for_a_tuned_model_on_its_store_only(
+    tiny_catalog: StoreCatalog,
+) -> None:
+    store = tiny_catalog.open("tiny")
+    fused = Mapper(tiny_catalog, default_sources(["exact", "fuzzy", "semantic"]))
+    assert fused.fusion_for([store]) is DEFAULT_FUSION
+
+    tune_embeddings(store, QUICK)
+
+    fused = Mapper(tiny_catalog, default_sources(["exact", "fuzzy", "semantic"]))
+    assert fused.fusion_for([store]) is TUNED_FUSION
+    assert fused.fusion_for([tiny_catalog.open("genes")]) is DEFAULT_FUSION
+    lexical = Mapper(tiny_catalog, default_sources(["exact", "fuzzy"]))
+    assert lexical.fusion_for([store]) is DEFAULT_FUSION
+    # Exact names still decide what is accepted automatically.
+    result = fused.map(Query("Anaemia", "tiny"))
+    assert result.best.curie == "TP:0000005" and result.status.value == "verified"
+
+
 def test_a_model_tuned_on_another_release_is_not_used(
     tiny_store: OntologyStore, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -144,6 +165,11 @@ def test_train_embeddings_command(tiny_catalog: StoreCatalog, run_cli) -> None:
     info = run_cli("db", "info", "tiny", "--data-dir", tiny_catalog.data_dir)
     assert "all-MiniLM-L6-v2 tuned on tiny" in info.out
 
+    no_gpu = run_cli(
+        "train", "embeddings", "--ontology", "tiny", "--device", "tpu", "--data-dir",
+        tiny_catalog.data_dir,
+    )  # fmt: skip
+    assert no_gpu.code == 4 and "--device tpu: expected cpu, cuda, cuda:N or mps" in no_gpu.err
     bare = run_cli("train", "embeddings", "--ontology", "nope", "--data-dir", tiny_catalog.data_dir)
     assert bare.code != 0 and "nope" in bare.err and "Traceback" not in bare.err
 

@@ -174,6 +174,7 @@ class SemanticSource:
         self.expansion_readings = expansion_readings
         self.use_tuned = use_tuned
         self._models: dict[str, object] = {}  # EmbeddingModel.key -> SentenceTransformer
+        self._model_choice: dict[tuple[str, str, int], EmbeddingModel] = {}
         self._lock = threading.Lock()
         self._stores: dict[int, _StoreVectors] = {}
         # (model key, text) -> unit vector
@@ -185,8 +186,27 @@ class SemanticSource:
 
     # -- model --------------------------------------------------------------------------------
 
+    def tuned_for(self, store: OntologyStore) -> bool:
+        """Whether `store`'s names are embedded with a model tuned on that store."""
+        return self.model_for(store).tuned_on is not None
+
     def model_for(self, store: OntologyStore) -> EmbeddingModel:
-        """The model that embeds `store`'s names and the terms mapped against it."""
+        """The model that embeds `store`'s names and the terms mapped against it.
+
+        Decided once per store file and tuned-model manifest: hashing the weights is not free.
+        """
+        manifest = tuned_model_folder(store) / TUNED_MANIFEST
+        try:
+            stamp = manifest.stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        key = (str(store.path), store.release, stamp)
+        found = self._model_choice.get(key)
+        if found is None:
+            found = self._model_choice[key] = self._choose_model(store)
+        return found
+
+    def _choose_model(self, store: OntologyStore) -> EmbeddingModel:
         if self.model_path is not None:
             folder = Path(self.model_path)
             try:
