@@ -547,11 +547,15 @@ class OntologyStore:
             copied += self.cache_embeddings(model, vectors)
         return copied
 
-    def clear_embeddings(self) -> int:
-        """Forget every cached vector; returns how many there were."""
+    def clear_embeddings(self, model: str | None = None) -> int:
+        """Forget the cached vectors of `model` (default: of every model); returns how many."""
         conn = self._conn()
         try:
             with conn:
+                if model is not None:
+                    return conn.execute(
+                        "DELETE FROM embedding_cache WHERE model = ?", (model,)
+                    ).rowcount
                 return conn.execute("DELETE FROM embedding_cache").rowcount
         except sqlite3.OperationalError:
             return 0

@@ -128,6 +128,20 @@ def test_a_model_tuned_on_another_release_is_not_used(
     assert "term2id train embeddings --ontology tiny" in caplog.text
 
 
+def test_tuning_again_drops_the_replaced_models_vectors(tiny_store: OntologyStore) -> None:
+    tune_embeddings(tiny_store, QUICK)
+    first = SemanticSource()
+    first.prepare(tiny_store)
+    old_key = first.model_for(tiny_store).key
+    assert tiny_store.cached_embeddings(old_key)
+
+    tune_embeddings(tiny_store, EmbeddingTuning(epochs=1, batch_size=32, seed=7))
+
+    new_key = SemanticSource().model_for(tiny_store).key
+    assert new_key != old_key
+    assert tiny_store.cached_embeddings(old_key) == {}
+
+
 def test_a_cancelled_tuning_leaves_the_earlier_model_as_it_was(tiny_store: OntologyStore) -> None:
     folder = tune_embeddings(tiny_store, QUICK).folder
     digest = weights_digest(folder)

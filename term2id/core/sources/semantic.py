@@ -116,6 +116,11 @@ def weights_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def tuned_cache_key(digest: str) -> str:
+    """The key a tuned model's vectors are cached under, from its weights' digest."""
+    return f"tuned:{digest}"
+
+
 def tuned_model_of(store: OntologyStore) -> EmbeddingModel | None:
     """`store`'s tuned model, if it has one made for its current release; else None.
 
@@ -140,7 +145,7 @@ def tuned_model_of(store: OntologyStore) -> EmbeddingModel | None:
             folder, store_name, release, store.name, store.release, store.name,
         )  # fmt: skip
         return None
-    return EmbeddingModel(f"tuned:{digest}", str(folder), f"{store_name} {release}")
+    return EmbeddingModel(tuned_cache_key(digest), str(folder), f"{store_name} {release}")
 
 
 @dataclass(slots=True)
