@@ -199,8 +199,9 @@ def _batches(pairs: list[NamePair], size: int, rng: random.Random) -> list[list[
     """Full batches in random order, each of texts of similar length.
 
     Pairs are shuffled, then sorted by length within windows of BUCKET_BATCHES batches: a batch
-    of short names is not padded to the length of a definition (on HPO, about twice as fast),
-    and the negatives within a batch stay a random draw.
+    of short names is not padded to the length of a definition (on HPO a step, with hard
+    negatives, took 1.6 s against 2.0 s without either), and the negatives within a batch stay a
+    random draw.
     """
     order = list(range(len(pairs)))
     rng.shuffle(order)
