@@ -20,6 +20,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from term2id import __version__
+from term2id.cli_options import DataDirOption
 from term2id.core.catalog import DATA_DIR_ENV, StoreCatalog
 from term2id.core.errors import Term2IdError, TermNotFoundError
 from term2id.core.ontology_files import FORMATS
@@ -55,17 +56,6 @@ def catalog() -> StoreCatalog:
     if State.catalog is None:
         State.catalog = StoreCatalog(State.data_dir)
     return State.catalog
-
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help=f"Folder holding the ontology stores (default: the platform's user data folder, or ${DATA_DIR_ENV}).",
-        envvar=DATA_DIR_ENV,
-        show_default=False,
-    ),
-]
 
 
 def _version(value: bool) -> None:

@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from term2id.core.catalog import DATA_DIR_ENV, DEFAULT_STORE, StoreCatalog
+from term2id.cli_options import DataDirOption
+from term2id.core.catalog import DEFAULT_STORE, StoreCatalog
 from term2id.core.errors import Term2IdError
 from term2id.core.progress import Progress
 
@@ -24,16 +25,6 @@ train_app = typer.Typer(
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help=f"Folder holding the ontology stores (default: ${DATA_DIR_ENV} or the user data folder).",
-        envvar=DATA_DIR_ENV,
-        show_default=False,
-    ),
-]
 
 
 def _progress(prefix: str) -> Progress:
