@@ -205,3 +205,17 @@ def test_eval_can_tune_on_the_held_out_copy_only(tiny_catalog: StoreCatalog, run
     )  # fmt: skip
     assert refused.code != 0
     assert "--tune-embeddings needs --hold-out-synonyms and the semantic source" in refused.err
+
+
+@pytest.mark.gpu
+def test_tuning_on_cuda_writes_a_model_the_cpu_source_uses(tiny_store: OntologyStore) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU on this machine")
+
+    result = tune_embeddings(tiny_store, EmbeddingTuning(epochs=2, batch_size=32, device="cuda"))
+
+    assert result.device == "cuda" and result.steps == 2
+    found = SemanticSource().propose(Query("Lack of coordination", "tiny"), tiny_store, 5)
+    assert found[0].curie == "TP:0000011"
+    assert "model tuned on tiny" in found[0].evidence.detail
