@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
+import gguf
 import numpy as np
 import pytest
 
 from term2id.core.errors import InputFileError
-from term2id.core.llm.gguf_check import ModelFileError, check_model_files, read_gguf_header
-
-gguf = pytest.importorskip("gguf")
+from term2id.core.llm.gguf_check import (
+    MAX_ARRAY_NESTING,
+    ModelFileError,
+    check_model_files,
+    read_gguf_header,
+)
 
 
 def write_gguf(
@@ -166,3 +171,43 @@ def test_too_little_memory_says_how_much_is_needed(base: Path) -> None:
     assert check_model_files(base, available_memory=checked.needed_bytes).needed_bytes == (
         checked.needed_bytes
     )
+
+
+def _gguf_string(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("<Q", len(data)) + data
+
+
+def _header_with_nested_arrays(depth: int) -> bytes:
+    """A GGUF header with one key: arrays of arrays `depth` deep, innermost empty uint8."""
+    array, uint8 = 9, 0
+    value = b"".join(struct.pack("<IQ", array, 1) for _ in range(depth - 1))
+    value += struct.pack("<IQ", uint8, 0)
+    arch = _gguf_string("general.architecture") + struct.pack("<I", 8) + _gguf_string("llama")
+    nested = _gguf_string("odd.nested") + struct.pack("<I", array) + value
+    return b"GGUF" + struct.pack("<IQQ", 3, 0, 2) + arch + nested
+
+
+def test_deeply_nested_arrays_are_refused_in_one_line(tmp_path: Path) -> None:
+    crafted = tmp_path / "nested.gguf"
+    crafted.write_bytes(_header_with_nested_arrays(100_000))  # past Python's recursion limit
+    with pytest.raises(ModelFileError) as caught:
+        read_gguf_header(crafted)
+    message = str(caught.value)
+    assert message.startswith(f"{crafted}: corrupt GGUF header")
+    assert f"nested more than {MAX_ARRAY_NESTING} deep" in message and "\n" not in message
+    # nesting within the bound is legal GGUF and is read
+    legal = tmp_path / "legal.gguf"
+    legal.write_bytes(_header_with_nested_arrays(MAX_ARRAY_NESTING))
+    assert read_gguf_header(legal).architecture == "llama"
+
+
+def test_an_array_longer_than_the_file_is_truncation_not_a_silent_seek(tmp_path: Path) -> None:
+    # A float array claiming 2**40 elements: seeking past the end succeeds silently; the
+    # header must still be called truncated rather than read as if the rest were there.
+    arch = _gguf_string("general.architecture") + struct.pack("<I", 8) + _gguf_string("llama")
+    scores = _gguf_string("tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, 1 << 40)
+    crafted = tmp_path / "long.gguf"
+    crafted.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 2) + arch + scores)
+    with pytest.raises(ModelFileError, match="truncated or corrupt GGUF file"):
+        read_gguf_header(crafted)

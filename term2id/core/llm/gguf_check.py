@@ -146,6 +146,13 @@ _SCALAR_FORMATS = {
     12: "<d",
 }
 _STRING, _ARRAY = 8, 9
+# Arrays of arrays are legal GGUF but no model uses more than a level or two; a crafted header
+# nesting thousands deep would otherwise exhaust Python's recursion limit.
+MAX_ARRAY_NESTING = 8
+
+
+class NestingTooDeep(ValueError):
+    """A GGUF header whose arrays nest deeper than MAX_ARRAY_NESTING."""
 
 
 class ModelFileError(InputFileError):
@@ -196,6 +203,8 @@ def read_gguf_header(path: Path | str) -> GGUFInfo:
     try:
         with path.open("rb") as handle:
             return _read(handle, path, size)
+    except NestingTooDeep as exc:
+        raise ModelFileError(path, f"corrupt GGUF header ({exc})") from exc
     except (struct.error, UnicodeDecodeError, EOFError, OverflowError, MemoryError) as exc:
         raise ModelFileError(path, f"truncated or corrupt GGUF file ({exc})") from exc
     except OSError as exc:
@@ -277,23 +286,33 @@ def _read_string(handle: BinaryIO) -> str:
     return _read_exact(handle, length).decode("utf-8")
 
 
-def _read_value(handle: BinaryIO, value_type: int) -> object:
+def _skip(handle: BinaryIO, n: int) -> None:
+    """Seek n bytes forward; a seek past the end would succeed silently, so refuse it here."""
+    position = handle.tell() + n
+    if position > os.fstat(handle.fileno()).st_size:
+        raise EOFError("unexpected end of file")
+    handle.seek(position)
+
+
+def _read_value(handle: BinaryIO, value_type: int, depth: int = 0) -> object:
     if value_type in _SCALAR_FORMATS:
         return _unpack(handle, _SCALAR_FORMATS[value_type])
     if value_type == _STRING:
         return _read_string(handle)
     if value_type == _ARRAY:
+        if depth >= MAX_ARRAY_NESTING:
+            raise NestingTooDeep(f"arrays nested more than {MAX_ARRAY_NESTING} deep")
         element_type = _unpack(handle, "<I")
         count = _unpack(handle, "<Q")
         if element_type in _SCALAR_FORMATS:
             # Numeric arrays (token scores, types) are skipped with one seek.
-            handle.seek(count * struct.calcsize(_SCALAR_FORMATS[element_type]), os.SEEK_CUR)
+            _skip(handle, count * struct.calcsize(_SCALAR_FORMATS[element_type]))
         elif element_type == _STRING:
             for _ in range(count):
-                handle.seek(_unpack(handle, "<Q"), os.SEEK_CUR)
+                _skip(handle, _unpack(handle, "<Q"))
         else:
             for _ in range(count):
-                _read_value(handle, element_type)
+                _read_value(handle, element_type, depth + 1)
         return _SKIPPED
     raise EOFError(f"unknown GGUF value type {value_type}")
 
