@@ -43,6 +43,9 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 DELIMITERS = ",\t;|"
 MAX_LISTED_WARNINGS = 20
 _SAMPLE_BYTES = 256 * 1024
+# csv.Sniffer's quote-guessing regex takes time quadratic in its sample (14 s on 200 kB of
+# repeated quoted cells): it sees the first lines only.
+_SNIFF_CHARS = 16 * 1024
 _CHUNK_BYTES = 1024 * 1024
 
 CellValue = str | int | float | bool | datetime | date | time | None
@@ -412,9 +415,16 @@ def sniff_delimiter(sample: str, suffix: str = "") -> str:
     counts = {d: header.count(d) for d in DELIMITERS}
     if not any(counts.values()):
         return next((d for d in "\t|;," if d not in sample), "\t")
+    # The last line of a sample may be cut short; leave it out.
+    whole = lines[:-1] or lines
+    kept, size = [], 0
+    for line in whole:
+        if kept and size + len(line) > _SNIFF_CHARS:
+            break
+        kept.append(line[:_SNIFF_CHARS])
+        size += len(line) + 1
     try:
-        # The last line of a sample may be cut short; leave it out.
-        sniffed = csv.Sniffer().sniff("\n".join(lines[:-1] or lines), delimiters=DELIMITERS)
+        sniffed = csv.Sniffer().sniff("\n".join(kept), delimiters=DELIMITERS)
         if counts.get(sniffed.delimiter):
             return sniffed.delimiter
     except csv.Error:
@@ -503,7 +513,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
             raise SheetNotFoundError(path, sheet, sheets)
         worksheet = workbook[sheet]
         header_line, header = None, None
-        for line, row in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        for line, row in _sheet_rows(path, worksheet):
             if any(cell_text(c).strip() for c in row):
                 header_line, header = line, [cell_text(c).strip() for c in row]
                 break
@@ -531,7 +541,21 @@ def _xlsx_rows(info: TableInfo) -> Iterator[tuple[int, list[CellValue]]]:
     workbook = _load_workbook(info.path)
     try:
         worksheet = workbook[info.sheet]
-        for line, row in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        for line, row in _sheet_rows(info.path, worksheet):
             yield line, list(row)
     finally:
         workbook.close()
+
+
+def _sheet_rows(path: Path, worksheet) -> Iterator[tuple[int, tuple]]:  # noqa: ANN001 - openpyxl
+    """(line, cells) of a read-only worksheet; its XML is parsed as the rows are read, so a
+    damaged sheet fails here, as ParseError or whatever openpyxl meets, not on opening."""
+    line = 0
+    try:
+        for line, row in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            yield line, row
+    except Exception as exc:  # openpyxl's and the XML parsers' errors alike
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputFileError(
+            path, f"sheet {worksheet.title!r} cannot be read at row {line + 1} ({reason})"
+        ) from None

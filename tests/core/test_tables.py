@@ -238,3 +238,25 @@ def test_rows_stream_without_holding_the_file_in_memory(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert count == 200_000
     assert peak < size / 4, f"reading a {size:,}-byte file peaked at {peak:,} bytes"
+
+
+def test_a_workbook_whose_sheet_xml_is_damaged_is_refused_in_one_line(tmp_path: Path) -> None:
+    import zipfile
+
+    good = _workbook(tmp_path / "good.xlsx", {"terms": [["term"], ["Seizure"], ["Ataxia"]]})
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<row r=\"3\"", b"<row r=\"3\"<<")  # XML that does not parse
+            target.writestr(item, data)
+    # The header row parses; openpyxl reads the sheet's XML lazily and meets the damage later.
+    table = open_table(damaged)
+    assert table.columns == ("term",)
+    with pytest.raises(InputFileError) as caught:
+        list(table.rows())
+    message = str(caught.value)
+    assert message.startswith(f"{damaged}: sheet 'terms' cannot be read at row ")
+    assert "\n" not in message
+
