@@ -38,7 +38,7 @@ def _draw(target_name: str, seed: int, index: int) -> tuple[int, list]:
     return rng.randrange(TARGETS[target_name].seeds), random_mutations(rng)
 
 
-def worker(target_name: str, seed: int, start: int, stop: int, folder: Path) -> None:
+def worker(target_name: str, seed: int, start: int, stop: int, folder: Path, keep: Path) -> None:
     """Read files start..stop-1, saying on stdout when each begins and how it ended."""
     target = TARGETS[target_name]
     for index in range(start, stop):
@@ -52,6 +52,7 @@ def worker(target_name: str, seed: int, start: int, stop: int, folder: Path) -> 
             where = "".join(traceback.format_exception(cause)[-3:]) if cause else ""
             sys.stderr.write(f"file {index}: {exc}\n{where}\n")
             outcome = "failure: " + str(exc).splitlines()[0][:200]
+            _keep(folder, keep, target_name, index, "failure")  # before the next file replaces it
         print(f"end {index} {time.perf_counter() - began:.4f} {outcome}", flush=True)
 
 
@@ -66,7 +67,8 @@ def fuzz(target_name: str, files: int, seed: int, keep: Path) -> dict:
         while index < files:
             process = subprocess.Popen(
                 [sys.executable, __file__, "--worker", target_name, "--seed", str(seed),
-                 "--start", str(index), "--stop", str(files), "--folder", str(folder)],
+                 "--start", str(index), "--stop", str(files), "--folder", str(folder),
+                 "--keep", str(keep)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
             assert process.stdout is not None and process.stderr is not None
@@ -92,8 +94,6 @@ def fuzz(target_name: str, files: int, seed: int, keep: Path) -> dict:
                 seconds, outcome = float(rest[0]), rest[1].strip()
                 counts[outcome.split(":")[0] if outcome.startswith("failure") else outcome] += 1
                 slowest = max(slowest, (seconds, int(number)))
-                if outcome.startswith("failure"):
-                    _keep(folder, keep, target_name, int(number), "failure")
                 current = None
                 index = int(number) + 1
             process.wait()
@@ -130,11 +130,11 @@ def main() -> None:
     parser.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        worker(args.worker, args.seed, args.start, args.stop, args.folder)
-        return
     keep = args.keep or Path(tempfile.mkdtemp(prefix="term2id-fuzz-kept-"))
     keep.mkdir(parents=True, exist_ok=True)
+    if args.worker:
+        worker(args.worker, args.seed, args.start, args.stop, args.folder, keep)
+        return
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
     print(f"{args.files:,} mutated files per reader, seed {args.seed}; hang = no answer in "
           f"{HANG_SECONDS:g} s; failing files kept in {keep}")  # fmt: skip

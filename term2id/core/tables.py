@@ -505,6 +505,8 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
     workbook = _load_workbook(path)
     try:
         sheets = tuple(workbook.sheetnames)
+        if not sheets:  # openpyxl drops sheets its workbook.xml describes wrongly
+            raise InputFileError(path, "the workbook holds no sheet that can be read")
         if sheet is None:
             if len(sheets) > 1:
                 raise SheetNotChosenError(path, sheets)

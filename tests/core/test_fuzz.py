@@ -55,6 +55,9 @@ FOUND = [
     # a workbook whose sheet XML breaks after the header: ParseError escaped while streaming
     ("table", 5, [(1, 3309394797, 53, 14769124325307027886),
                   (0, 2695088, 41, 18396601713316194581)]),
+    # a workbook whose only sheet openpyxl drops: no sheets, and an IndexError escaped
+    ("table", 5, [(8, 812034086, 25, 14259481882406849023),
+                  (3, 281675022, 44, 17113826077319372092)]),
 ]  # fmt: skip
 
 
