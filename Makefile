@@ -20,6 +20,8 @@ $(VENV)/.app-installed: pyproject.toml | $(PY)
 $(VENV)/.test-installed: pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e '.[dev,gui,llm,train,semantic,bench]'
+	# bitsandbytes (4-bit QLoRA) only where a CUDA GPU is present, so its test runs there.
+	if nvidia-smi >/dev/null 2>&1; then $(PIP) install --quiet -e '.[gpu]'; fi
 	touch $@ $(VENV)/.app-installed
 
 install-app: $(VENV)/.app-installed

@@ -106,6 +106,23 @@ def tiny_model(hpo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), store, n_pairs=50, seed=0)
 
 
+@pytest.fixture
+def cuda_device() -> str:
+    """"cuda" where torch sees a CUDA GPU; otherwise the test is skipped, saying why."""
+    import shutil
+
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.version.cuda is None and shutil.which("nvidia-smi"):
+        pytest.skip(
+            f"torch {torch.__version__} is a CPU build but nvidia-smi finds a GPU: "
+            "install a CUDA build of torch to run this test"
+        )
+    pytest.skip("no CUDA GPU on this machine (torch.cuda.is_available() is False)")
+
+
 @dataclass
 class CliResult:
     code: int

@@ -188,7 +188,20 @@ def test_train_embeddings_command(tiny_catalog: StoreCatalog, run_cli) -> None:
     assert bare.code != 0 and "nope" in bare.err and "Traceback" not in bare.err
 
 
-def test_eval_can_tune_on_the_held_out_copy_only(tiny_catalog: StoreCatalog, run_cli) -> None:
+def test_eval_can_tune_on_the_held_out_copy_only(
+    tiny_catalog: StoreCatalog, run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from term2id.core.evaluation import hold_out_synonyms
+    from term2id.training import embeddings
+
+    tuned_on: list[tuple[str, str]] = []  # the pairs the real tuning was given
+
+    def recording_name_pairs(store, definitions=True):
+        pairs = name_pairs(store, definitions)
+        tuned_on.extend((p.text, p.label) for p in pairs)
+        return pairs
+
+    monkeypatch.setattr(embeddings, "name_pairs", recording_name_pairs)
     common = ("--ontology", "tiny", "--sources", "exact,fuzzy,semantic", "--data-dir")
     result = run_cli(
         "eval", "--hold-out-synonyms", "3", "--seed", "1", "--tune-embeddings", "--json",
@@ -196,6 +209,12 @@ def test_eval_can_tune_on_the_held_out_copy_only(tiny_catalog: StoreCatalog, run
     )  # fmt: skip
     assert result.code == 0, result.err
     assert json.loads(result.out)["n"] == 3
+    # The held-out synonyms (the same seed draws the same ones) were not among the tuning pairs,
+    # though the store's own pairs include them.
+    held_out = {g.term for g in hold_out_synonyms(tiny_catalog.open("tiny"), 3, 1, tmp_path)[1]}
+    assert len(held_out) == 3 and tuned_on
+    assert held_out <= {p.text for p in name_pairs(tiny_catalog.open("tiny"))}
+    assert not held_out & {text for text, _ in tuned_on}
     # The real store was not tuned: only the temporary copy was.
     assert not (tiny_catalog.data_dir / "stores" / "tiny.embeddings").exists()
 
@@ -208,12 +227,12 @@ def test_eval_can_tune_on_the_held_out_copy_only(tiny_catalog: StoreCatalog, run
 
 
 @pytest.mark.gpu
-def test_tuning_on_cuda_writes_a_model_the_cpu_source_uses(tiny_store: OntologyStore) -> None:
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU on this machine")
-
-    result = tune_embeddings(tiny_store, EmbeddingTuning(epochs=2, batch_size=32, device="cuda"))
+def test_tuning_on_cuda_writes_a_model_the_cpu_source_uses(
+    tiny_store: OntologyStore, cuda_device: str
+) -> None:
+    result = tune_embeddings(
+        tiny_store, EmbeddingTuning(epochs=2, batch_size=32, device=cuda_device)
+    )
 
     assert result.device == "cuda" and result.steps == 2
     found = SemanticSource().propose(Query("Lack of coordination", "tiny"), tiny_store, 5)
