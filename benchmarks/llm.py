@@ -130,7 +130,7 @@ def main() -> int:
                 queries = [Query(term, args.ontology) for term in terms]
                 if prefetch:  # as Mapper.map_many does, one chunk of rows at a time
                     for start in range(0, len(queries), PREFETCH_CHUNK):
-                        source.prefetch(queries[start : start + PREFETCH_CHUNK], store)
+                        source.prefetch(queries[start : start + PREFETCH_CHUNK], store, 1)
                 for term in terms:
                     try:
                         answers.append(

@@ -390,14 +390,27 @@ ServerOption = Annotated[
         show_default=False,
     ),
 ]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help="Key the --server asks for, sent as a Bearer token and never written anywhere. "
+        "Better in the TERM2ID_API_KEY environment variable (read when this is not given): "
+        "a command line can be seen by other users of the machine.",
+        show_default=False,
+    ),
+]
 
 
 def _sources_with_model(
-    sources: str | None, model: Path | None, adapter: Path | None, mode: str, server: str | None
-) -> tuple[list | None, list]:
+    sources: str | None, model: Path | None, adapter: Path | None, mode: str, server: str | None,
+    api_key: str | None = None,
+) -> tuple[list | None, list]:  # fmt: skip
     """(candidate sources, rerankers) for --sources plus the model options; None: the defaults."""
     from term2id.core.sources import DEFAULT_SOURCE_NAMES, default_sources
 
+    if api_key is not None and server is None:
+        raise Term2IdError("--api-key goes with --server (the key that server asks for)")
     names = [n.strip() for n in sources.split(",") if n.strip()] if sources is not None else None
     wants_model = model is not None or server is not None
     if not wants_model:
@@ -419,7 +432,7 @@ def _sources_with_model(
         names.append("llm")
     if model is not None:
         err.print(f"[yellow]note:[/] {_UNTRUSTED_GGUF}", highlight=False)
-    llm = open_llm_source(model=model, adapter=adapter, server=server, mode=mode)
+    llm = open_llm_source(model=model, adapter=adapter, server=server, mode=mode, api_key=api_key)
     others = [n for n in names if n != "llm"]
     if mode == "choose" and not others:
         raise Term2IdError(
@@ -489,6 +502,7 @@ def map_command(
     adapter: AdapterOption = None,
     mode: ModeOption = "propose",
     server: ServerOption = None,
+    api_key: ApiKeyOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Map a column of terms in a spreadsheet; write the sheet with mapped columns added."""
@@ -503,7 +517,7 @@ def map_command(
         raise Term2IdError("--ontology is empty; give a store name such as hp")
     started = time.perf_counter()
     table = open_table(input, sheet)
-    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server)
+    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server, api_key)
     mapper = Mapper(catalog(), chosen, threshold=threshold, top_k=top_k, rerankers=rerankers)
     _build_embedded_store_if_needed((ontology or "hp").split(","))
     with progress_bar(f"mapping {input.name}") as progress:
@@ -658,6 +672,7 @@ def eval_command(
     adapter: AdapterOption = None,
     mode: ModeOption = "propose",
     server: ServerOption = None,
+    api_key: ApiKeyOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Measure how well the mapper finds known answers: top-1, top-5, MRR, coverage, precision at the threshold, speed."""
@@ -671,7 +686,7 @@ def eval_command(
     data_dir_option(data_dir)
     if (gold is None) == (hold_out_synonyms is None):
         raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
-    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server)
+    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server, api_key)
     if tune_embeddings and (hold_out_synonyms is None or not _uses_semantic(chosen)):
         raise Term2IdError(
             "--tune-embeddings needs --hold-out-synonyms and the semantic source "

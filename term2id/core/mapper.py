@@ -265,8 +265,9 @@ class Mapper:
     def _prefetch(self, queries: list[Query]) -> None:
         """Let sources that work faster in batches (embeddings) see the next terms at once.
 
-        A source may define `prefetch(queries, store)`; it is called once per store with the
-        non-empty queries aimed at that store, before those queries are mapped one by one.
+        A source may define `prefetch(queries, store, limit)`; it is called once per store with
+        the non-empty queries aimed at that store and the `limit` their `propose` calls will
+        pass, before those queries are mapped one by one.
         """
         batch_sources = [s for s in self.sources if hasattr(s, "prefetch")]
         if not batch_sources:
@@ -283,7 +284,7 @@ class Mapper:
             for source in batch_sources:
                 for store in stores:
                     try:
-                        source.prefetch(batch, store)
+                        source.prefetch(batch, store, self._pool)
                     except SourceUnavailable as exc:
                         log.warning("%s", exc)  # each row will say so when the source is asked
                         break

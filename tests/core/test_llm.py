@@ -17,16 +17,18 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import llama_cpp  # installed by `make test`: missing, the install is broken
 import pytest
+import uvicorn  # noqa: F401 - the server tests need it (llama-cpp-python[server])
 
 from term2id.core.candidates import MappingStatus, Query, Verdict
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import SourceUnavailable
+from term2id.core.llm.backend import BATCH_WIDTH
 from term2id.core.llm.source import LLMSource, ModelOutputUnparsable, open_llm_source
 from term2id.core.mapper import Mapper
 from term2id.core.sources import default_sources
 
-pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.slow
 
 
@@ -195,6 +197,7 @@ def test_choose_picks_among_the_other_sources_candidates(tiny, hp_catalog: Store
     chooser = open_llm_source(model=tiny.model_gguf, mode="choose", cache=False)
     plain = Mapper(hp_catalog, default_sources(("exact", "fuzzy")))
     reranked = Mapper(hp_catalog, default_sources(("exact", "fuzzy")), rerankers=[chooser])
+    moved = 0  # rows whose first candidate the model replaced by one ranked lower
     for term, _ in tiny.pairs[:5]:
         before = plain.map(Query(term, "hp"))
         after = reranked.map(Query(term, "hp"))
@@ -206,10 +209,13 @@ def test_choose_picks_among_the_other_sources_candidates(tiny, hp_catalog: Store
             assert rest == [
                 c for c in (x.curie for x in before.candidates) if c != after.best.curie
             ]
+            moved += after.best.curie != before.candidates[0].curie
         else:
             assert [c.curie for c in after.candidates] == [c.curie for c in before.candidates]
             assert any("none of the top" in n or "did not parse" in n for n in after.notes)
     assert chooser.stats.asked == 5
+    # The model does choose: on some rows its pick was not the candidate already first.
+    assert moved >= 1
 
 
 def test_the_model_can_be_used_from_worker_threads(tiny, hp_catalog: StoreCatalog) -> None:
@@ -234,17 +240,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def llama_server(tiny):
-    pytest.importorskip("uvicorn")
+@contextlib.contextmanager
+def _serve(model: Path, *options: str, key: str | None = None):
+    """A real llama_cpp.server on 127.0.0.1, its URL once it answers."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny.model_gguf),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "256"],
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "256", *options,
+         *(("--api_key", key) if key else ())],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -253,7 +261,8 @@ def llama_server(tiny):
                     f"llama_cpp.server exited: {process.stderr.read().decode()[-2000:]}"
                 )
             try:
-                with urllib.request.urlopen(url + "/v1/models", timeout=2) as reply:
+                request = urllib.request.Request(url + "/v1/models", headers=headers)
+                with urllib.request.urlopen(request, timeout=2) as reply:
                     json.loads(reply.read())
                 break
             except OSError:
@@ -270,18 +279,31 @@ def llama_server(tiny):
             process.wait()
 
 
+@pytest.fixture(scope="session")
+def llama_server(tiny):
+    with _serve(tiny.model_gguf) as url:
+        yield url
+
+
 def test_mapping_through_an_openai_compatible_server(
     tiny, known, llama_server: str, hp_catalog: StoreCatalog
 ) -> None:
+    from term2id.core.llm.grammar import allow_list_grammar
+
     remote = open_llm_source(server=llama_server, cache=False)
     local = open_llm_source(model=tiny.model_gguf, cache=False)
     store = hp_catalog.open("hp")
-    # the server honours the grammar: the same greedy answers as in-process
-    for term, _ in tiny.pairs[:10]:
-        assert (
-            remote.propose(Query(term, "hp"), store, 1)[0].curie
-            == local.propose(Query(term, "hp"), store, 1)[0].curie
-        )
+    # The server honours the grammar: asked under one that allows every id of the store except
+    # the one the model memorised (which it names when free), it answers another allowed id,
+    # the same one as in-process under that grammar.
+    _, template = remote._propose_template(store)
+    for term, curie in known[:3]:
+        prompt = template.replace("{term}", term)
+        assert remote.backend.complete(prompt, None)[0].text.strip() == curie
+        forbidding = allow_list_grammar([c for c in store.labels() if c != curie])
+        answer = remote.backend.complete(prompt, forbidding)[0].text.strip()
+        assert answer != curie and forbidding.accepts(answer)
+        assert answer == local.backend.complete(prompt, forbidding)[0].text.strip()
     mapper = Mapper(hp_catalog, [remote])
     for term, curie in known[:5]:
         result = mapper.map(Query(term, "hp"))
@@ -429,7 +451,7 @@ def test_a_server_that_does_not_answer_in_time_is_unavailable(hp_catalog: StoreC
 
 
 def test_prompts_decoded_side_by_side_give_the_one_by_one_answers(
-    tiny, hp_catalog: StoreCatalog
+    tiny, hp_catalog: StoreCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Known and unknown terms mixed: answers of different lengths finish at different steps.
     terms = [t for t, _ in [*tiny.pairs, *tiny.adapter_pairs]]
@@ -443,7 +465,21 @@ def test_prompts_decoded_side_by_side_give_the_one_by_one_answers(
     prompts = [template.replace("{term}", t) for t in terms]
     prefix = template.split("{term}", 1)[0]
     one_by_one = [backend.complete(p, grammar, k=3, prefix=prefix) for p in prompts]
+    # Count the sequences in each llama_decode that succeeds: had every batch fallen back to
+    # one prompt at a time, none would hold more than one.
+    widths: list[int] = []
+    decode = llama_cpp.llama_decode
+
+    def counting_decode(ctx, batch):
+        status = decode(ctx, batch)
+        if status == 0:
+            widths.append(len({batch.seq_id[i][0] for i in range(batch.n_tokens)}))
+        return status
+
+    monkeypatch.setattr(llama_cpp, "llama_decode", counting_decode)
     side_by_side = backend.complete_many(prompts, grammar, k=3, prefix=prefix)
+    monkeypatch.undo()
+    assert 1 < max(widths) <= BATCH_WIDTH  # batches of several sequences ran
     assert [[a.text for a in answers] for answers in side_by_side] == [
         [a.text for a in answers] for answers in one_by_one
     ]
@@ -487,3 +523,116 @@ def test_a_batched_first_pass_fills_the_answer_cache_for_the_rerun(
     assert [[c.curie for c in r.candidates] for r in again] == [
         [c.curie for c in r.candidates] for r in results
     ]
+
+
+def test_a_top_k_below_k_asks_each_term_once(tiny, hp_catalog: StoreCatalog) -> None:
+    # The mapper asks each source for top_k candidates; with top_k 2 the model is asked for 2
+    # answers, not its k of 3, and the prefetched batch must be that same question.
+    queries = [Query(t, "hp") for t, _ in tiny.pairs[:12]]
+    source = open_llm_source(model=tiny.model_gguf, k=3, cache=False)
+    asked: list[int] = []
+    complete, complete_many = source.backend.complete, source.backend.complete_many
+    source.backend.complete = lambda prompt, *a, **kw: (  # type: ignore[method-assign]
+        asked.append(1) or complete(prompt, *a, **kw)
+    )
+    source.backend.complete_many = lambda prompts, *a, **kw: (  # type: ignore[method-assign]
+        asked.append(len(prompts)) or complete_many(prompts, *a, **kw)
+    )
+    results = list(Mapper(hp_catalog, [source], top_k=2).map_many(queries))
+    assert asked == [len(queries)]  # one batch; propose found every answer prefetched
+    assert source.stats.asked == len(queries)
+    assert all(len(r.candidates) <= 2 for r in results)
+
+
+
+# -- a server behind an API key -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def server_key() -> str:
+    import secrets
+
+    return "t2id-key-" + secrets.token_hex(16)
+
+
+@pytest.fixture(scope="session")
+def keyed_server(tiny, server_key: str):
+    with _serve(tiny.model_gguf, "--model_alias", "tiny", key=server_key) as url:
+        yield url
+
+
+def test_a_servers_api_key_is_sent_but_never_written_or_logged(
+    tiny, known, keyed_server: str, server_key: str, hp_catalog: StoreCatalog, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    import logging
+    import sqlite3
+
+    from term2id.core.llm.backend import API_KEY_ENV
+    from term2id.core.session import CurationSession, SessionInput
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    terms = [t for t, _ in known[:5]]
+    # Without the key the server refuses: the row says so, and how to give one.
+    refused = Mapper(hp_catalog, [open_llm_source(server=keyed_server)]).map(Query(terms[0], "hp"))
+    assert refused.status is MappingStatus.MODEL_UNAVAILABLE
+    assert any("HTTP 401" in n and "an API key is needed" in n for n in refused.notes)
+
+    # --api-key on the installed command, run twice: the second run is served from the cache.
+    sheet = tmp_path / "terms.csv"
+    sheet.write_text("Term\n" + "".join(f"{t}\n" for t in terms), encoding="utf-8")
+    runs = []
+    for _ in range(2):
+        runs.append(subprocess.run(
+            [sys.executable, "-c", "from term2id.cli import main; main()", "--verbose", "map",
+             str(sheet), "-c", "Term", "-o", str(tmp_path / "mapped.csv"), "--sources", "llm",
+             "--server", keyed_server, "--api-key", server_key,
+             "--sssom", str(tmp_path / "mapped.sssom.tsv"), "--data-dir", str(hp_catalog.data_dir)],
+            capture_output=True, text=True, timeout=300,
+        ))  # fmt: skip
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr[-2000:]
+    assert all(c in (tmp_path / "mapped.csv").read_text("utf-8") for _, c in known[:5])
+    assert f"{len(terms)} questions asked, 0 answered from the cache" in runs[0].stdout
+    assert f"0 questions asked, {len(terms)} answered from the cache" in runs[1].stdout
+
+    # From the environment, as the application does, into a curation session.
+    monkeypatch.setenv(API_KEY_ENV, server_key)
+    source = open_llm_source(server=keyed_server)
+    session = CurationSession.create(
+        tmp_path / "review.t2id",
+        SessionInput(("Term",), [(t,) for t in terms], "Term", "hp", source_path=str(sheet)),
+    )
+    results = list(Mapper(hp_catalog, [source]).map_many([Query(t, "hp") for t in terms]))
+    assert [r.best.curie for r in results] == [c for _, c in known[:5]]
+    session.record_results(enumerate(results), {"hp": "x"}, model=keyed_server)
+    session.close()
+    store = sqlite3.connect(hp_catalog.path_of("hp"))
+    try:
+        assert store.execute("SELECT count(*) FROM model_answers").fetchone()[0] == len(terms)
+    finally:
+        store.close()
+
+    # Nothing written (outputs, store with its answer cache, session) nor logged holds the key.
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.suffix for p in written} >= {".csv", ".tsv", ".t2id", ".sqlite"}
+    assert [p for p in written if server_key.encode() in p.read_bytes()] == []
+    logged = caplog.text + "".join(run.stdout + run.stderr for run in runs)
+    assert "INFO" in logged and server_key not in logged
+
+
+def test_server_answers_are_cached_by_the_weights_served_not_the_name(
+    tiny, keyed_server: str, server_key: str
+) -> None:
+    from term2id.core.llm.backend import OpenAICompletionsBackend
+
+    keyed = OpenAICompletionsBackend(keyed_server, api_key=server_key).identity()
+    assert keyed == OpenAICompletionsBackend(keyed_server, api_key=server_key).identity()
+    assert keyed_server not in keyed[0] and server_key not in keyed[0]
+    # The same name with an adapter on the same base: llama_cpp.server reports nothing about
+    # weights but the name, so the probe's log-probabilities must tell them apart.
+    with _serve(tiny.model_gguf, "--model_alias", "tiny", "--lora_path",
+                str(tiny.adapter_gguf)) as adapted_url:  # fmt: skip
+        adapted = OpenAICompletionsBackend(adapted_url).identity()
+    assert adapted[0].startswith("server:tiny:") and keyed[0].startswith("server:tiny:")
+    assert adapted != keyed

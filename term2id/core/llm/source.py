@@ -217,12 +217,15 @@ class LLMSource:
             store.cache_model_answer(model, adapter, key, cache_term, payload)
         return answers
 
-    def prefetch(self, queries: Sequence[Query], store: OntologyStore) -> None:
+    def prefetch(
+        self, queries: Sequence[Query], store: OntologyStore, limit: int | None = None
+    ) -> None:
         """Ask the model about a batch of terms at once (propose mode), for `propose` to use.
 
         A backend with `complete_many` decodes several prompts side by side, which is faster
         than one by one; the answers are the same. Terms whose answer is in the store's answer
-        cache are not asked again.
+        cache are not asked again. `limit`: what `propose` will be asked for (None: k), since
+        asking for fewer answers is another question.
         """
         complete_many = getattr(self.backend, "complete_many", None)
         if self.mode == "choose" or complete_many is None:
@@ -231,15 +234,14 @@ class LLMSource:
         name, template = self._propose_template(store)
         prefix = template.split("{term}", 1)[0]
         grammar = self._grammar(store, symbol)
+        k = self._answers_wanted(limit)
         todo: dict[str, str] = {}  # term -> cache key
         sent: IdGrammar | None = None
         for query in queries:
             term = " ".join(query.text.split())
             if not term or term in todo:
                 continue
-            model, adapter, key, _, sent = self._question(
-                store, name, template, term, grammar, self.k
-            )
+            model, adapter, key, _, sent = self._question(store, name, template, term, grammar, k)
             if self.cache and store.cached_model_answer(model, adapter, key, term) is not None:
                 continue
             todo[term] = key
@@ -247,7 +249,7 @@ class LLMSource:
             return
         prompts = [template.replace("{term}", term) for term in todo]
         try:
-            answers = complete_many(prompts, sent, k=self.k, prefix=prefix)
+            answers = complete_many(prompts, sent, k=k, prefix=prefix)
         except SourceUnavailable:
             raise
         except Term2IdError as exc:  # e.g. a prompt too long: each row asks alone and says so
@@ -262,6 +264,11 @@ class LLMSource:
 
     # -- propose --------------------------------------------------------------------------------
 
+    def _answers_wanted(self, limit: int | None) -> int:
+        """How many answers to ask for when `limit` candidates are wanted: the one number
+        `prefetch` and `propose` must agree on, since it is part of the question."""
+        return self.k if limit is None else max(1, min(self.k, limit))
+
     def propose(self, query: Query, store: OntologyStore, limit: int) -> list[Proposal]:
         if self.mode == "choose":
             return []
@@ -272,7 +279,7 @@ class LLMSource:
         prefix = template.split("{term}", 1)[0]
         grammar = self._grammar(store, symbol)
         answers = self._ask(
-            store, name, template, term, prompt, prefix, grammar, min(self.k, limit)
+            store, name, template, term, prompt, prefix, grammar, self._answers_wanted(limit)
         )
         proposals: list[Proposal] = []
         rejected: list[str] = []
@@ -375,13 +382,18 @@ def open_llm_source(
     timeout: float = 30.0,
     available_memory: int | None = None,
     constrained: bool = True,
+    api_key: str | None = None,
 ) -> LLMSource:
-    """An LLMSource over a local GGUF model (checked now, loaded on first use) or a server URL."""
+    """An LLMSource over a local GGUF model (checked now, loaded on first use) or a server URL.
+
+    `api_key`: the server's key, sent as a Bearer token (None: the TERM2ID_API_KEY environment
+    variable, if set); held in memory only.
+    """
     from term2id.core.llm.backend import LlamaCppBackend, OpenAICompletionsBackend
 
     backend: CompletionBackend
     if server:
-        backend = OpenAICompletionsBackend(server, timeout=timeout)
+        backend = OpenAICompletionsBackend(server, timeout=timeout, api_key=api_key)
     elif model:
         local = LlamaCppBackend(model, adapter, n_threads=n_threads, n_ctx=n_ctx,
                                 available_memory=available_memory)  # fmt: skip

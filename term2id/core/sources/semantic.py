@@ -318,10 +318,13 @@ class SemanticSource:
 
     # -- queries ------------------------------------------------------------------------------
 
-    def prefetch(self, queries: Sequence[Query], store: OntologyStore) -> None:
+    def prefetch(
+        self, queries: Sequence[Query], store: OntologyStore, limit: int | None = None
+    ) -> None:
         """Embed a batch of terms (and their rewordings) and find their neighbours in `store`.
 
-        One call to the model for the whole batch instead of one per term: much faster.
+        One call to the model for the whole batch instead of one per term: much faster. The
+        neighbours kept do not depend on `limit` (what `propose` will be asked for).
         """
         vectors = self._vectors(store)
         texts = list(dict.fromkeys(q.text[:MAX_SCORED_CHARS] for q in queries if q.text.strip()))
