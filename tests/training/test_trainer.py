@@ -75,7 +75,7 @@ def test_4bit_without_cuda_says_what_to_change(tiny_model, tmp_path: Path) -> No
 
 @pytest.mark.gpu
 @pytest.mark.slow
-def test_qlora_on_cuda_trains_and_exports(tiny_model, cuda_device: str, tmp_path: Path) -> None:
+def test_qlora_on_cuda_trains_and_exports(cuda_device: str, tiny_model, tmp_path: Path) -> None:
     # `make test` installs the gpu extra wherever nvidia-smi finds a GPU: missing, it is an error.
     import bitsandbytes  # noqa: F401
 
