@@ -106,7 +106,7 @@ def tiny_model(hpo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), store, n_pairs=50, seed=0)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # session: decided before the session's model fixtures
 def cuda_device() -> str:
     """"cuda" where torch sees a CUDA GPU; otherwise the test is skipped, saying why."""
     import shutil
