@@ -238,11 +238,13 @@ def _cpu_count() -> int:
 
 def supports_onnx(model_folder: Path) -> bool:
     """Whether OnnxEncoder reproduces the model: a transformer, mean pooling, maybe normalising."""
-    modules = [str(m.get("type", "")) for m in _read_json(model_folder / "modules.json", [])]
-    kinds = [m.rsplit(".", 1)[-1] for m in modules]
+    modules = _read_json(model_folder / "modules.json", [])
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
     if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
         return False
-    pooling = _read_json(model_folder / "1_Pooling" / "config.json")
+    if modules[0].get("path"):
+        return False  # the transformer in a subfolder: not the layout exported here
+    pooling = _read_json(model_folder / str(modules[1].get("path", "")) / "config.json")
     modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True]
     return modes == ["pooling_mode_mean_tokens"] and (model_folder / "tokenizer.json").is_file()
 
