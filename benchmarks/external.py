@@ -122,7 +122,7 @@ def main() -> None:
             )  # fmt: skip
             n = f" (first {r['n']})" if r["n"] != len(gold) else ""
             print(f"| {set_name} ({len(gold)}){n} | {r['system']} | {r['top1']:.3f} | "
-                  f"{r['top5']:.3f} | {precision} | {r['terms_per_s']:,.0f} |")  # fmt: skip
+                  f"{r['top5']:.3f} | {precision} | {r['terms_per_s']:,.{0 if r['terms_per_s'] >= 10 else 1}f} |")  # fmt: skip
         ready = (
             f"semantic index ready in {prepared:.1f} s" if prepared is not None else "no semantic"
         )
