@@ -38,7 +38,9 @@ def export_transformer(model_folder: Path | str, out: Path | str) -> Path:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    example = model.tokenizer(["a term", "a longer example term"], padding=True, return_tensors="pt")
+    example = model.tokenizer(
+        ["a term", "a longer example term"], padding=True, return_tensors="pt"
+    )
     inputs = ("input_ids", "attention_mask", "token_type_ids")
     axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, "last_hidden_state")}
     out = Path(out)
@@ -56,7 +58,9 @@ def export_transformer(model_folder: Path | str, out: Path | str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m term2id.training.onnx_export MODEL_FOLDER OUT.onnx", file=sys.stderr)
+        print(
+            "usage: python -m term2id.training.onnx_export MODEL_FOLDER OUT.onnx", file=sys.stderr
+        )
         return 2
     try:
         export_transformer(args[0], args[1])
