@@ -44,7 +44,7 @@ def export_transformer(model_folder: Path | str, out: Path | str) -> Path:
     inputs = ("input_ids", "attention_mask", "token_type_ids")
     axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, "last_hidden_state")}
     out = Path(out)
-    staging = out.with_name(out.name + ".partial")
+    staging = out.with_name(f"{out.name}.{os.getpid()}.partial")  # two exports never mix
     with torch.no_grad():
         torch.onnx.export(
             LastHiddenState(), tuple(example[name] for name in inputs), str(staging),
