@@ -382,46 +382,41 @@ class MainWindow(QMainWindow):
     # -- mapping ------------------------------------------------------------------------------
 
     def mapper(self):
+        """The Mapper the settings describe (built once; settings changes drop it)."""
         if self._mapper is None:
-            from term2id.core.mapper import Mapper
+            from dataclasses import replace
 
-            sources = self._sources()
-            self._mapper = Mapper(self.catalog, sources=sources, threshold=self.settings.threshold)
+            from term2id.core.mapping_config import build_mapper
+
+            config = self.settings.mapping_config()
+            self.model_label.setText("")
+            try:
+                self._mapper = build_mapper(config, self.catalog, warn=self._source_missing)
+            except Term2IdError as exc:
+                if not config.uses_model:
+                    raise
+                # A model that cannot be opened is left out; the other sources still map.
+                self.model_unavailable(str(exc))
+                without = replace(config, model=None, adapter=None, server=None)
+                self._mapper = build_mapper(without, self.catalog, warn=self._source_missing)
+            else:
+                if config.uses_model:
+                    name = Path(config.model).name if config.model else config.server
+                    self.model_label.setText(f"model: {name}")
+                    self.model_label.setToolTip("")
         return self._mapper
 
-    def _sources(self):
-        """The default sources, plus the local model when one is configured and loads."""
-        from term2id.core.sources import default_sources
-
-        sources = default_sources(("exact", "fuzzy"))
-        settings = self.settings
-        if not settings.model_configured:
-            self.model_label.setText("")
-            return sources
-        try:
-            from term2id.core.llm.source import open_llm_source
-
-            source = open_llm_source(
-                model=settings.model_path or None,
-                adapter=settings.adapter_path or None,
-                server=settings.server_url or None,
-                n_threads=settings.model_threads or None,
-            )
-        except (Term2IdError, ImportError) as exc:
-            self.model_unavailable(str(exc))
-            return sources
-        sources.append(source)
-        name = Path(settings.model_path).name if settings.model_path else settings.server_url
-        self.model_label.setText(f"model: {name}")
-        self.model_label.setToolTip("")
-        return sources
+    def _source_missing(self, message: str) -> None:
+        """A default source that is not installed (the semantic extra): said once, plainly."""
+        log.warning("%s", message)
+        self.statusBar().showMessage(message[:1].upper() + message[1:] + ".", 15000)
 
     def model_unavailable(self, reason: str) -> None:
         """The application keeps working with the other sources, and says so."""
         self.model_label.setText("⚡ model unavailable")
         self.model_label.setToolTip(reason)
         self.statusBar().showMessage(
-            f"The local model is not used ({reason}); mapping with the exact and fuzzy sources.",
+            f"The local model is not used ({reason}); mapping with the other sources.",
             15000,
         )
 
