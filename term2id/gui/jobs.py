@@ -115,6 +115,10 @@ def map_rows(
     releases, warnings = prepared.releases, list(prepared.warnings)
     if not any(s.name == LLM for s in prepared.mapper.sources):
         model = None  # recorded with each result only when the model took part
+    # Recorded with each result: rows mapped before a source was ready are found and re-ranked.
+    used = prepared.mapper
+    sources = tuple(dict.fromkeys([*(s.name for s in used.sources),
+                                   *(r.name for r in used.rerankers)]))  # fmt: skip
     # The indexes just built are long-lived: taken out of the cyclic collector's reach, a full
     # collection no longer stops every thread (the GUI's too) for a few hundred milliseconds.
     gc.freeze()
@@ -124,18 +128,38 @@ def map_rows(
         batch.append((row, result))
         now = time.monotonic()
         if len(batch) >= BATCH_ROWS or now - last >= BATCH_SECONDS:
-            yield _batch(batch, releases, model, warnings)
+            yield _batch(batch, releases, model, warnings, sources)
             batch, last, warnings = [], now, []
     if batch:
-        yield _batch(batch, releases, model, warnings)
+        yield _batch(batch, releases, model, warnings, sources)
 
 
-def _batch(batch, releases, model, warnings) -> MappingBatch:
-    records = tuple(result_records(batch, releases, model))
+def _batch(batch, releases, model, warnings, sources) -> MappingBatch:
+    records = tuple(result_records(batch, releases, model, sources))
     # Results (and the mapper's cache of them) live for the whole job and hold no cycles: keep
     # them out of full collections too, which would otherwise grow with every batch.
     gc.freeze()
     return MappingBatch(tuple(batch), releases, records, tuple(warnings))
+
+
+def prepare_semantic(
+    mapper,  # term2id.core.mapper.Mapper
+    stores: Sequence[str],
+    *,
+    progress: Progress,
+) -> list[str]:
+    """Prepare the semantic source's index (every name's vector) of each store in `mapper`.
+
+    Computed once per store release and model, then read from the store's cache. Returns the
+    store names prepared; an unavailable source raises SourceUnavailable.
+    """
+    source = next(s for s in mapper.sources if s.name == "semantic")
+    for name in stores:
+        progress.update(0, 0, f"opening {name}")
+        for store in mapper.stores_for(name):
+            progress.update(0, 0, f"reading the cached vectors of {store.name}")
+            source.prepare(store, progress)
+    return list(stores)
 
 
 def search_terms(

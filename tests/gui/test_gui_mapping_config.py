@@ -20,6 +20,7 @@ def test_the_window_and_the_cli_give_the_same_candidates_for_the_same_config(
 ) -> None:
     from term2id import cli
 
+    window.settings.sources = None  # the default sources (GUI tests otherwise name exact,fuzzy)
     window.settings.threshold = 0.8
     config = cli._mapping_config(None, threshold=0.8, top_k=10)
     assert window.settings.mapping_config() == config == MappingConfig(threshold=0.8)
@@ -41,7 +42,12 @@ def test_the_window_and_the_cli_give_the_same_candidates_for_the_same_config(
     ).close()  # fmt: skip
     assert window.open_session(path)
     window.start_mapping()
-    qtbot.waitUntil(lambda: not window.mapping, timeout=60000)
+    # Rows come first from exact and fuzzy, then again with semantic once its index is ready.
+    qtbot.waitUntil(
+        lambda: not window.mapping and not window.semantic_preparing
+        and window.session.rows_mapped_without("semantic") == [],
+        timeout=120000,
+    )  # fmt: skip
     sheet, mapped = tmp_path / "terms.csv", tmp_path / "mapped.csv"
     sheet.write_text("term\n" + "\n".join(TERMS) + "\n", encoding="utf-8")
     result = run_cli(
