@@ -765,8 +765,7 @@ def eval_command(
                 eval_catalog, mapper.sources, threshold=mapper.threshold, top_k=mapper.top_k,
                 rerankers=mapper.rerankers,
             )  # fmt: skip
-        else:
-            _prepare(mapper, ontology)
+        # evaluate() prepares the mapper first (shown on this bar) and reports that time apart.
         with progress_bar("evaluating") as progress:
             report = evaluate(mapper, items, ontology, progress)
         eval_catalog.close()
