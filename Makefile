@@ -14,7 +14,8 @@ $(PY):
 
 # Installs are stamped with pyproject.toml, so a second `make test` does not reinstall.
 # The application maps with the semantic source by default: it needs torch, the CPU build.
-$(VENV)/.app-installed: pyproject.toml | $(PY)
+# (Makefile too: an environment installed before the semantic extra joined gets it.)
+$(VENV)/.app-installed: pyproject.toml Makefile | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e '.[gui,llm,semantic]'
 	touch $@

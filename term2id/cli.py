@@ -582,6 +582,7 @@ def map_command(
         highlight=False,
     )
     out.print(f"status: {counts or 'no rows'}", highlight=False)
+    out.print(f"sources: {', '.join(s.name for s in mapper.sources)}", highlight=False)
     _print_model_stats(mapper.sources)
     out.print(f"wrote {summary.output}", highlight=False)
     if summary.sssom is not None:
@@ -641,7 +642,8 @@ def demo_command(
             )
         out.print(
             f"[bold]{example.name}[/]: {summary.rows} rows, {summary.distinct_terms} distinct "
-            f"terms, mapped against HPO ({catalog().open('hp').release})",
+            f"terms, mapped against HPO ({catalog().open('hp').release}) with "
+            f"{', '.join(s.name for s in mapper.sources)}",
             highlight=False,
         )
     mapped = open_table(output)
@@ -763,8 +765,7 @@ def eval_command(
                 eval_catalog, mapper.sources, threshold=mapper.threshold, top_k=mapper.top_k,
                 rerankers=mapper.rerankers,
             )  # fmt: skip
-        else:
-            _prepare(mapper, ontology)
+        # evaluate() prepares the mapper first (shown on this bar) and reports that time apart.
         with progress_bar("evaluating") as progress:
             report = evaluate(mapper, items, ontology, progress)
         eval_catalog.close()

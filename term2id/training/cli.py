@@ -339,7 +339,7 @@ def train_embeddings(
         highlight=False,
     )
     out.print(
-        f"model: {result.folder} (the semantic source uses it for {store.name} from now on; "
+        f"model: {result.folder} (mapping against {store.name} uses it with --tuned-embeddings; "
         "names are embedded again on first use)",
         highlight=False,
     )
