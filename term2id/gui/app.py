@@ -626,6 +626,8 @@ class MainWindow(QMainWindow):
         if self._preparing is not None:
             return None  # the one running re-ranks when done, and asks again for the rest
         mapper = self.mapper()
+        if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
+            return None
         worker = Worker(prepare_semantic, mapper, list(stores))
         worker.signals.progress.connect(lambda *a: self._semantic_progress(worker, *a))
         worker.signals.result.connect(lambda names: self._semantic_prepared(worker, names))
