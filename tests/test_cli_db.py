@@ -133,3 +133,23 @@ def test_real_releases_import_and_diff(run_cli, tmp_path: Path) -> None:
     diff = run_cli("db", "diff", "hp2018", "hp", "--limit", "0", *d)
     assert diff.code == 0
     assert "HP:0000368" in diff.out and "replaced by HP:0000358" in diff.out.replace("\n", " ")
+
+
+def test_import_can_prepare_the_semantic_index_at_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from term2id.core.catalog import StoreCatalog
+    from term2id.core.sources.semantic import MODEL_NAME
+
+    data_dir = tmp_path / "data"
+    command = [sys.executable, "-m", "term2id.cli", "db", "import", str(DATA / "tiny.obo")]
+    command += ["--name", "tiny", "--prepare-semantic", "--data-dir", str(data_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "embedded the names and definitions of tiny for the semantic source" in done.stdout
+    # Nothing from the model libraries (their "Loading weights" bars, advice) reaches the user.
+    assert done.stderr == ""
+    cached = StoreCatalog(data_dir).open("tiny").cached_embeddings(MODEL_NAME)
+    assert "Ataxia" in cached and "Lack of coordination" in cached

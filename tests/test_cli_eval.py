@@ -42,6 +42,23 @@ def test_eval_json_is_one_object_with_the_documented_keys(
     assert report["n"] == 1 and report["top1"] == 1.0 and report["sources"] == ["exact"]
 
 
+def test_eval_uses_the_semantic_source_by_default_and_says_so(
+    run_cli, data_dir, tmp_path: Path
+) -> None:
+    gold = tmp_path / "gold.tsv"
+    gold.write_text(
+        "term\texpected_curie\nnot enough red blood cells\tTP:0000005\n", encoding="utf-8"
+    )
+    shown = run_cli("eval", gold, "--ontology", "tiny", *data_dir)
+    assert shown.code == 0, shown.err
+    assert "sources exact, fuzzy, semantic" in shown.out
+    report = json.loads(run_cli("eval", gold, "--ontology", "tiny", "--json", *data_dir).out)
+    assert report["sources"] == ["exact", "fuzzy", "semantic"]
+    lexical = run_cli("eval", gold, "--ontology", "tiny", "--sources", "exact,fuzzy", "--json",
+                      *data_dir)  # fmt: skip
+    assert json.loads(lexical.out)["sources"] == ["exact", "fuzzy"]
+
+
 def test_eval_hold_out_synonyms_needs_no_gold_file(run_cli, data_dir) -> None:
     args = ["eval", "--hold-out-synonyms", "5", "--seed", "2", "--ontology", "tiny", "--json"]
     first = run_cli(*args, *data_dir)

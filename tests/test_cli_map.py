@@ -55,6 +55,7 @@ def test_map_csv_writes_every_column_in_order_and_prints_a_summary(
     assert rows[4][6] == "empty" and rows[4][2] == "empty term"
     assert "mapped 5 rows (4 distinct terms)" in result.out
     assert "empty 1" in result.out and "verified" in result.out and "terms/s" in result.out
+    assert "sources: exact, fuzzy, semantic" in result.out  # the default engine
     assert source.read_bytes() == before
 
 
@@ -229,9 +230,11 @@ def test_demo_maps_the_example_sheet_against_the_embedded_hpo(
     run_cli, hpo_data_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "demo.csv"
-    result = run_cli("demo", "-o", out, "--data-dir", hpo_data_dir)
+    # The dictionary sources only: the default would embed every name of HPO first (minutes).
+    result = run_cli("demo", "-o", out, "--sources", "exact,fuzzy", "--data-dir", hpo_data_dir)
     assert result.code == 0, result.err
     assert "Seizures" in result.out and "HP:0001250" in result.out
+    assert "with exact, fuzzy" in result.out
     assert f"wrote {out}" in result.out
     rows = read_csv(out)
     assert rows[0] == ["patient_id", "term", "notes", *MAPPED_COLUMNS]

@@ -83,12 +83,15 @@ class Reranker(Protocol):
 
 
 class Mapper:
-    """Maps terms to verified, ranked candidates from the stores of a catalog."""
+    """Maps terms to verified, ranked candidates from the stores of a catalog.
+
+    The sources are given explicitly; `mapping_config.build_mapper` builds the default set.
+    """
 
     def __init__(
         self,
         catalog: StoreCatalog,
-        sources: Sequence[CandidateSource] | None = None,
+        sources: Sequence[CandidateSource],
         threshold: float = 0.9,
         top_k: int = 10,
         rerankers: Sequence[Reranker] = (),
@@ -98,7 +101,7 @@ class Mapper:
         if top_k < 1:
             raise Term2IdError(f"top_k must be at least 1, not {top_k}")
         self.catalog = catalog
-        self.sources = list(sources) if sources is not None else default_sources(("exact", "fuzzy"))
+        self.sources = list(sources)
         self.threshold = threshold
         self.top_k = top_k
         self.rerankers = list(rerankers)

@@ -2,7 +2,7 @@
 
 It keeps the input (source file, its hash, the chosen columns and every input row), the mapping
 result of every row (candidates with verdicts, evidence and confidence, the ontology store and
-release, the model used), and an append-only log of decisions. The current decision of a row is
+release, the model and the candidate sources used), and an append-only log of decisions. The current decision of a row is
 derived from the log: undo and redo are log entries too, so nothing a curator did is ever
 overwritten, and a reopened session is exactly where it was left.
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SESSION_SUFFIX = ".t2id"
 
 _SCHEMA = """
@@ -63,7 +63,9 @@ CREATE TABLE results (
     store TEXT NOT NULL,
     release TEXT NOT NULL,
     model TEXT,
-    mapped_at TEXT NOT NULL
+    mapped_at TEXT NOT NULL,
+    sources TEXT                 -- JSON list of the candidate sources that took part; NULL: not
+                                 -- recorded (results written before schema 2)
 );
 CREATE TABLE decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,6 +83,12 @@ CREATE TABLE decisions (
 CREATE INDEX decisions_row ON decisions (row);
 CREATE TABLE view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
+
+# Each step brings a session file from the version before it to the version it is keyed by.
+# Steps only add: a session saved by an older term2id opens with nothing lost.
+_MIGRATIONS = {
+    2: "ALTER TABLE results ADD COLUMN sources TEXT",
+}
 
 
 class Action(StrEnum):
@@ -195,8 +203,9 @@ _EVIDENCE_FIELDS = tuple(f.name for f in fields(Evidence))
 
 # One row of the results table, ready to insert.
 ResultRecord = tuple[
-    int, str, str | None, str | None, float | None, str, str, str, str, str | None, str
-]
+    int, str, str | None, str | None, float | None, str, str, str, str, str | None, str,
+    str | None,
+]  # fmt: skip
 
 
 def candidate_to_json(candidate: Candidate) -> dict:
@@ -214,9 +223,15 @@ def result_records(
     results: Iterable[tuple[int, MappingResult]],
     releases: dict[str, str],
     model: str | None = None,
+    sources: Sequence[str] | None = None,
 ) -> list[ResultRecord]:
-    """Results as rows of the session's results table. Pure: safe to call in any thread."""
+    """Results as rows of the session's results table. Pure: safe to call in any thread.
+
+    `sources` names the candidate sources that produced the results (the mapper's), so that
+    rows mapped before a source was ready can be found and mapped again once it is.
+    """
     at = _now()
+    sources_json = _dumps(list(sources)) if sources is not None else None
     records = []
     for row, result in results:
         best = result.best
@@ -234,6 +249,7 @@ def result_records(
                 releases.get(ontology, ""),
                 model,
                 at,
+                sources_json,
             )
         )
     return records
@@ -350,6 +366,8 @@ class CurationSession:
         if version < 1:
             conn.close()
             raise SessionError(f"{path}: not a term2id session (no schema version)")
+        if version < SCHEMA_VERSION:
+            _migrate(conn, path, version)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             # FULL: a committed decision is on disk before decide() returns.
@@ -455,9 +473,10 @@ class CurationSession:
         results: Iterable[tuple[int, MappingResult]],
         releases: dict[str, str],
         model: str | None = None,
+        sources: Sequence[str] | None = None,
     ) -> int:
         """Store the results of rows (one transaction); `releases` maps store name -> release."""
-        return self.write_result_records(result_records(results, releases, model))
+        return self.write_result_records(result_records(results, releases, model, sources))
 
     def write_result_records(self, records: Sequence[ResultRecord]) -> int:
         """Store results already turned into records by `result_records` (e.g. in a worker).
@@ -469,7 +488,10 @@ class CurationSession:
         try:
             with self._transaction():
                 self._conn.executemany(
-                    "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)", records
+                    "INSERT OR REPLACE INTO results (row, status, best_curie, best_label, "
+                    "confidence, candidates, notes, store, release, model, mapped_at, sources) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    records,
                 )
         finally:
             self._conn.execute("PRAGMA synchronous = FULL")
@@ -491,6 +513,25 @@ class CurationSession:
 
     def mapped_rows(self) -> set[int]:
         return {r for (r,) in self._conn.execute("SELECT row FROM results")}
+
+    def result_sources(self, row: int) -> tuple[str, ...] | None:
+        """The candidate sources that produced `row`'s result; None when not recorded (a result
+        written before schema 2) or when the row has no result."""
+        found = self._conn.execute("SELECT sources FROM results WHERE row = ?", (row,)).fetchone()
+        if found is None or found[0] is None:
+            return None
+        return tuple(json.loads(found[0]))
+
+    def rows_mapped_without(self, source: str) -> list[int]:
+        """Rows whose result was produced without `source` (or by sources not recorded)."""
+        return [
+            row
+            for (row,) in self._conn.execute(
+                "SELECT row FROM results WHERE sources IS NULL OR NOT EXISTS "
+                "(SELECT 1 FROM json_each(results.sources) WHERE value = ?) ORDER BY row",
+                (source,),
+            )
+        ]
 
     def mapping_provenance(self) -> dict[str, tuple[str, str | None]]:
         """store name -> (release, model) as recorded by the mapping runs."""
@@ -771,6 +812,25 @@ class CurationSession:
         if self._conn is None:
             raise SessionError(f"{self.path}: the session is closed")
         return _Transaction(self._conn, self.path)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Bring a session written by an older term2id up to SCHEMA_VERSION, in one transaction."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            conn.execute(_MIGRATIONS[target])
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+        raise SessionError(
+            f"{path}: cannot bring this session (schema {version}) up to schema "
+            f"{SCHEMA_VERSION} ({exc}); is the file read-only?"
+        ) from exc
+    log.info("%s: session schema %d brought up to %d", path, version, SCHEMA_VERSION)
 
 
 class _Transaction:

@@ -49,7 +49,7 @@ from term2id.gui.errors import show_error
 from term2id.gui.models import ReviewFilter, ReviewTableModel
 from term2id.gui.settings import GuiSettings
 from term2id.gui.views import CandidatePanel, FilterBar, ReviewTableView
-from term2id.gui.workers import Worker
+from term2id.gui.workers import TimeLeft, Worker
 
 if TYPE_CHECKING:
     # Imported when first used: the store module pulls in sqlite-utils, which imports pandas
@@ -62,6 +62,10 @@ log = logging.getLogger(__name__)
 SESSION_FILTER = f"term2id sessions (*{SESSION_SUFFIX});;All files (*)"
 VIEW_STATE_DELAY_MS = 400
 _SMALL_REFRESH = 64  # above this many rows, replay the whole log once instead of per row
+# The source whose index (every name's vector) is prepared in the background: until it is ready,
+# rows come from the lexical sources and are re-ranked with it as soon as it is.
+SEMANTIC = "semantic"
+QUICK_SOURCES = ("exact", "fuzzy")
 
 
 class MainWindow(QMainWindow):
@@ -78,7 +82,13 @@ class MainWindow(QMainWindow):
         self.pool = pool or QThreadPool.globalInstance()
         self.session: CurationSession | None = None
         self._mapper = None
+        self._quick_mapper = None
         self._mapping: Worker | None = None
+        self._preparing: Worker | None = None
+        self._semantic_ready: set[str] = set()  # stores whose semantic index the mapper holds
+        self._rerank_pending = False
+        self._mapping_reranks = False  # the running job re-ranks rows with the semantic source
+        self._semantic_mapper = None  # the mapper the index is being prepared for
         self._workers: set[Worker] = set()
         self._mapped_count = 0
         self._mapping_started = 0.0
@@ -116,6 +126,18 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.summary_label)
         self.model_label = QLabel(objectName="modelState")
         self.statusBar().addPermanentWidget(self.model_label)
+        self.semantic_label = QLabel(objectName="semanticState")
+        self.semantic_progress = QProgressBar(objectName="semanticProgress")
+        self.semantic_progress.setMaximumWidth(160)
+        self.semantic_cancel = QPushButton("Cancel", objectName="cancelSemantic")
+        self.semantic_cancel.setToolTip(
+            "Stop preparing the semantic index; rows keep their exact and fuzzy candidates"
+        )
+        self.semantic_cancel.clicked.connect(self.cancel_semantic)
+        for widget in (self.semantic_label, self.semantic_progress, self.semantic_cancel):
+            self.statusBar().addPermanentWidget(widget)
+            widget.setVisible(False)
+        self._semantic_time_left = TimeLeft()
 
         self._view_state_timer = QTimer(self, singleShot=True, interval=VIEW_STATE_DELAY_MS)
         self._view_state_timer.timeout.connect(self.save_view_state)
@@ -294,12 +316,17 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_summary()
         self._check_stores()
+        # Rows mapped before the semantic index was ready (the window was closed meanwhile, or
+        # an older term2id mapped them) are re-ranked with it now, in the background.
+        QTimer.singleShot(0, lambda s=session: s is self.session and self.rerank())
         return True
 
     def close_session(self) -> None:
         if self.session is None:
             return
         self._abandon_mapping()
+        self._abandon_preparing()
+        self._rerank_pending = False
         self.save_view_state()
         self.session.close()
         self.session = None
@@ -382,67 +409,63 @@ class MainWindow(QMainWindow):
     # -- mapping ------------------------------------------------------------------------------
 
     def mapper(self):
+        """The Mapper the settings describe (built once; settings changes drop it)."""
         if self._mapper is None:
-            from term2id.core.mapper import Mapper
+            from dataclasses import replace
 
-            sources = self._sources()
-            self._mapper = Mapper(self.catalog, sources=sources, threshold=self.settings.threshold)
+            from term2id.core.mapping_config import build_mapper
+
+            config = self.settings.mapping_config()
+            self.model_label.setText("")
+            try:
+                self._mapper = build_mapper(config, self.catalog, warn=self._source_missing)
+            except Term2IdError as exc:
+                if not config.uses_model:
+                    raise
+                # A model that cannot be opened is left out; the other sources still map.
+                self.model_unavailable(str(exc))
+                without = replace(config, model=None, adapter=None, server=None)
+                self._mapper = build_mapper(without, self.catalog, warn=self._source_missing)
+            else:
+                if config.uses_model:
+                    name = Path(config.model).name if config.model else config.server
+                    self.model_label.setText(f"model: {name}")
+                    self.model_label.setToolTip("")
         return self._mapper
 
-    def _sources(self):
-        """The default sources, plus the local model when one is configured and loads."""
-        from term2id.core.sources import default_sources
-
-        sources = default_sources(("exact", "fuzzy"))
-        settings = self.settings
-        if not settings.model_configured:
-            self.model_label.setText("")
-            return sources
-        try:
-            from term2id.core.llm.source import open_llm_source
-
-            source = open_llm_source(
-                model=settings.model_path or None,
-                adapter=settings.adapter_path or None,
-                server=settings.server_url or None,
-                n_threads=settings.model_threads or None,
-            )
-        except (Term2IdError, ImportError) as exc:
-            self.model_unavailable(str(exc))
-            return sources
-        sources.append(source)
-        name = Path(settings.model_path).name if settings.model_path else settings.server_url
-        self.model_label.setText(f"model: {name}")
-        self.model_label.setToolTip("")
-        return sources
+    def _source_missing(self, message: str) -> None:
+        """A default source that is not installed (the semantic extra): said once, plainly."""
+        log.warning("%s", message)
+        self.statusBar().showMessage(message[:1].upper() + message[1:] + ".", 15000)
 
     def model_unavailable(self, reason: str) -> None:
         """The application keeps working with the other sources, and says so."""
         self.model_label.setText("⚡ model unavailable")
         self.model_label.setToolTip(reason)
         self.statusBar().showMessage(
-            f"The local model is not used ({reason}); mapping with the exact and fuzzy sources.",
+            f"The local model is not used ({reason}); mapping with the other sources.",
             15000,
         )
 
     def start_mapping(self, rows: Sequence[int] | None = None) -> Worker | None:
         """Map `rows` (default: every row without a result) in a worker; results appear as they
-        come."""
+        come.
+
+        While a store's semantic index is not ready, its rows come at once from the exact and
+        fuzzy sources; the index is prepared in the background, and the rows are re-ranked with
+        the semantic source as soon as it is ready (`rerank`).
+        """
         if self.session is None or self._mapping is not None:
             return None
-        from term2id.core.candidates import Query
-        from term2id.gui.jobs import map_rows
-
-        missing = set(self._missing_stores())
         if rows is None:
             mapped = self.session.mapped_rows()
             rows = [r for r in range(len(self.session)) if r not in mapped]
-        queries = self.session.queries()
-        todo = [
-            (r, Query(queries[r].text, queries[r].ontology, queries[r].context))
-            for r in rows
-            if not {n.strip() for n in queries[r].ontology.split(",")} & missing
-        ]
+            if not rows:  # F5 with every row mapped: bring rows mapped without semantic up
+                worker = self.rerank()
+                if worker is None and self._preparing is None:
+                    self.statusBar().showMessage("Nothing to map.", 5000)
+                return worker
+        todo = self._queries_for(rows)
         if not todo:
             self.statusBar().showMessage("Nothing to map.", 5000)
             return None
@@ -451,7 +474,34 @@ class MainWindow(QMainWindow):
         except Term2IdError as exc:
             show_error(self, exc)
             return None
-        worker = Worker(map_rows, mapper, todo, self._model_name())
+        waiting = self._semantic_waiting(mapper, {q.ontology for _, q in todo})
+        if waiting:
+            self.prepare_semantic(waiting)
+            try:
+                quick = self.quick_mapper()
+            except Term2IdError as exc:
+                show_error(self, exc)
+                return None
+            return self._start_job(quick, todo, None)
+        return self._start_job(mapper, todo, self._model_name())
+
+    def _queries_for(self, rows: Sequence[int]) -> list:
+        """(row, Query) for `rows`, leaving out rows whose store is missing."""
+        from term2id.core.candidates import Query
+
+        assert self.session is not None
+        missing = set(self._missing_stores())
+        queries = self.session.queries()
+        return [
+            (r, Query(queries[r].text, queries[r].ontology, queries[r].context))
+            for r in rows
+            if not {n.strip() for n in queries[r].ontology.split(",")} & missing
+        ]
+
+    def _start_job(self, mapper, todo: list, model: str | None, rerank: bool = False) -> Worker:
+        from term2id.gui.jobs import map_rows
+
+        worker = Worker(map_rows, mapper, todo, model)
         # Each handler checks that the worker is still the current one: a cancelled job's last
         # batches, queued before it stopped, must not land in a session opened since.
         worker.signals.item.connect(lambda batch: self._mapped(batch, worker))
@@ -461,6 +511,7 @@ class MainWindow(QMainWindow):
             lambda: self.statusBar().showMessage("Mapping cancelled; F5 maps the rest.", 8000)
         )
         self._mapping = worker
+        self._mapping_reranks = rerank
         self._mapped_count = 0
         self._mapping_total = len(todo)
         self._mapping_started = time.monotonic()
@@ -525,10 +576,157 @@ class MainWindow(QMainWindow):
         self._mapping = None
         for widget in (self.progress_bar, self.rate_label, self.cancel_button):
             widget.setVisible(False)
-        self.statusBar().showMessage(f"Mapped {self._mapped_count:,} rows.", 8000)
+        if self._mapping_reranks:
+            done = f"Re-ranked {self._mapped_count:,} rows with the semantic source."
+        else:
+            done = f"Mapped {self._mapped_count:,} rows."
+            if self._preparing is not None:
+                done += " They are re-ranked once the semantic index is ready."
+        self.statusBar().showMessage(done, 8000)
         if self.model.filter.active or self.model.sort_column >= 0:
             self._keep_row(self.model.refilter)
         self._update_summary()
+        if self._rerank_pending:
+            self._rerank_pending = False
+            QTimer.singleShot(0, self.rerank)
+
+    # -- the semantic index, prepared in the background ----------------------------------------
+
+    def quick_mapper(self):
+        """The settings' mapping with the exact and fuzzy sources only: rows come from it while
+        the semantic index is prepared."""
+        if self._quick_mapper is None:
+            from dataclasses import replace
+
+            from term2id.core.mapping_config import build_mapper
+
+            config = replace(
+                self.settings.mapping_config(),
+                sources=QUICK_SOURCES, model=None, adapter=None, server=None,
+            )  # fmt: skip
+            self._quick_mapper = build_mapper(config, self.catalog)
+        return self._quick_mapper
+
+    def _semantic_waiting(self, mapper, ontologies) -> list[str]:
+        """The stores named in `ontologies` whose semantic index `mapper` does not hold yet."""
+        if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
+            return []
+        names = {n.strip() for spec in ontologies for n in spec.split(",") if n.strip()}
+        return sorted(names - self._semantic_ready)
+
+    @property
+    def semantic_preparing(self) -> bool:
+        return self._preparing is not None
+
+    def prepare_semantic(self, stores: Sequence[str]) -> Worker | None:
+        """Prepare the semantic index of `stores` in a worker, with progress, time left and
+        cancel in the status bar; rows are re-ranked when it is ready."""
+        from term2id.gui.jobs import prepare_semantic
+
+        if self._preparing is not None:
+            return None  # the one running re-ranks when done, and asks again for the rest
+        mapper = self.mapper()
+        if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
+            return None
+        worker = Worker(prepare_semantic, mapper, list(stores))
+        worker.signals.progress.connect(lambda *a: self._semantic_progress(worker, *a))
+        worker.signals.result.connect(lambda names: self._semantic_prepared(worker, names))
+        worker.signals.error.connect(lambda exc: self._semantic_failed(worker, exc))
+        worker.signals.cancelled.connect(lambda: self._semantic_failed(worker, None))
+        self._preparing = worker
+        self._semantic_mapper = mapper
+        self._semantic_time_left = TimeLeft()
+        self.semantic_label.setText(
+            f"Preparing the semantic index of {', '.join(stores)} (once per release)…"
+        )
+        self.semantic_progress.setRange(0, 0)
+        for widget in (self.semantic_label, self.semantic_progress, self.semantic_cancel):
+            widget.setVisible(True)
+        self._workers.add(worker)
+        worker.signals.finished.connect(lambda: self._workers.discard(worker))
+        self.pool.start(worker)
+        return worker
+
+    def cancel_semantic(self) -> None:
+        if self._preparing is not None:
+            self._abandon_preparing()
+            self.statusBar().showMessage(
+                "The semantic index was not prepared: rows keep their exact and fuzzy "
+                "candidates. F5 or reopening the session prepares it again.",
+                10000,
+            )
+
+    def _abandon_preparing(self) -> None:
+        """Stop preparing and forget the job now (its remaining signals are ignored)."""
+        if self._preparing is not None:
+            self._preparing.cancel()
+            self._end_preparing()
+
+    def _end_preparing(self) -> None:
+        self._preparing = None
+        for widget in (self.semantic_label, self.semantic_progress, self.semantic_cancel):
+            widget.setVisible(False)
+
+    def _semantic_progress(self, worker: Worker, done: int, total: int, message: str) -> None:
+        if worker is not self._preparing:
+            return
+        if total > 0:
+            self.semantic_progress.setRange(0, total)
+            self.semantic_progress.setValue(done)
+        left = self._semantic_time_left.update(done, total)
+        counted = f" {done:,} / {total:,}" if total > 0 else ""
+        self.semantic_label.setText(
+            f"Semantic index: {message}{counted}" + (f" · {left}" if left else "")
+        )
+
+    def _semantic_prepared(self, worker: Worker, names: list[str]) -> None:
+        if worker is not self._preparing:
+            return
+        self._end_preparing()
+        if self._semantic_mapper is self._mapper:  # not rebuilt since (settings changed)
+            self._semantic_ready.update(names)
+        self.rerank()
+
+    def _semantic_failed(self, worker: Worker, exc: Exception | None) -> None:
+        if worker is not self._preparing:
+            return
+        self._end_preparing()
+        if exc is not None:
+            log.warning("semantic index not prepared: %s", exc)
+            self.statusBar().showMessage(
+                f"The semantic source is not used ({exc}); rows keep their exact and fuzzy "
+                "candidates.",
+                15000,
+            )
+
+    def rerank(self) -> Worker | None:
+        """Map again, with the semantic source, the rows whose result was made without it.
+
+        Prepares the semantic index first when needed; waits for a running mapping to end.
+        Decisions are kept: they live in the session's log, apart from the results.
+        """
+        if self.session is None or SEMANTIC not in self.settings.mapping_config().source_names():
+            return None
+        if self._mapping is not None:
+            # Its rows are not all written yet: look again when it ends.
+            self._rerank_pending = True
+            return None
+        # Looked at before the mapper is built: opening a session must not load a model for
+        # nothing.
+        todo = self._queries_for(self.session.rows_mapped_without(SEMANTIC))
+        if not todo:
+            return None
+        try:
+            mapper = self.mapper()
+        except Term2IdError:
+            return None  # start_mapping shows why
+        if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
+            return None  # not installed: said once when the mapper was built
+        waiting = self._semantic_waiting(mapper, {q.ontology for _, q in todo})
+        if waiting:
+            self.prepare_semantic(waiting)
+            return None
+        return self._start_job(mapper, todo, self._model_name(), rerank=True)
 
     def _model_name(self) -> str | None:
         if not self.settings.model_configured or self._mapper is None:
@@ -810,6 +1008,8 @@ class MainWindow(QMainWindow):
             return None
         try:
             mapper = self.mapper()
+            if self._semantic_waiting(mapper, [ontology]):
+                mapper = self.quick_mapper()  # never wait for the index being prepared
         except Term2IdError:
             mapper = None
         worker = Worker(search_terms, mapper, stores, text, ontology)
@@ -922,13 +1122,25 @@ class MainWindow(QMainWindow):
     # -- settings -----------------------------------------------------------------------------
 
     def open_settings(self, import_now: bool = False) -> None:
+        dialog = self.settings_dialog()
+        if import_now:
+            QTimer.singleShot(0, dialog._choose_import)
+        dialog.exec()
+
+    def settings_dialog(self):  # -> SettingsDialog
+        """The settings dialog; once it closes, the next mapping uses what it changed."""
         from term2id.gui.dialogs import SettingsDialog
 
         dialog = SettingsDialog(self.catalog, self.settings, self)
-        if import_now:
-            QTimer.singleShot(0, dialog._choose_import)
-        if dialog.exec():
-            self._mapper = None  # threshold or model may have changed
+        dialog.finished.connect(lambda result: self._settings_closed(dialog, result))
+        return dialog
+
+    def _settings_closed(self, dialog, result: int) -> None:
+        if result or dialog.tuned:
+            # Threshold, model or sentence model may have changed: the next mapping uses them.
+            self._abandon_preparing()
+            self._mapper = self._quick_mapper = None
+            self._semantic_ready.clear()
 
     # -- window -------------------------------------------------------------------------------
 
@@ -976,6 +1188,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel_mapping()
+        self._abandon_preparing()
         self.pool.waitForDone(5000)
         self.close_session()
         super().closeEvent(event)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -39,7 +40,8 @@ from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import StoreError, Term2IdError
 from term2id.gui.errors import show_error
 from term2id.gui.settings import GuiSettings
-from term2id.gui.workers import Worker
+from term2id.gui.tuning import EmbeddingTuningProcess
+from term2id.gui.workers import TimeLeft, Worker
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +333,16 @@ class SettingsDialog(QDialog):
         self.threshold.setSingleStep(0.05)
         self.threshold.setValue(settings.threshold)
         mapping_form.addRow("Auto-accept threshold:", self.threshold)
+        self.use_tuned = QCheckBox(
+            "Use a store's tuned sentence model when it has one", objectName="useTunedModels"
+        )
+        self.use_tuned.setToolTip(
+            "Off: every store is searched with the packaged all-MiniLM-L6-v2, which measured at "
+            "least as well on real mentions. A tuned model is made with Tune for this ontology."
+        )
+        self.use_tuned.setChecked(settings.tuned_embeddings)
+        self.use_tuned.toggled.connect(lambda _on: self.refresh_stores())
+        mapping_form.addRow(self.use_tuned)
 
         stores = QGroupBox("Ontology stores")
         stores_layout = QVBoxLayout(stores)
@@ -339,10 +351,35 @@ class SettingsDialog(QDialog):
         import_button.setObjectName("importStore")
         self.import_progress = QProgressBar(objectName="importProgress")
         self.import_progress.setVisible(False)
+        self.tune_button = QPushButton("Tune for this ontology", objectName="tuneStore")
+        self.tune_button.setToolTip(
+            "Fine-tune the sentence model on the selected store's own synonyms and definitions, "
+            "in the background (minutes for a large ontology)."
+        )
+        self.tune_progress = QProgressBar(objectName="tuneProgress")
+        self.tune_cancel = QPushButton("Cancel", objectName="cancelTuning")
+        self.tune_status = QLabel(objectName="tuneStatus")
+        self.tune_status.setWordWrap(True)
+        tune_row = QHBoxLayout()
+        tune_row.addWidget(self.tune_progress, 1)
+        tune_row.addWidget(self.tune_cancel)
+        for widget in (self.tune_progress, self.tune_cancel):
+            widget.setVisible(False)
+        buttons_row = QHBoxLayout()
+        buttons_row.addWidget(import_button)
+        buttons_row.addWidget(self.tune_button)
+        buttons_row.addStretch(1)
         stores_layout.addWidget(self.stores)
-        stores_layout.addWidget(import_button)
+        stores_layout.addLayout(buttons_row)
         stores_layout.addWidget(self.import_progress)
+        stores_layout.addLayout(tune_row)
+        stores_layout.addWidget(self.tune_status)
+        self._tuning: EmbeddingTuningProcess | None = None
+        self.tuned: set[str] = set()  # stores tuned while the dialog was open
         self.refresh_stores()
+        self.stores.currentRowChanged.connect(lambda _row: self._update_tune_button())
+        self.tune_button.clicked.connect(self._tune_selected)
+        self.tune_cancel.clicked.connect(self.cancel_tuning)
 
         model = QGroupBox("Local language model (optional)")
         model_form = QFormLayout(model)
@@ -378,18 +415,121 @@ class SettingsDialog(QDialog):
         import_button.clicked.connect(self._choose_import)
 
     def refresh_stores(self) -> None:
+        selected = self.selected_store()
         self.stores.clear()
+        use_tuned = self.use_tuned.isChecked()
         for name in self._catalog.names():
             try:
-                info = self._catalog.open(name).info
-                self.stores.addItem(
+                store = self._catalog.open(name)
+                info = store.info
+                text = (
                     f"{name} — {info.title or info.ontology or ''} release "
-                    f"{info.data_version or '?'} · {info.term_count:,} terms"
+                    f"{info.data_version or '?'} · {info.term_count:,} terms\n"
+                    f"    sentence model: {sentence_model_text(store, use_tuned)}"
                 )
             except StoreError as exc:
-                self.stores.addItem(f"{name} — cannot be opened: {exc}")
+                text = f"{name} — cannot be opened: {exc}"
+            self._add_store_item(name, text)
         if "hp" not in self._catalog.names():
-            self.stores.addItem("hp — the embedded HPO (built on first use)")
+            self._add_store_item(
+                "hp",
+                "hp — the embedded HPO (built on first use)\n"
+                "    sentence model: all-MiniLM-L6-v2 (packaged)",
+            )
+        names = [self.stores.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.stores.count())]
+        if selected in names:
+            self.stores.setCurrentRow(names.index(selected))
+        self._update_tune_button()
+
+    def _add_store_item(self, name: str, text: str) -> None:
+        self.stores.addItem(text)
+        self.stores.item(self.stores.count() - 1).setData(Qt.ItemDataRole.UserRole, name)
+
+    def selected_store(self) -> str | None:
+        item = self.stores.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    # -- tuning a store's sentence model ------------------------------------------------------
+
+    def _update_tune_button(self) -> None:
+        running = self._tuning is not None and self._tuning.running
+        from term2id.core.mapping_config import semantic_missing
+
+        available = semantic_missing() is None
+        self.tune_button.setEnabled(self.selected_store() is not None and not running and available)
+        if not available:
+            self.tune_button.setToolTip("Needs the semantic and train extras installed")
+
+    def _tune_selected(self) -> None:
+        name = self.selected_store()
+        if name is not None:
+            self.tune_store(name)
+
+    def tune_store(self, name: str) -> EmbeddingTuningProcess:
+        """Tune `name`'s sentence model in a child process, with progress in the dialog."""
+        process = EmbeddingTuningProcess(name, self._catalog.data_dir, self)
+        process.progress.connect(self._tuning_progress)
+        process.finished.connect(lambda ok, message: self._tuning_finished(process, ok, message))
+        self._tuning = process
+        self._tune_time_left = TimeLeft()
+        self.tune_progress.setRange(0, 0)  # busy until the first step is counted
+        self.tune_progress.setFormat("")
+        for widget in (self.tune_progress, self.tune_cancel):
+            widget.setVisible(True)
+        self.tune_status.setText(f"Tuning the sentence model of {name}: starting…")
+        process.start()
+        self._update_tune_button()
+        return process
+
+    def cancel_tuning(self) -> None:
+        if self._tuning is not None:
+            self._tuning.cancel()
+
+    @property
+    def tuning(self) -> bool:
+        return self._tuning is not None and self._tuning.running
+
+    def _tuning_progress(self, done: int, total: int, message: str) -> None:
+        process = self._tuning
+        if process is None:
+            return
+        if total > 0:
+            self.tune_progress.setRange(0, total)
+            self.tune_progress.setValue(done)
+            self.tune_progress.setFormat("step %v of %m")
+        left = self._tune_time_left.update(done, total)
+        self.tune_status.setText(
+            f"Tuning the sentence model of {process.store}: {message}" + (f" · {left}" if left else "")
+        )
+
+    def _tuning_finished(self, process: EmbeddingTuningProcess, ok: bool, message: str) -> None:
+        if process is not self._tuning:
+            return
+        for widget in (self.tune_progress, self.tune_cancel):
+            widget.setVisible(False)
+        if ok:
+            self.tuned.add(process.store)
+            # Tuned on purpose: the next mapping uses it, and the curator is told how to go back.
+            self._settings.tuned_embeddings = True
+            self.use_tuned.setChecked(True)
+            message += (
+                f" The next mapping of {process.store} uses it (“Use a store's tuned sentence "
+                "model” is now on; untick it to go back to the packaged model)."
+            )
+        self.tune_status.setText(message)
+        self.refresh_stores()
+
+    def done(self, result: int) -> None:
+        if self.tuning:
+            answer = QMessageBox.question(
+                self,
+                "Tuning is running",
+                "The sentence model is still being tuned. Stop tuning and close?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self.cancel_tuning()
+        super().done(result)
 
     def accept(self) -> None:
         orcid = self.orcid.text().strip()
@@ -400,6 +540,7 @@ class SettingsDialog(QDialog):
         s.curator_name = self.name.text()
         s.curator_orcid = orcid
         s.threshold = self.threshold.value()
+        s.tuned_embeddings = self.use_tuned.isChecked()
         s.model_path = self.model_path.text()
         s.adapter_path = self.adapter_path.text()
         s.model_threads = self.threads.value()
@@ -439,6 +580,22 @@ class SettingsDialog(QDialog):
         self.import_progress.setRange(0, max(total, 0))
         self.import_progress.setValue(done)
         self.import_progress.setFormat(f"{message} %v/%m")
+
+
+def sentence_model_text(store, use_tuned: bool) -> str:  # store: OntologyStore
+    """Which sentence model the semantic source searches `store` with, in words."""
+    from term2id.core.mapping_config import SEMANTIC_EXTRA, semantic_missing
+    from term2id.core.sources.semantic import MODEL_NAME, tuned_model_of
+
+    missing = semantic_missing()
+    if missing is not None:
+        return f"{MODEL_NAME} — not usable here ({missing}: {SEMANTIC_EXTRA})"
+    tuned = tuned_model_of(store)
+    if tuned is None:
+        return f"{MODEL_NAME} (packaged)"
+    if use_tuned:
+        return tuned.description
+    return f"{MODEL_NAME} (packaged; a model tuned on {tuned.tuned_on} is there, not in use)"
 
 
 def _with_browse(edit: QLineEdit, file_filter: str) -> QWidget:

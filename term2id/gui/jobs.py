@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, Query
-from term2id.core.errors import CancelledError, StoreError, Term2IdError
+from term2id.core.errors import StoreError
 from term2id.core.progress import Progress
 from term2id.core.session import (
     SESSION_SUFFIX,
@@ -104,47 +104,62 @@ def map_rows(
     *,
     progress: Progress,
 ) -> Iterator[MappingBatch]:
-    """Map (row, query) pairs; yields batches as they come, in input order."""
-    releases: dict[str, str] = {}
-    warnings: list[str] = []
-    for ontology in dict.fromkeys(q.ontology for _, q in queries):
-        progress.update(0, len(queries), f"preparing {ontology}")
-        try:
-            mapper.prepare(ontology, progress)
-        except CancelledError:
-            raise
-        except Term2IdError as exc:
-            # A model that fails to load is left out; the other sources still map every row.
-            if not any(s.name == LLM for s in mapper.sources):
-                raise
-            mapper.sources = [s for s in mapper.sources if s.name != LLM]
-            warnings.append(str(exc))
-            mapper.prepare(ontology, progress)
-        releases[ontology] = "; ".join(s.release for s in mapper.stores_for(ontology))
-    if not any(s.name == LLM for s in mapper.sources):
+    """Map (row, query) pairs with core's batch loop; yields batches as they come, in input order."""
+    from term2id.core import batch as batch_loop  # the mapper's modules: not before they are needed
+
+    # A model that fails to load is left out (of a new mapper: the window's own is not touched
+    # from this thread); the other sources still map every row, and the batch says why.
+    prepared = batch_loop.prepare_targets(
+        mapper, (q.ontology for _, q in queries), progress, leave_out_failing_model=True
+    )
+    releases, warnings = prepared.releases, list(prepared.warnings)
+    if not any(s.name == LLM for s in prepared.mapper.sources):
         model = None  # recorded with each result only when the model took part
+    # Recorded with each result: rows mapped before a source was ready are found and re-ranked.
+    used = prepared.mapper
+    sources = tuple(dict.fromkeys([*(s.name for s in used.sources),
+                                   *(r.name for r in used.rerankers)]))  # fmt: skip
     # The indexes just built are long-lived: taken out of the cyclic collector's reach, a full
     # collection no longer stops every thread (the GUI's too) for a few hundred milliseconds.
     gc.freeze()
     batch: list[tuple[int, MappingResult]] = []
     last = time.monotonic()
-    results = mapper.map_many([q for _, q in queries], progress)
-    for (row, _query), result in zip(queries, results, strict=False):
+    for row, result in batch_loop.map_rows(prepared.mapper, queries, progress, len(queries)):
         batch.append((row, result))
         now = time.monotonic()
         if len(batch) >= BATCH_ROWS or now - last >= BATCH_SECONDS:
-            yield _batch(batch, releases, model, warnings)
+            yield _batch(batch, releases, model, warnings, sources)
             batch, last, warnings = [], now, []
     if batch:
-        yield _batch(batch, releases, model, warnings)
+        yield _batch(batch, releases, model, warnings, sources)
 
 
-def _batch(batch, releases, model, warnings) -> MappingBatch:
-    records = tuple(result_records(batch, releases, model))
+def _batch(batch, releases, model, warnings, sources) -> MappingBatch:
+    records = tuple(result_records(batch, releases, model, sources))
     # Results (and the mapper's cache of them) live for the whole job and hold no cycles: keep
     # them out of full collections too, which would otherwise grow with every batch.
     gc.freeze()
     return MappingBatch(tuple(batch), releases, records, tuple(warnings))
+
+
+def prepare_semantic(
+    mapper,  # term2id.core.mapper.Mapper
+    stores: Sequence[str],
+    *,
+    progress: Progress,
+) -> list[str]:
+    """Prepare the semantic source's index (every name's vector) of each store in `mapper`.
+
+    Computed once per store release and model, then read from the store's cache. Returns the
+    store names prepared; an unavailable source raises SourceUnavailable.
+    """
+    source = next(s for s in mapper.sources if s.name == "semantic")
+    for name in stores:
+        progress.update(0, 0, f"opening {name}")
+        for store in mapper.stores_for(name):
+            progress.update(0, 0, f"reading the cached vectors of {store.name}")
+            source.prepare(store, progress)
+    return list(stores)
 
 
 def search_terms(

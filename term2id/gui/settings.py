@@ -1,4 +1,4 @@
-"""The application's settings, persisted with QSettings (curator, model, threshold, recent files)."""
+"""The application's settings, persisted with QSettings (curator, mapping, model, recent files)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from term2id.core.mapping_config import MappingConfig
 from term2id.core.session import Curator
 
 MAX_RECENT = 10
@@ -70,6 +71,36 @@ class GuiSettings:
     @default_ontology.setter
     def default_ontology(self, value: str) -> None:
         self._set("mapping/ontology", value)
+
+    @property
+    def sources(self) -> tuple[str, ...] | None:
+        """The candidate sources by name; None (nothing stored): the default sources."""
+        return MappingConfig.parse_sources(self._get("mapping/sources") or None)
+
+    @sources.setter
+    def sources(self, value: tuple[str, ...] | None) -> None:
+        self._set("mapping/sources", ",".join(value) if value else "")
+
+    @property
+    def tuned_embeddings(self) -> bool:
+        """Whether the semantic source uses a store's own tuned sentence model (off by default)."""
+        return self._get("mapping/tuned_embeddings", "false").lower() in ("true", "1")
+
+    @tuned_embeddings.setter
+    def tuned_embeddings(self, value: bool) -> None:
+        self._set("mapping/tuned_embeddings", "true" if value else "false")
+
+    def mapping_config(self) -> MappingConfig:
+        """The mapping these settings describe (term2id.core.mapping_config.build_mapper)."""
+        return MappingConfig(
+            sources=self.sources,
+            threshold=self.threshold,
+            model=self.model_path or None,
+            adapter=self.adapter_path or None,
+            server=self.server_url or None,
+            threads=self.model_threads or None,
+            tuned_embeddings=self.tuned_embeddings,
+        )
 
     # -- local model --------------------------------------------------------------------------
 

@@ -74,6 +74,34 @@ class Worker(QRunnable):
             self.signals.finished.emit()
 
 
+def time_left(done: int, total: int, seconds: float) -> str:
+    """'about 3 min left' from the work done so far; empty until there is a rate to go by."""
+    if done <= 0 or total <= done or seconds <= 0:
+        return ""
+    left = seconds / done * (total - done)
+    if left < 60:
+        return f"about {max(1, round(left))} s left"
+    if left < 3600:
+        return f"about {round(left / 60)} min left"
+    return f"about {left / 3600:.1f} h left"
+
+
+class TimeLeft:
+    """The time left of a job, from the rate since its first progress update with a total."""
+
+    def __init__(self) -> None:
+        self._start: tuple[float, int] | None = None
+
+    def update(self, done: int, total: int) -> str:
+        now = time.monotonic()
+        if total <= 0 or self._start is None or done < self._start[1]:
+            # No total yet, or a new phase started counting from lower: measure from here.
+            self._start = (now, done) if total > 0 else None
+            return ""
+        started, first = self._start
+        return time_left(done - first, total - first, now - started)
+
+
 def start(worker: Worker, pool: QThreadPool | None = None) -> Worker:
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker

@@ -6,6 +6,7 @@ commands), so `term2id --help` stays fast.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,18 @@ err = Console(stderr=True, soft_wrap=True)
 def _progress(prefix: str) -> Progress:
     def report(done: int, total: int, message: str) -> None:
         err.print(f"[dim]{prefix} {done}/{total}: {message}[/]", highlight=False)
+
+    return Progress(report)
+
+
+def _json_line(**fields: object) -> None:
+    # Flushed line by line: the reading program shows each step as it happens.
+    print(json.dumps(fields), flush=True)
+
+
+def _json_progress(_prefix: str) -> Progress:
+    def report(done: int, total: int, message: str) -> None:
+        _json_line(done=done, total=total, message=message)
 
     return Progress(report)
 
@@ -287,20 +300,38 @@ def train_embeddings(
     device: Annotated[
         str | None, typer.Option(help="cuda or cpu (default: cuda when there is one).")
     ] = None,
+    progress_json: Annotated[
+        bool,
+        typer.Option(
+            "--progress-json",
+            help="Write progress to stdout as JSON lines ({\"done\", \"total\", \"message\"}), "
+            "then one line {\"tuned\": ...} (for programs that run this command).",
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Tune the semantic source's sentence model on a store's own synonyms and definitions."""
     from term2id.training.embeddings import EmbeddingTuning, tune_embeddings
 
+    report = _json_progress if progress_json else _progress
     catalog = StoreCatalog(data_dir)
-    store = catalog.open(
-        ontology, _progress("building store") if ontology == DEFAULT_STORE else None
-    )
+    store = catalog.open(ontology, report("building store") if ontology == DEFAULT_STORE else None)
     tuning = EmbeddingTuning(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         definitions=definitions, hard_negatives=hard_negatives, max_pairs=max_pairs, seed=seed, device=device,
     )  # fmt: skip
-    result = tune_embeddings(store, tuning, _progress("embeddings"))
+    progress = report("embeddings")
+    progress.update(0, 0, f"loading the sentence model to tune on {store.name}")
+    result = tune_embeddings(store, tuning, progress)
+    if progress_json:
+        _json_line(
+            tuned={
+                "store": store.name, "release": store.release, "folder": str(result.folder),
+                "pairs": result.pairs, "steps": result.steps, "seconds": result.seconds,
+                "device": result.device, "last_loss": result.last_loss,
+            }
+        )  # fmt: skip
+        return
     out.print(
         f"tuned on {result.pairs:,} name pairs of {store.name} {store.release}: "
         f"{result.steps:,} steps in {result.seconds:,.0f} s on {result.device}, "
@@ -308,7 +339,7 @@ def train_embeddings(
         highlight=False,
     )
     out.print(
-        f"model: {result.folder} (the semantic source uses it for {store.name} from now on; "
+        f"model: {result.folder} (mapping against {store.name} uses it with --tuned-embeddings; "
         "names are embedded again on first use)",
         highlight=False,
     )

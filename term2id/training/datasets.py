@@ -141,11 +141,11 @@ def store_retriever(store: OntologyStore) -> Retriever:
 
 
 def mapper_retriever(catalog: StoreCatalog, store_name: str) -> Retriever:
-    """Candidates exactly as the mapper would show them to a curator."""
+    """Candidates as the mapper's exact and fuzzy sources rank them (no embeddings to build)."""
     from term2id.core.candidates import Query
-    from term2id.core.mapper import Mapper
+    from term2id.core.mapper import Mapper, default_sources
 
-    mapper = Mapper(catalog, top_k=10)
+    mapper = Mapper(catalog, default_sources(["exact", "fuzzy"]), top_k=10)
 
     def retrieve(text: str, limit: int) -> list[tuple[str, str | None]]:
         result = mapper.map(Query(text, store_name))

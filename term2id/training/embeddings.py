@@ -155,6 +155,8 @@ def tune_embeddings(
     model.max_seq_length = MAX_TOKENS
     torch.manual_seed(tuning.seed)
     if tuning.hard_negatives:
+        if progress is not None:
+            progress.update(0, 0, f"finding each of {len(pairs):,} pairs' nearest wrong label")
         pairs = _with_hard_negatives(store, pairs, model, base == _packaged_model_path_or_none())
 
     steps_per_epoch = len(pairs) // batch_size

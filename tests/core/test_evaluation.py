@@ -9,7 +9,7 @@ import pytest
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import InputFileError, Term2IdError
 from term2id.core.evaluation import GoldItem, evaluate, hold_out_synonyms, read_gold
-from term2id.core.mapper import Mapper
+from term2id.core.mapper import Mapper, default_sources
 
 
 def test_read_gold_tsv_and_csv(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_evaluate_scores_top1_top5_mrr_coverage_and_precision(tiny_catalog: Stor
         GoldItem("xylophone", "TP:0000011"),  # nothing found
         GoldItem("TP:0000099", "TP:0000003"),  # alt id, resolved
     ]
-    report = evaluate(Mapper(tiny_catalog), gold, "tiny")
+    report = evaluate(Mapper(tiny_catalog, default_sources(["exact", "fuzzy"])), gold, "tiny")
     assert report.n == 5
     assert report.top1 == 0.6 and report.top5 == 0.8
     assert report.mrr == pytest.approx((1 + 1 + 0.5 + 0 + 1) / 5, abs=1e-4)
@@ -60,7 +60,7 @@ def test_evaluate_scores_top1_top5_mrr_coverage_and_precision(tiny_catalog: Stor
 
 def test_gold_ids_the_store_does_not_know_are_counted_apart(tiny_catalog: StoreCatalog) -> None:
     gold = [GoldItem("Seizure", "TP:0000003"), GoldItem("Anemia", "TP:9999999")]
-    report = evaluate(Mapper(tiny_catalog), gold, "tiny")
+    report = evaluate(Mapper(tiny_catalog, default_sources(["exact", "fuzzy"])), gold, "tiny")
     assert report.expected_unknown == 1
     assert report.top1 == 0.5 and report.top1_known == 1.0
 
@@ -82,7 +82,7 @@ def test_hold_out_removes_the_sampled_synonyms_from_a_copy(
     assert original.path.read_bytes() == before  # the real store is never touched
     again = hold_out_synonyms(original, 4, seed=7, folder=tmp_path / "again")[1]
     assert again == gold  # the seed makes it reproducible
-    report = evaluate(Mapper(held_catalog), gold, "tiny")
+    report = evaluate(Mapper(held_catalog, default_sources(["exact", "fuzzy"])), gold, "tiny")
     # Without their synonyms: "Oedema" is still found first (fuzzy, by "Edema"), "Epileptic
     # seizure" second (after "Focal seizure"); "Low red blood cell count" and "Mental
     # retardation" share no words with what is left, so nothing finds them.

@@ -10,6 +10,7 @@ import pytest
 from sssom.parsers import parse_sssom_table
 from sssom.validators import validate
 
+from term2id.core.batch import map_table
 from term2id.core.candidates import (
     Candidate,
     Evidence,
@@ -31,13 +32,12 @@ from term2id.core.exports import (
     OutputFileError,
     SSSOMMapping,
     SSSOMSetMetadata,
-    map_table,
     neutralise,
     sssom_mapping_for,
     subject_id_for,
     write_sssom,
 )
-from term2id.core.mapper import Mapper
+from term2id.core.mapper import Mapper, default_sources
 from term2id.core.tables import open_table
 
 DATA = Path(__file__).parents[1] / "data"
@@ -188,8 +188,8 @@ def test_map_table_keeps_every_input_column_and_the_row_order(
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     before = source.read_bytes()
     summary = map_table(
-        open_table(source), Mapper(tiny_catalog), tmp_path / "out.csv", column="term",
-        ontology="tiny",
+        open_table(source), Mapper(tiny_catalog, default_sources(["exact", "fuzzy"])),
+        tmp_path / "out.csv", column="term", ontology="tiny",
     )  # fmt: skip
     rows = read_csv(tmp_path / "out.csv")
     assert rows[0] == ["row", "term", "comment", *MAPPED_COLUMNS]
@@ -303,7 +303,8 @@ def test_pasted_terms_map_to_a_sheet_like_a_file_does(
 
     table = read_pasted("Seizures\n\nTumour\n")
     out = tmp_path / "pasted.csv"
-    summary = map_table(table, Mapper(tiny_catalog), out, column="term", ontology="tiny")
+    lexical = Mapper(tiny_catalog, default_sources(["exact", "fuzzy"]))
+    summary = map_table(table, lexical, out, column="term", ontology="tiny")
     rows = read_csv(out)
     assert [r[:2] for r in rows] == [
         ["term", "mapped_id"],

@@ -43,7 +43,7 @@ class Unavailable:
 
 @pytest.fixture
 def mapper(tiny_catalog: StoreCatalog) -> Mapper:
-    return Mapper(tiny_catalog)
+    return Mapper(tiny_catalog, default_sources(["exact", "fuzzy"]))
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_a_replacement_naming_something_else_is_not_verified(tmp_path: Path) -> 
             ),
         },
     )
-    result = Mapper(catalog).map(Query("Anemia", "variant"))
+    result = Mapper(catalog, default_sources(["exact", "fuzzy"])).map(Query("Anemia", "variant"))
     edema = next(c for c in result.candidates if c.curie == "TP:0000006")
     assert edema.label == "Edema" and edema.sources == ("replacement",)
     assert edema.verdict is Verdict.LABEL_MISMATCH
@@ -165,7 +165,7 @@ def test_a_name_several_terms_share_is_never_accepted_automatically(
             'synonym: "Swelling" RELATED layperson []\nsynonym: "Neoplasm" RELATED []\n'
         )},
     )  # fmt: skip
-    mapper = Mapper(catalog)
+    mapper = Mapper(catalog, default_sources(["exact", "fuzzy"]))
     result = mapper.map(Query("Neoplasms", "variant"))
     assert result.status is MappingStatus.NEEDS_REVIEW
     by_id = {c.curie: c for c in result.candidates}
@@ -178,7 +178,8 @@ def test_a_name_several_terms_share_is_never_accepted_automatically(
     # A name only one term carries is accepted as before.
     assert mapper.map(Query("Tumours", "variant")).status is MappingStatus.VERIFIED
     # In the store where only Tumor carries "Neoplasm", it is accepted.
-    alone = Mapper(tiny_catalog).map(Query("Neoplasms", "tiny"))
+    lexical = default_sources(["exact", "fuzzy"])
+    alone = Mapper(tiny_catalog, lexical).map(Query("Neoplasms", "tiny"))
     assert alone.status is MappingStatus.VERIFIED and "ambiguous" not in alone.best.note
 
 
@@ -243,8 +244,9 @@ def test_an_unavailable_source_leaves_the_others_answers(tiny_catalog: StoreCata
 
 def test_the_threshold_decides_what_is_verified(tiny_catalog: StoreCatalog) -> None:
     query = Query("lack of coordination", "tiny")  # a RELATED synonym: good, not certain
-    assert Mapper(tiny_catalog, threshold=0.5).map(query).status is MappingStatus.VERIFIED
-    strict = Mapper(tiny_catalog, threshold=1.0).map(query)
+    lexical = default_sources(["exact", "fuzzy"])
+    assert Mapper(tiny_catalog, lexical, threshold=0.5).map(query).status is MappingStatus.VERIFIED
+    strict = Mapper(tiny_catalog, lexical, threshold=1.0).map(query)
     assert strict.status is MappingStatus.NEEDS_REVIEW and strict.best.curie == "TP:0000011"
 
 
@@ -281,7 +283,8 @@ def test_a_sibling_contradicting_the_term_ranks_below_the_right_one(tmp_path: Pa
 
 
 def test_top_k_bounds_the_candidates(tiny_catalog: StoreCatalog) -> None:
-    assert len(Mapper(tiny_catalog, top_k=1).map(Query("seizure", "tiny")).candidates) == 1
+    lexical = default_sources(["exact", "fuzzy"])
+    assert len(Mapper(tiny_catalog, lexical, top_k=1).map(Query("seizure", "tiny")).candidates) == 1
 
 
 def test_map_many_keeps_order_and_maps_each_distinct_term_once(tiny_catalog: StoreCatalog) -> None:
@@ -315,7 +318,7 @@ def test_map_many_streams_reports_progress_and_can_be_cancelled(mapper: Mapper) 
 
 @pytest.mark.slow
 def test_the_embedded_hpo_maps_everyday_phenotype_terms(hpo_catalog: StoreCatalog) -> None:
-    mapper = Mapper(hpo_catalog)
+    mapper = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"]))
     expected = {
         "Seizures": "HP:0001250",
         "intellectual disability": "HP:0001249",

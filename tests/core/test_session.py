@@ -156,6 +156,49 @@ def test_session_from_a_newer_version_is_refused(session: CurationSession) -> No
         CurationSession.open(session.path)
 
 
+def test_each_result_records_the_sources_that_produced_it(session: CurationSession) -> None:
+    session.record_results(
+        [(2, result("x", "TP:0000001"))], {"tiny": "r1"}, sources=("exact", "fuzzy", "semantic")
+    )
+    assert session.result_sources(2) == ("exact", "fuzzy", "semantic")
+    assert session.result_sources(0) is None  # recorded without saying which sources
+    assert session.rows_mapped_without("semantic") == [0, 1]
+    session.record_results([(0, result("Seizure", "TP:0000003"))], {"tiny": "r1"},
+                           sources=("exact", "fuzzy"))  # fmt: skip
+    session.close()
+    reopened = CurationSession.open(session.path)
+    assert reopened.result_sources(0) == ("exact", "fuzzy")
+    assert reopened.rows_mapped_without("semantic") == [0, 1]
+    assert reopened.rows_mapped_without("fuzzy") == [1]
+    reopened.close()
+
+
+def test_a_session_saved_by_the_previous_version_opens_with_nothing_lost(
+    session: CurationSession,
+) -> None:
+    session.decide(0, Action.ACCEPT, CURATOR, "TP:0000003", "Seizure", evidence={"shown": [1]})
+    session.save_view_state({"current_row": 1})
+    session.close()
+    # Schema 1, as term2id wrote it before results said which sources produced them.
+    conn = sqlite3.connect(session.path)
+    conn.executescript("ALTER TABLE results DROP COLUMN sources; PRAGMA user_version = 1;")
+    conn.close()
+
+    reopened = CurationSession.open(session.path)
+    assert [c.curie for c in reopened.result(0).candidates] == ["TP:0000003", "TP:0000004"]
+    assert reopened.current_decision(0).curie == "TP:0000003"
+    assert reopened.current_decision(0).evidence == {"shown": [1]}
+    assert reopened.view_state() == {"current_row": 1}
+    assert reopened.result_sources(0) is None
+    assert reopened.rows_mapped_without("semantic") == [0, 1]  # mapped before it was recorded
+    reopened.record_results([(2, result("x", "TP:0000001"))], {"tiny": "r1"}, sources=["exact"])
+    assert reopened.result_sources(2) == ("exact",)
+    reopened.close()
+    conn = sqlite3.connect(session.path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+
+
 def test_a_file_that_is_not_a_session_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notes.t2id"
     path.write_text("just some text, not a database\n" * 20)

@@ -20,6 +20,9 @@ def gui_settings(tmp_path: Path) -> GuiSettings:
     settings = GuiSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     settings.curator_name = "Ada Curator"
     settings.curator_orcid = "0000-0002-1825-0097"
+    # GUI tests mean the lexical sources unless they say otherwise (the semantic source's own
+    # tests set `sources = None`, the default): no test embeds an ontology by accident.
+    settings.sources = ("exact", "fuzzy")
     return settings
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from term2id.core.candidates import Query
 from term2id.core.catalog import StoreCatalog
-from term2id.core.mapper import Mapper
+from term2id.core.mapper import Mapper, default_sources
 from term2id.core.session import CurationSession, SessionInput
 
 # The real window, offscreen, driven by key presses; after each key it prints the newest entry
@@ -74,7 +74,7 @@ def test_killing_the_window_mid_review_keeps_every_decision_made(
         SessionInput(header=("term",), rows=[[t] for t in terms], term_column="term",
                      default_ontology="tiny"),
     )  # fmt: skip
-    mapper = Mapper(tiny_catalog)
+    mapper = Mapper(tiny_catalog, default_sources(["exact", "fuzzy"]))
     session.record_results(
         enumerate(mapper.map_many([Query(t, "tiny") for t in terms])),
         {"tiny": tiny_catalog.open("tiny").release},

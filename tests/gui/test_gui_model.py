@@ -22,6 +22,7 @@ def test_a_gguf_model_proposes_and_is_recorded(
     catalog.stores_dir.mkdir(parents=True)
     shutil.copy2(StoreCatalog(hpo_data_dir).path_of("hp"), catalog.path_of("hp"))
     gui_settings.model_path = str(tiny_model.model_q8_gguf)
+    gui_settings.sources = ("exact", "fuzzy")  # and the model: no embedding of all of HPO
     terms = [term for term, _curie in tiny_model.pairs[:3]]
     path = tmp_path / "model.t2id"
     CurationSession.create(

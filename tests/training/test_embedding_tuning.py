@@ -11,6 +11,7 @@ from term2id.core.candidates import Query
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import CancelledError
 from term2id.core.mapper import Mapper, default_sources
+from term2id.core.mapping_config import MappingConfig, build_mapper
 from term2id.core.progress import Progress
 from term2id.core.ranking import DEFAULT_FUSION, TUNED_FUSION
 from term2id.core.sources.semantic import (
@@ -72,7 +73,9 @@ def test_a_tuned_model_is_written_beside_the_store_and_used_for_it(
     assert result.steps == 4 and result.device == "cpu"
     assert not list(result.folder.parent.glob(".*partial")), "no staging folder is left behind"
 
-    source = SemanticSource()
+    # The packaged model stays the default; the tuned one is used when asked for.
+    assert SemanticSource().model_for(tiny_store).tuned_on is None
+    source = SemanticSource(use_tuned=True)
     assert source.model_for(tiny_store).tuned_on == f"tiny {tiny_store.release}"
     found = source.propose(Query("Lack of coordination", "tiny"), tiny_store, 5)
     assert found[0].curie == "TP:0000011"
@@ -97,12 +100,15 @@ def test_the_mapper_weighs_sources_for_a_tuned_model_on_its_store_only(
     tiny_catalog: StoreCatalog,
 ) -> None:
     store = tiny_catalog.open("tiny")
-    fused = Mapper(tiny_catalog, default_sources(["exact", "fuzzy", "semantic"]))
+    tuned_config = MappingConfig(("exact", "fuzzy", "semantic"), tuned_embeddings=True)
+    fused = build_mapper(tuned_config, tiny_catalog)
     assert fused.fusion_for([store]) is DEFAULT_FUSION
 
     tune_embeddings(store, QUICK)
 
-    fused = Mapper(tiny_catalog, default_sources(["exact", "fuzzy", "semantic"]))
+    default = build_mapper(MappingConfig(), tiny_catalog)
+    assert default.fusion_for([store]) is DEFAULT_FUSION  # the tuned model is not the default
+    fused = build_mapper(tuned_config, tiny_catalog)
     assert fused.fusion_for([store]) is TUNED_FUSION
     assert fused.fusion_for([tiny_catalog.open("genes")]) is DEFAULT_FUSION
     lexical = Mapper(tiny_catalog, default_sources(["exact", "fuzzy"]))
@@ -121,7 +127,7 @@ def test_a_model_tuned_on_another_release_is_not_used(
     manifest["release"] = "an older release"
     manifest_path.write_text(json.dumps(manifest))
 
-    model = SemanticSource().model_for(tiny_store)
+    model = SemanticSource(use_tuned=True).model_for(tiny_store)
 
     assert model.key == MODEL_NAME and model.tuned_on is None
     assert "was tuned on tiny an older release" in caplog.text
@@ -130,14 +136,14 @@ def test_a_model_tuned_on_another_release_is_not_used(
 
 def test_tuning_again_drops_the_replaced_models_vectors(tiny_store: OntologyStore) -> None:
     tune_embeddings(tiny_store, QUICK)
-    first = SemanticSource()
+    first = SemanticSource(use_tuned=True)
     first.prepare(tiny_store)
     old_key = first.model_for(tiny_store).key
     assert tiny_store.cached_embeddings(old_key)
 
     tune_embeddings(tiny_store, EmbeddingTuning(epochs=1, batch_size=32, seed=7))
 
-    new_key = SemanticSource().model_for(tiny_store).key
+    new_key = SemanticSource(use_tuned=True).model_for(tiny_store).key
     assert new_key != old_key
     assert tiny_store.cached_embeddings(old_key) == {}
 
@@ -235,6 +241,7 @@ def test_tuning_on_cuda_writes_a_model_the_cpu_source_uses(
     )
 
     assert result.device == "cuda" and result.steps == 2
-    found = SemanticSource().propose(Query("Lack of coordination", "tiny"), tiny_store, 5)
+    tuned = SemanticSource(use_tuned=True)
+    found = tuned.propose(Query("Lack of coordination", "tiny"), tiny_store, 5)
     assert found[0].curie == "TP:0000011"
     assert "model tuned on tiny" in found[0].evidence.detail

@@ -1,6 +1,7 @@
 """Candidate sources, by name: exact, fuzzy, semantic (optional extra), and any registered later.
 
-`default_sources(("exact", "fuzzy"))` builds the named sources in order. Another module adds a
+`default_sources(("exact", "fuzzy"))` builds the named sources in order (which sources a mapping
+uses by default is MappingConfig's business, in core/mapping_config.py). Another module adds a
 source with `register_source("llm", factory)`; the factory takes no arguments.
 """
 
@@ -12,8 +13,6 @@ from term2id.core.candidates import CandidateSource
 from term2id.core.errors import Term2IdError
 from term2id.core.sources.exact import ExactSource
 from term2id.core.sources.fuzzy import FuzzySource
-
-DEFAULT_SOURCE_NAMES = ("exact", "fuzzy")
 
 
 def _semantic() -> CandidateSource:
@@ -38,7 +37,7 @@ def source_names() -> list[str]:
     return list(_FACTORIES)
 
 
-def default_sources(names: Sequence[str] = DEFAULT_SOURCE_NAMES) -> list[CandidateSource]:
+def default_sources(names: Sequence[str]) -> list[CandidateSource]:
     """Build the sources named, in order. Unknown names raise a Term2IdError listing the known."""
     sources = []
     for name in names:

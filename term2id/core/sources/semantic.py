@@ -285,8 +285,9 @@ class _StoreVectors:
 class SemanticSource:
     """Nearest names by cosine similarity of all-MiniLM-L6-v2 sentence embeddings.
 
-    `model_path` forces one sentence-transformers folder for every store. Otherwise each store
-    uses its tuned model when it has one for its release (`use_tuned`), else the packaged model.
+    `model_path` forces one sentence-transformers folder for every store. Otherwise every store
+    uses the packaged model, or, with `use_tuned`, its own tuned model when it has one for its
+    release (an explicit choice: on mentions people wrote it was not measured to help).
     """
 
     name = "semantic"
@@ -296,7 +297,7 @@ class SemanticSource:
         model_path: str | None = None,
         candidates_per_term: int = 50,
         expansion_readings: int = EXPANSION_READINGS,
-        use_tuned: bool = True,
+        use_tuned: bool = False,
     ) -> None:
         self.model_path = model_path
         self.candidates_per_term = candidates_per_term
