@@ -783,14 +783,13 @@ def gui(
 
 
 def main() -> None:
+    # Standalone mode: typer's own click (vendored in newer typer, the click package in older
+    # ones) prints usage errors with the usage line and exits 2; we never name click's classes.
     try:
-        code = app(standalone_mode=False)
+        app(prog_name="term2id", standalone_mode=True)
     except Term2IdError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
@@ -800,14 +799,16 @@ def main() -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         err.print(f"[red]error:[/] {where}{exc.strerror or exc}", highlight=False)
         sys.exit(1)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+    except Exception as exc:  # a bug: one line here, the traceback with --verbose
+        logging.getLogger(__name__).info("unexpected error", exc_info=True)
+        message = " ".join(str(exc).split())[:300]
+        err.print(
+            f"[red]error:[/] unexpected {type(exc).__name__}: {message} "
+            "(run again with --verbose for the details, and please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":
