@@ -133,3 +133,60 @@ def test_real_releases_import_and_diff(run_cli, tmp_path: Path) -> None:
     diff = run_cli("db", "diff", "hp2018", "hp", "--limit", "0", *d)
     assert diff.code == 0
     assert "HP:0000368" in diff.out and "replaced by HP:0000358" in diff.out.replace("\n", " ")
+
+
+OWL_WITH_IMPORTS = """<?xml version="1.0"?>
+<rdf:RDF xmlns:owl="http://www.w3.org/2002/07/owl#"
+     xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+     xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#">
+    <owl:Ontology rdf:about="http://purl.obolibrary.org/obo/{name}.owl">
+{imports}
+    </owl:Ontology>
+    <owl:Class rdf:about="http://purl.obolibrary.org/obo/TP_{number}">
+        <rdfs:label>{label}</rdfs:label>
+    </owl:Class>
+</rdf:RDF>
+"""
+
+
+def test_owl_imports_are_not_followed_and_db_info_says_so(run_cli, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    requests: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            requests.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = f"http://127.0.0.1:{server.server_address[1]}/remote.owl"
+        local = tmp_path / "local.owl"
+        local.write_text(
+            OWL_WITH_IMPORTS.format(name="local", imports="", number="0000777", label="Imported")
+        )
+        main = tmp_path / "main.owl"
+        imports = "\n".join(
+            f'        <owl:imports rdf:resource="{target}"/>' for target in (local, remote)
+        )
+        main.write_text(
+            OWL_WITH_IMPORTS.format(name="main", imports=imports, number="0000001", label="Own")
+        )
+        d = ["--data-dir", tmp_path / "data"]
+        result = run_cli("db", "import", main, "--name", "main", *d)
+        assert result.code == 0, result.err
+        assert "imported 1 terms" in result.out
+        assert run_cli("db", "show", "TP:0000777", *d).code != 0  # the local import's term
+        info = run_cli("db", "info", "main", *d)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests == []
+    warning = next(line for line in info.out.splitlines() if "imports not followed" in line)
+    assert str(local) in warning and remote in warning
