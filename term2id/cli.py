@@ -341,7 +341,7 @@ def db_diff(
         if limit and len(changes) > limit:
             out.print(f"... {len(changes) - limit} more (use --limit 0 or --tsv FILE)")
     if tsv is not None:
-        diff.write_tsv(tsv)
+        diff.write_tsv(tsv, inputs=(old_store.path, new_store.path))
         out.print(f"\nwrote {len(diff.all_changes())} changes to {tsv}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,32 @@ def test_diff_lists_terms_made_obsolete_with_replacements(run_cli, tmp_path: Pat
     assert "TP:0000011\tobsoleted\tAtaxia\tobsolete Ataxia\tTP:0000002\t\t" in rows
     assert "TP:0000007\trelabelled\tTumor\tNeoplasm\t\t\t" in rows
     assert any(r.startswith("TP:0000012\tmerged\t") and r.endswith("TP:0000013") for r in rows)
+
+
+def test_diff_tsv_is_safe_for_spreadsheets_atomic_and_never_over_a_store(
+    run_cli, tmp_path: Path
+) -> None:
+    d = ["--data-dir", tmp_path]
+    old = (DATA / "tiny.obo").read_text()
+    new = old.replace("name: Tumor\n", "name: =HYPERLINK(\"http://x\",\"Tumor\")\n")
+    (tmp_path / "new.obo").write_text(new)
+    run_cli("db", "import", DATA / "tiny.obo", "--name", "old", *d)
+    run_cli("db", "import", tmp_path / "new.obo", "--name", "new", *d)
+    out = tmp_path / "diff.tsv"
+    assert run_cli("db", "diff", "old", "new", "--tsv", out, *d).code == 0
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    relabelled = ["TP:0000007", "relabelled", "Tumor", '\'=HYPERLINK("http://x","Tumor")']
+    assert relabelled + ["", "", ""] in rows
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+    store = tmp_path / "stores" / "old.sqlite"
+    before = store.read_bytes()
+    refused = run_cli("db", "diff", "old", "new", "--tsv", store, *d)
+    assert refused.code == 2
+    assert "is an input file" in refused.err and "Traceback" not in refused.err
+    assert store.read_bytes() == before
+    assert run_cli("db", "info", "old", *d).code == 0
 
 
 def test_every_db_command_has_help(run_cli) -> None:
