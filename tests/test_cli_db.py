@@ -118,7 +118,7 @@ def test_diff_tsv_is_safe_for_spreadsheets_atomic_and_never_over_a_store(
 ) -> None:
     d = ["--data-dir", tmp_path]
     old = (DATA / "tiny.obo").read_text()
-    new = old.replace("name: Tumor\n", "name: =HYPERLINK(\"http://x\",\"Tumor\")\n")
+    new = old.replace("name: Tumor\n", 'name: =HYPERLINK("http://x","Tumor")\n')
     (tmp_path / "new.obo").write_text(new)
     run_cli("db", "import", DATA / "tiny.obo", "--name", "old", *d)
     run_cli("db", "import", tmp_path / "new.obo", "--name", "new", *d)

@@ -33,7 +33,9 @@ def run_installed(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str
     ],
     ids=["mistyped-option", "missing-argument", "unknown-command", "bad-value"],
 )
-def test_usage_errors_print_the_usage_and_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
+def test_usage_errors_print_the_usage_and_exit_2(
+    args: list[str], says: str, tmp_path: Path
+) -> None:
     assert TERM2ID.is_file(), f"{TERM2ID} is missing: install term2id into this environment"
     done = run_installed(*args, data_dir=tmp_path)
     assert done.returncode == 2, done.stderr
@@ -76,14 +78,18 @@ cli.main()
 def test_an_unexpected_error_is_one_line_even_without_click(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM2ID_DATA_DIR": str(tmp_path)}
     command = [sys.executable, "-c", WITHOUT_CLICK]
-    done = subprocess.run([*command, "db", "list"], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [*command, "db", "list"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "ModuleNotFoundError" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: unexpected RuntimeError: the catalog is broken (run again with --verbose for "
         "the details, and please report it)"
     ]
-    usage = subprocess.run([*command, "nosuch"], capture_output=True, text=True, env=env, timeout=120)
+    usage = subprocess.run(
+        [*command, "nosuch"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert usage.returncode == 2 and "No such command" in usage.stderr
     assert "Traceback" not in usage.stderr
     verbose = subprocess.run(
