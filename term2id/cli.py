@@ -671,6 +671,15 @@ def eval_command(
     data_dir_option(data_dir)
     if (gold is None) == (hold_out_synonyms is None):
         raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
+    if hold_out_synonyms is not None and model is not None:
+        from term2id.core.evaluation import held_out_synonyms_seen
+        from term2id.core.llm.source import read_manifest
+
+        trained = adapter or model  # what the adapter learned is what it adds to the model
+        message, refuse = held_out_synonyms_seen(trained, read_manifest(trained), ontology)
+        if refuse:
+            raise Term2IdError(message)
+        err.print(f"[yellow]warning:[/] {message}", highlight=False)
     chosen, rerankers = _sources_with_model(sources, model, adapter, mode, server)
     if tune_embeddings and (hold_out_synonyms is None or not _uses_semantic(chosen)):
         raise Term2IdError(
