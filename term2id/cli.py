@@ -367,7 +367,7 @@ def db_diff(
         if limit and len(changes) > limit:
             out.print(f"... {len(changes) - limit} more (use --limit 0 or --tsv FILE)")
     if tsv is not None:
-        diff.write_tsv(tsv)
+        diff.write_tsv(tsv, inputs=(old_store.path, new_store.path))
         out.print(f"\nwrote {len(diff.all_changes())} changes to {tsv}")
 
 
@@ -742,6 +742,15 @@ def eval_command(
     data_dir_option(data_dir)
     if (gold is None) == (hold_out_synonyms is None):
         raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
+    if hold_out_synonyms is not None and model is not None:
+        from term2id.core.evaluation import held_out_synonyms_seen
+        from term2id.core.llm.source import read_manifest
+
+        trained = adapter or model  # what the adapter learned is what it adds to the model
+        message, refuse = held_out_synonyms_seen(trained, read_manifest(trained), ontology)
+        if refuse:
+            raise Term2IdError(message)
+        err.print(f"[yellow]warning:[/] {message}", highlight=False)
     # The model tuned on the copy below is the one to measure: --tune-embeddings implies it.
     config = _mapping_config(
         sources, threshold, 10, model, adapter, mode, server, tuned_embeddings or tune_embeddings,
@@ -863,14 +872,13 @@ def gui(
 
 
 def main() -> None:
+    # Standalone mode: typer's own click (vendored in newer typer, the click package in older
+    # ones) prints usage errors with the usage line and exits 2; we never name click's classes.
     try:
-        code = app(standalone_mode=False)
+        app(prog_name="term2id", standalone_mode=True)
     except Term2IdError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
@@ -880,14 +888,16 @@ def main() -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         err.print(f"[red]error:[/] {where}{exc.strerror or exc}", highlight=False)
         sys.exit(1)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+    except Exception as exc:  # a bug: one line here, the traceback with --verbose
+        logging.getLogger(__name__).info("unexpected error", exc_info=True)
+        message = " ".join(str(exc).split())[:300]
+        err.print(
+            f"[red]error:[/] unexpected {type(exc).__name__}: {message} "
+            "(run again with --verbose for the details, and please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

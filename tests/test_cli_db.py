@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,32 @@ def test_diff_lists_terms_made_obsolete_with_replacements(run_cli, tmp_path: Pat
     assert any(r.startswith("TP:0000012\tmerged\t") and r.endswith("TP:0000013") for r in rows)
 
 
+def test_diff_tsv_is_safe_for_spreadsheets_atomic_and_never_over_a_store(
+    run_cli, tmp_path: Path
+) -> None:
+    d = ["--data-dir", tmp_path]
+    old = (DATA / "tiny.obo").read_text()
+    new = old.replace("name: Tumor\n", 'name: =HYPERLINK("http://x","Tumor")\n')
+    (tmp_path / "new.obo").write_text(new)
+    run_cli("db", "import", DATA / "tiny.obo", "--name", "old", *d)
+    run_cli("db", "import", tmp_path / "new.obo", "--name", "new", *d)
+    out = tmp_path / "diff.tsv"
+    assert run_cli("db", "diff", "old", "new", "--tsv", out, *d).code == 0
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    relabelled = ["TP:0000007", "relabelled", "Tumor", '\'=HYPERLINK("http://x","Tumor")']
+    assert relabelled + ["", "", ""] in rows
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+    store = tmp_path / "stores" / "old.sqlite"
+    before = store.read_bytes()
+    refused = run_cli("db", "diff", "old", "new", "--tsv", store, *d)
+    assert refused.code == 2
+    assert "is an input file" in refused.err and "Traceback" not in refused.err
+    assert store.read_bytes() == before
+    assert run_cli("db", "info", "old", *d).code == 0
+
+
 def test_every_db_command_has_help(run_cli) -> None:
     for command in ("import", "list", "info", "search", "show", "diff"):
         result = run_cli("db", command, "--help")
@@ -153,3 +180,60 @@ def test_import_can_prepare_the_semantic_index_at_once(tmp_path: Path) -> None:
     assert done.stderr == ""
     cached = StoreCatalog(data_dir).open("tiny").cached_embeddings(MODEL_NAME)
     assert "Ataxia" in cached and "Lack of coordination" in cached
+
+
+OWL_WITH_IMPORTS = """<?xml version="1.0"?>
+<rdf:RDF xmlns:owl="http://www.w3.org/2002/07/owl#"
+     xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+     xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#">
+    <owl:Ontology rdf:about="http://purl.obolibrary.org/obo/{name}.owl">
+{imports}
+    </owl:Ontology>
+    <owl:Class rdf:about="http://purl.obolibrary.org/obo/TP_{number}">
+        <rdfs:label>{label}</rdfs:label>
+    </owl:Class>
+</rdf:RDF>
+"""
+
+
+def test_owl_imports_are_not_followed_and_db_info_says_so(run_cli, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    requests: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            requests.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = f"http://127.0.0.1:{server.server_address[1]}/remote.owl"
+        local = tmp_path / "local.owl"
+        local.write_text(
+            OWL_WITH_IMPORTS.format(name="local", imports="", number="0000777", label="Imported")
+        )
+        main = tmp_path / "main.owl"
+        imports = "\n".join(
+            f'        <owl:imports rdf:resource="{target}"/>' for target in (local, remote)
+        )
+        main.write_text(
+            OWL_WITH_IMPORTS.format(name="main", imports=imports, number="0000001", label="Own")
+        )
+        d = ["--data-dir", tmp_path / "data"]
+        result = run_cli("db", "import", main, "--name", "main", *d)
+        assert result.code == 0, result.err
+        assert "imported 1 terms" in result.out
+        assert run_cli("db", "show", "TP:0000777", *d).code != 0  # the local import's term
+        info = run_cli("db", "info", "main", *d)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests == []
+    warning = next(line for line in info.out.splitlines() if "imports not followed" in line)
+    assert str(local) in warning and remote in warning

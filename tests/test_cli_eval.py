@@ -95,3 +95,46 @@ def test_bad_eval_arguments_get_a_message_and_a_non_zero_exit(
     result = run_cli("eval", *args, *data_dir)
     assert result.code != 0
     assert message in result.err and "Traceback" not in result.err
+
+
+def test_hold_out_refuses_a_model_trained_on_the_store_s_synonyms(
+    run_cli, data_dir, tmp_path: Path
+) -> None:
+    adapter = tmp_path / "adapter.gguf"
+    adapter.write_bytes(b"GGUF")  # refused from its manifest, before anything loads it
+    manifest = {
+        "kind": "lora",
+        "ontology": "tiny",
+        "release": "tiny/releases/2024-01-01",
+        "tasks": ["synonym2id", "term2id"],
+        "config": {"data": {"train_file": "/lab/tiny-data/train.jsonl"}},
+    }
+    (tmp_path / "adapter.gguf.json").write_text(json.dumps(manifest))
+    result = run_cli(
+        "eval", "--hold-out-synonyms", "3", "--ontology", "tiny",
+        "--model", tmp_path / "model.gguf", "--adapter", adapter, *data_dir,
+    )  # fmt: skip
+    assert result.code == 1
+    assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err
+    assert "/lab/tiny-data/train.jsonl (tiny release tiny/releases/2024-01-01" in result.err
+    assert "has seen the synonyms --hold-out-synonyms would hold out" in result.err
+
+
+@pytest.mark.slow
+def test_hold_out_with_a_model_warns_naming_its_training_data(
+    run_cli, tiny_model, hpo_data_dir: Path, tmp_path: Path
+) -> None:
+    args = ["eval", "--hold-out-synonyms", "3", "--ontology", "hp", "--sources", "exact,llm"]
+    args += ["--json", "--data-dir", hpo_data_dir]
+    result = run_cli(*args, "--model", tiny_model.model_gguf)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["n"] == 3
+    warning = f"warning: {tiny_model.model_gguf} was trained on a dataset (hp release "
+    assert warning in result.err and "tasks term2id)" in result.err
+    assert "the terms the held-out synonyms name were in its training data" in result.err
+
+    bare = tmp_path / "bare.gguf"  # the same weights, without the manifest beside them
+    bare.write_bytes(tiny_model.model_gguf.read_bytes())
+    unknown = run_cli(*args, "--model", bare)
+    assert unknown.code == 0, unknown.err
+    assert f"warning: {bare} has no training manifest (bare.gguf.json)" in unknown.err

@@ -20,9 +20,10 @@ import csv
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from term2id.core.candidates import MappingStatus, Query
 from term2id.core.catalog import StoreCatalog
@@ -301,3 +302,47 @@ def hold_out_synonyms(
         copy_definition_vectors(store, copied)
     gold = [GoldItem(text, curie) for curie, text in held]
     return catalog, gold
+
+
+# Training tasks whose prompts carry a term's synonyms (term2id.training.datasets builds them).
+SYNONYM_TASKS = frozenset({"synonym2id", "choose"})
+
+
+def held_out_synonyms_seen(
+    model_file: Path, manifest: Mapping[str, Any], store_name: str
+) -> tuple[str, bool]:
+    """What a model's training manifest says about evaluating it on held-out synonyms of
+    `store_name`: (the message, whether to refuse).
+
+    Training datasets are drawn from a whole store, never from a held-out copy: a model trained on
+    the synonyms of this very store has seen the ones held out, and would only recite them.
+    """
+    if not manifest:
+        return (
+            f"{model_file} has no training manifest ({model_file.name}.json), so what it was "
+            f"trained on is unknown: if that included {store_name}'s synonyms, it has seen the "
+            "held-out ones and these figures overstate it",
+            False,
+        )
+    config = manifest.get("config")
+    data = config.get("data") if isinstance(config, Mapping) else None
+    dataset = data.get("train_file") if isinstance(data, Mapping) else None
+    trained_on = manifest.get("ontology")
+    release = manifest.get("release")
+    tasks = [str(t) for t in manifest.get("tasks") or ()]
+    named = (
+        f"{dataset or 'a dataset'} ({trained_on or 'store not recorded'}"
+        f"{f' release {release}' if release else ''}; tasks {', '.join(tasks) or 'not recorded'})"
+    )
+    if trained_on == store_name and SYNONYM_TASKS & set(tasks):
+        return (
+            f"{model_file} was trained on {named}, drawn from the whole {store_name} store with "
+            "its synonyms: it has seen the synonyms --hold-out-synonyms would hold out. Evaluate "
+            "it with a gold file of terms kept out of its training data instead",
+            True,
+        )
+    return (
+        f"{model_file} was trained on {named}, drawn from a whole store and not from the held-out "
+        "copy: the terms the held-out synonyms name were in its training data",
+        False,
+    )

@@ -36,7 +36,8 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -204,6 +205,21 @@ class _AtomicFile:
 
     def discard(self) -> None:
         self.temp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_output(output: Path | str, *inputs: Path | str | None) -> Iterator[Path]:
+    """A temporary file to write `output` into, moved onto it when the block ends without error.
+
+    Refused first, as check_output_path does, when `output` is one of `inputs`.
+    """
+    file = _AtomicFile(check_output_path(output, *inputs))
+    try:
+        yield file.temp
+    except BaseException:
+        file.discard()
+        raise
+    file.commit()
 
 
 # -- the mapped sheet ------------------------------------------------------------------------
@@ -421,9 +437,10 @@ def sssom_mapping_for(
 
 
 def _tsv_cell(value: object) -> str:
-    # SSSOM TSV has no quoting convention readers agree on: keep cells on one line.
+    # SSSOM TSV has no quoting convention readers agree on: keep cells on one line. Labels and
+    # versions come from imported files, so every cell is made safe for a spreadsheet.
     text = "" if value is None else str(value)
-    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    return neutralise(text.replace("\t", " ").replace("\r", " ").replace("\n", " "))
 
 
 def _curie_prefixes(mapping: SSSOMMapping) -> set[str]:

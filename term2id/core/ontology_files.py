@@ -177,7 +177,9 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ontology = pronto.Ontology(io.BytesIO(data))
+            # import_depth=0: pronto would otherwise fetch every owl:imports (URLs, PURLs for
+            # bare names) or open local paths the user never named.
+            ontology = pronto.Ontology(io.BytesIO(data), import_depth=0)
         except SyntaxError as exc:
             line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
             raise OntologyFileError(
@@ -220,7 +222,7 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
         ontology=ontology_name,
         title=_title_of(metadata),
         data_version=metadata.data_version or None,
-        warnings=_summarise_warnings(caught),
+        warnings=_imports_not_followed(metadata.imports) + _summarise_warnings(caught),
     )
 
 
@@ -259,6 +261,16 @@ def _title_of(metadata) -> str | None:  # noqa: ANN001 - pronto.Metadata
         if annotation.property in ("dc:title", "http://purl.org/dc/elements/1.1/title"):
             return getattr(annotation, "literal", None)
     return None
+
+
+def _imports_not_followed(imports: set[str]) -> list[str]:
+    if not imports:
+        return []
+    named = ", ".join(sorted(imports)[:10]) + (" ..." if len(imports) > 10 else "")
+    return [
+        f"imports not followed: {named} (term2id reads only the file given; import the files "
+        "it names as stores of their own if their terms are needed)"
+    ]
 
 
 def _summarise_warnings(caught: list[warnings.WarningMessage]) -> list[str]:

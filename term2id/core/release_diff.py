@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from term2id.core.exports import atomic_output, neutralise
 from term2id.core.store import OntologyStore
 
 
@@ -48,16 +50,22 @@ class ReleaseDiff:
     def all_changes(self) -> list[TermChange]:
         return [*self.obsoleted, *self.merged, *self.relabelled, *self.added, *self.removed]
 
-    def write_tsv(self, path: Path) -> None:
-        with path.open("w", encoding="utf-8", newline="") as handle:
+    def write_tsv(self, path: Path, inputs: Sequence[Path | str] = ()) -> None:
+        """Every change as TSV. Written whole or not at all, never over one of `inputs`; cells
+        that a spreadsheet would run as formulas (labels come from the files) are quoted."""
+        with (
+            atomic_output(path, *inputs) as temporary,
+            temporary.open("w", encoding="utf-8", newline="") as handle,
+        ):
             writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
             writer.writerow(
                 ["id", "change", "old_label", "new_label", "replaced_by", "consider", "merged_into"]
             )
             for c in self.all_changes():
                 writer.writerow(
-                    [c.curie, c.kind, c.old_label, c.new_label or "", "|".join(c.replaced_by),
-                     "|".join(c.consider), c.merged_into or ""]
+                    [neutralise(cell) for cell in (
+                        c.curie, c.kind, c.old_label, c.new_label or "", "|".join(c.replaced_by),
+                        "|".join(c.consider), c.merged_into or "")]
                 )  # fmt: skip
 
 

@@ -198,6 +198,7 @@ def _dumps(value: Any) -> str:
 # -- JSON form of mapping results ---------------------------------------------------------------
 
 
+_SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}  # PRAGMA synchronous values
 _CANDIDATE_FIELDS = tuple(f.name for f in fields(Candidate))
 _EVIDENCE_FIELDS = tuple(f.name for f in fields(Evidence))
 
@@ -390,6 +391,14 @@ class CurationSession:
                 log.info("checkpoint on close skipped: %s", exc)
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
+
+    @property
+    def synchronous(self) -> str:
+        """SQLite's synchronous setting on the connection that commits decisions, by name.
+
+        FULL while decisions can be written: a decision is on disk when decide() returns."""
+        value = self._conn.execute("PRAGMA synchronous").fetchone()[0]
+        return _SYNCHRONOUS.get(value, str(value))
 
     def __enter__(self) -> CurationSession:
         return self

@@ -19,6 +19,7 @@ from typing import Any
 
 from term2id.core.progress import Progress
 from term2id.core.training_data import TrainingRecord
+from term2id.training.gguf_export import read_adapter_config, safetensors_files
 from term2id.training.trainer import PromptTokenizer, load_base_model, load_records
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ def evaluate_models(
     progress: Progress | None = None,
 ) -> list[AccuracyCell]:
     """Score the base model, and the base model with the adapter when one is given."""
+    if adapter_dir is not None:
+        read_adapter_config(adapter_dir)
+        safetensors_files(adapter_dir, "adapter")  # before peft could unpickle a .bin
     records: list[TrainingRecord] = []
     for path in data_files:
         loaded = load_records(path)

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,6 +36,13 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
 PICKLED_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+# The Trainer's own state beside a checkpoint, which no from_pretrained reads.
+_TRAINER_STATE = re.compile(
+    r"training_args\.bin|(optimizer|scheduler|scaler)\.pt|rng_state(_\d+)?\.pth"
+)
+ADAPTER_WEIGHTS = "adapter_model.safetensors"  # what peft's from_pretrained reads
+MODEL_WEIGHTS = "model.safetensors"  # what transformers' from_pretrained reads ...
+MODEL_WEIGHTS_INDEX = "model.safetensors.index.json"  # ... or, for a sharded model, this
 
 # Output types: the first two are written directly, the others quantised by llama.cpp.
 QUANT_TYPES = ("F32", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0")
@@ -136,20 +144,53 @@ def llama_hyper_parameters(config: Mapping[str, Any]) -> LlamaHyperParameters:
 
 
 def safetensors_files(model_dir: Path | str, what: str = "model") -> list[Path]:
-    """The folder's safetensors weight files; refuses a folder holding only pickled weights."""
+    """The safetensors files the loader of `what` reads, which must all be there.
+
+    A peft adapter: adapter_model.safetensors. A model: model.safetensors, or the shards named by
+    model.safetensors.index.json. A pickled weight file anywhere in the folder is refused by
+    name, since a loader might pick it instead (peft reads adapter_model.bin when its
+    safetensors file is missing), and unpickling can run arbitrary code.
+    """
     model_dir = Path(model_dir)
-    files = sorted(model_dir.glob("*.safetensors"))
-    if files:
-        return files
-    pickled = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLED_WEIGHT_SUFFIXES)
+    if not model_dir.is_dir():
+        raise ModelDirectoryError(model_dir, f"no such {what} folder")
+    pickled = sorted(
+        p.name
+        for p in model_dir.iterdir()
+        if p.suffix in PICKLED_WEIGHT_SUFFIXES and not _TRAINER_STATE.fullmatch(p.name)
+    )
     if pickled:
         raise ModelDirectoryError(
             model_dir,
             f"the {what} weights are pickled ({', '.join(pickled[:3])}); term2id reads only "
-            "safetensors, because loading a pickle can run arbitrary code. Convert them with "
-            "the tool that made them (save_pretrained(..., safe_serialization=True))",
+            "safetensors, because loading a pickle can run arbitrary code. Remove them, or "
+            "convert them with the tool that made them (save_pretrained(..., safe_serialization=True))",
         )
-    raise ModelDirectoryError(model_dir, f"no {what} weights (*.safetensors) in this folder")
+    if what == "adapter":
+        files = [model_dir / ADAPTER_WEIGHTS]
+    elif (model_dir / MODEL_WEIGHTS).is_file() or not (model_dir / MODEL_WEIGHTS_INDEX).is_file():
+        files = [model_dir / MODEL_WEIGHTS]
+    else:
+        files = _shards_of(model_dir / MODEL_WEIGHTS_INDEX)
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise ModelDirectoryError(
+            model_dir, f"no {missing[0]} in this folder (the {what} weights, in safetensors)"
+        )
+    return files
+
+
+def _shards_of(index: Path) -> list[Path]:
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        names = sorted(set(weight_map.values()))
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelDirectoryError(index, f"not a safetensors index ({exc})") from exc
+    if not names or any(Path(n).name != n or not n.endswith(".safetensors") for n in names):
+        raise ModelDirectoryError(
+            index, "its weight_map must name .safetensors files in this folder"
+        )
+    return [index.parent / n for n in names]
 
 
 def iter_safetensors(files: list[Path]) -> Iterator[tuple[str, Any]]:

@@ -295,6 +295,9 @@ def run_training(config: RunConfig, where: Path | str = "config") -> TrainingOut
     if config.training.resume and output_dir.is_dir():
         resume = get_last_checkpoint(str(output_dir))
         if resume:
+            # The adapter weights in safetensors; optimizer and rng state the Trainer reads with
+            # torch.load(weights_only=True), which the pyproject's torch/transformers floors assure.
+            safetensors_files(resume, "adapter")
             log.info("resuming from %s", resume)
     try:
         result = trainer.train(resume_from_checkpoint=resume)

@@ -288,6 +288,19 @@ def test_sssom_file_validates_with_the_sssom_package(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def test_sssom_labels_from_an_imported_file_cannot_run_as_formulas(tmp_path: Path) -> None:
+    crafted = candidate("HP:0001250", '=HYPERLINK("http://x","Seizure")', 0.97, "exact")
+    mapping = sssom_mapping_for(result("Seizures", crafted), "@hp/releases/2025")
+    out = tmp_path / "mappings.sssom.tsv"
+    write_sssom(out, [mapping])
+    rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if not r[0].startswith("#")]
+    written = dict(zip(rows[0], rows[1], strict=True))
+    assert written["object_label"] == '\'=HYPERLINK("http://x","Seizure")'
+    assert written["object_source_version"] == "'@hp/releases/2025"
+    assert written["object_id"] == "HP:0001250"
+
+
 def test_sssom_output_equal_to_the_input_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "terms.tsv"
     source.write_text("term\nSeizures\n", encoding="utf-8")

@@ -248,8 +248,10 @@ _DECIDE_FOREVER = textwrap.dedent(
     n = 0
     while True:
         decision = session.decide(n % 50, Action.SKIP, curator, comment=str(n))
-        print(decision.id, flush=True)
+        print(decision.id, session.synchronous, flush=True)
         n += 1
+        if n % 20 == 0:  # result batches switch the connection to NORMAL while they run
+            session.record_results([], {})
     """
 )
 
@@ -262,16 +264,31 @@ def test_killing_the_process_loses_no_committed_decision(tmp_path: Path) -> None
         [sys.executable, "-c", _DECIDE_FOREVER, str(path)], stdout=subprocess.PIPE, text=True
     )
     printed = []
+    modes = set()
     try:
         for line in process.stdout:
-            printed.append(int(line))
+            decision_id, mode = line.split()
+            printed.append(int(decision_id))
+            modes.add(mode)
             if len(printed) == 200:
                 break
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+    # SIGKILL keeps what the OS had buffered, so surviving it does not show FULL: ask for it.
+    assert modes == {"FULL"}
     reopened = CurationSession.open(path)
     stored = {d.id for d in reopened.decisions()}
     assert set(printed) <= stored
     assert len(printed) == 200
     reopened.close()
+
+
+def test_every_decision_is_committed_with_synchronous_full(tmp_path: Path) -> None:
+    with CurationSession.create(tmp_path / "s.t2id", make_input(["Seizure", "Anemia"])) as session:
+        assert session.synchronous == "FULL"
+        session.record_results([(0, result("Seizure", "TP:0000003"))], {"tiny": "r1"})
+        assert session.synchronous == "FULL"  # result batches run at NORMAL, then switch back
+        session.decide(0, Action.ACCEPT, CURATOR, "TP:0000003", "Seizure")
+        session.undo([session.decisions()[-1].id], CURATOR)
+        assert session.synchronous == "FULL"

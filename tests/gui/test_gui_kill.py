@@ -57,7 +57,7 @@ _REVIEW_FOREVER = textwrap.dedent(
         if newest == last:
             sys.exit(f"key {n} recorded nothing")
         last = newest
-        print(newest, flush=True)
+        print(newest, window.session.synchronous, flush=True)
         n += 1
     """
 )
@@ -87,15 +87,20 @@ def test_killing_the_window_mid_review_keeps_every_decision_made(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     printed = []
+    modes = set()
     try:
         for line in process.stdout:
-            printed.append(int(line))
+            decision_id, mode = line.split()
+            printed.append(int(decision_id))
+            modes.add(mode)
             if len(printed) == 60:
                 break
     finally:
         process.send_signal(signal.SIGKILL)
         _, errors = process.communicate()
     assert len(printed) == 60, errors
+    # SIGKILL keeps what the OS had buffered, so surviving it does not show FULL: ask for it.
+    assert modes == {"FULL"}
     with CurationSession.open(path) as reopened:
         log = reopened.decisions()
         assert set(printed) <= {d.id for d in log}

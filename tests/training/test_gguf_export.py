@@ -38,6 +38,67 @@ def test_pickled_weights_are_refused_with_the_reason(tmp_path: Path) -> None:
     assert not (tmp_path / "model.gguf").exists()
 
 
+def _adapter_folder(path: Path, *weights: str) -> Path:
+    path.mkdir()
+    config = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"]}
+    (path / "adapter_config.json").write_text(json.dumps(config))
+    for name in weights:
+        (path / name).write_bytes(b"\x80\x04not really a pickle")
+    return path
+
+
+def test_a_pickled_adapter_beside_other_safetensors_is_refused_by_name(tmp_path: Path) -> None:
+    # peft reads adapter_model.bin when adapter_model.safetensors is absent, whatever else is there.
+    base = _model_folder(tmp_path / "llama", "LlamaForCausalLM", "model.safetensors")
+    adapter = _adapter_folder(tmp_path / "adapter", "x.safetensors", "adapter_model.bin")
+    with pytest.raises(ModelDirectoryError, match=r"pickled \(adapter_model.bin\)"):
+        export_lora_adapter(adapter, base, tmp_path / "lora.gguf")
+    from term2id.training.evaluate import evaluate_models
+
+    with pytest.raises(ModelDirectoryError, match=r"pickled \(adapter_model.bin\)"):
+        evaluate_models(base, adapter, [])
+    assert not (tmp_path / "lora.gguf").exists()
+
+
+def test_an_adapter_needs_the_exact_file_peft_reads(tmp_path: Path) -> None:
+    base = _model_folder(tmp_path / "llama", "LlamaForCausalLM", "model.safetensors")
+    adapter = _adapter_folder(tmp_path / "adapter", "x.safetensors")
+    with pytest.raises(ModelDirectoryError, match="no adapter_model.safetensors in this folder"):
+        export_lora_adapter(adapter, base, tmp_path / "lora.gguf")
+
+
+def test_a_model_needs_model_safetensors_or_its_shard_index(tmp_path: Path) -> None:
+    model = _model_folder(tmp_path / "llama", "LlamaForCausalLM", "other.safetensors")
+    with pytest.raises(ModelDirectoryError, match="no model.safetensors in this folder"):
+        export_model(model, tmp_path / "model.gguf")
+    (model / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a": "model-00001-of-00002.safetensors",
+                                   "b": "model-00002-of-00002.safetensors"}})
+    )  # fmt: skip
+    (model / "model-00001-of-00002.safetensors").write_bytes(b"")
+    with pytest.raises(ModelDirectoryError, match="no model-00002-of-00002.safetensors"):
+        export_model(model, tmp_path / "model.gguf")
+    (model / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(ModelDirectoryError, match=r"pickled \(pytorch_model.bin\)"):
+        export_model(model, tmp_path / "model.gguf")
+
+
+def test_cli_eval_with_a_pickled_adapter_fails_in_one_line(tmp_path: Path) -> None:
+    base = _model_folder(tmp_path / "llama", "LlamaForCausalLM", "model.safetensors")
+    adapter = _adapter_folder(tmp_path / "adapter", "x.safetensors", "adapter_model.bin")
+    data = tmp_path / "train.jsonl"
+    data.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "term2id.cli", "train", "eval", "--model", str(base),
+         "--adapter", str(adapter), "--data", str(data), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "adapter_model.bin" in result.stderr
+
+
 def test_missing_model_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(ModelDirectoryError, match="no such model folder"):
         export_model(tmp_path / "nowhere", tmp_path / "model.gguf")
