@@ -47,7 +47,14 @@ from typing import IO, TYPE_CHECKING, Any
 import yaml
 
 from term2id import __version__
-from term2id.core.candidates import Candidate, MappingResult, MappingStatus, Query, Verdict
+from term2id.core.candidates import (
+    VERDICT_PREDICATE,
+    Candidate,
+    MappingResult,
+    MappingStatus,
+    Query,
+    Verdict,
+)
 from term2id.core.curie import prefix_of
 from term2id.core.errors import InputFileError, Term2IdError
 from term2id.core.progress import Progress
@@ -410,11 +417,15 @@ def sssom_mapping_for(
     if chosen is None or chosen.verdict in (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
         return None
     exact = accepted or (candidate is None and result.status is MappingStatus.VERIFIED)
+    # An accepted narrower or broader candidate is a narrowMatch or broadMatch, not an exactMatch.
+    predicate = VERDICT_PREDICATE.get(chosen.verdict, EXACT_MATCH) if accepted else None
     notes = [n for n in (comment, *result.notes) if n]
+    if accepted and chosen.verdict is not Verdict.VERIFIED and chosen.note:
+        notes.append(f"{chosen.verdict.value}: {chosen.note}")
     return SSSOMMapping(
         subject_id=subject_id_for(result.query.text),
         subject_label=result.query.text.strip(),
-        predicate_id=EXACT_MATCH if exact else CLOSE_MATCH,
+        predicate_id=predicate or (EXACT_MATCH if exact else CLOSE_MATCH),
         object_id=chosen.curie,
         object_label=chosen.label or "",
         mapping_justification=justification_for(chosen, curated=accepted),

@@ -29,6 +29,10 @@ UNDECIDED = "undecided"
 STATUS_ORDER = [
     MappingStatus.VERIFIED.value,
     MappingStatus.NEEDS_REVIEW.value,
+    MappingStatus.NARROWER.value,
+    MappingStatus.BROADER.value,
+    MappingStatus.CONTRADICTS.value,
+    MappingStatus.UNCHECKED.value,
     MappingStatus.MISMATCH.value,
     MappingStatus.OBSOLETE.value,
     MappingStatus.NO_MATCH.value,
@@ -39,6 +43,10 @@ STATUS_ORDER = [
 STATUS_TEXT = {
     "verified": "✔ verified",
     "needs_review": "? needs review",
+    "narrower": "▽ narrower term",
+    "broader": "△ broader term",
+    "contradicts": "✘ contradicts term",
+    "unchecked": "? id not checked",
     "mismatch": "≠ mismatch",
     "obsolete": "⚠ obsolete",
     "no_match": "∅ no match",
@@ -49,6 +57,10 @@ STATUS_TEXT = {
 STATUS_COLOR = {
     "verified": "#d8f0d8",
     "needs_review": "#fff1c2",
+    "narrower": "#fff1c2",
+    "broader": "#fff1c2",
+    "contradicts": "#f5c6c6",
+    "unchecked": "#fff1c2",
     "mismatch": "#ffd9c2",
     "obsolete": "#f5c6c6",
     "no_match": "#e4e4e4",
@@ -67,11 +79,25 @@ DECISION_TEXT = {
 }
 VERDICT_TEXT = {
     Verdict.VERIFIED: "✔ verified",
-    Verdict.LABEL_MISMATCH: "≠ label mismatch",
+    Verdict.NARROWER: "▽ narrower",
+    Verdict.BROADER: "△ broader",
+    Verdict.CONTRADICTS: "✘ contradicts",
+    Verdict.UNCHECKED: "? unchecked",
+    Verdict.LABEL_MISMATCH: "≠ names something else",
     Verdict.OBSOLETE: "⚠ obsolete",
     Verdict.UNKNOWN_ID: "✘ unknown id",
     Verdict.WRONG_ONTOLOGY: "✘ wrong ontology",
 }
+
+
+def verdict_text(candidate: Candidate) -> str:
+    """The verdict as the candidate panel shows it, with why it is not verified:
+    "✘ contradicts: hypo/hyper", "▽ narrower: adds 'ring'"."""
+    text = VERDICT_TEXT.get(candidate.verdict, candidate.verdict.value)
+    if candidate.verdict is Verdict.OBSOLETE and candidate.replaced_by:
+        return f"{text} → {', '.join(candidate.replaced_by)}"
+    reason = candidate.reason
+    return f"{text}: {reason}" if reason and reason != candidate.verdict.value else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +501,7 @@ class CandidateTableModel(_ListTableModel):
             str(row + 1),
             candidate.curie,
             candidate.label or "",
-            VERDICT_TEXT.get(candidate.verdict, candidate.verdict.value),
+            verdict_text(candidate),
             f"{candidate.confidence:.2f}",
             explain(candidate),
         )
