@@ -39,6 +39,7 @@ from term2id.core.candidates import (
     Verdict,
     status_of_verdict,
 )
+from term2id.core.calibration import calibrate, engine_of
 from term2id.core.catalog import StoreCatalog
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
@@ -95,6 +96,7 @@ class Mapper:
         threshold: float = 0.9,
         top_k: int = 10,
         rerankers: Sequence[Reranker] = (),
+        calibration: bool = True,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise Term2IdError(f"the auto-accept threshold must be within [0, 1], not {threshold}")
@@ -105,6 +107,9 @@ class Mapper:
         self.threshold = threshold
         self.top_k = top_k
         self.rerankers = list(rerankers)
+        # False: confidences as fused, before calibration (for fitting the curves).
+        self.calibration = calibration
+        self._engine = engine_of(s.name for s in self.sources)
         self._elsewhere_cache: dict[str, tuple[str, str] | None] = {}
         self._fusion_cache: dict[tuple[str, ...], FusionWeights] = {}
         # A deeper pool pays off only when several sources rank by similarity and fusion can
@@ -259,12 +264,15 @@ class Mapper:
                     grouped[checked_replacement.curie] = (checked_replacement, [offered])
                 else:
                     current[1].append(offered)
+        ranked = rank(grouped.values(), self.top_k, weights)
+        if self.calibration:
+            # Confidence as the share of such candidates that were right (calibration.py).
+            ranked = [
+                replace(c, confidence=calibrate(c.confidence, c.verdict, self._engine))
+                for c in ranked
+            ]
         # Several terms carrying the name the term matched: none is accepted without a look.
-        return cap_shared_names(
-            rank(grouped.values(), self.top_k, weights),
-            sharing_the_name(grouped.values()),
-            self.threshold,
-        )
+        return cap_shared_names(ranked, sharing_the_name(grouped.values()), self.threshold)
 
     def _prefetch(self, queries: list[Query]) -> None:
         """Let sources that work faster in batches (embeddings) see the next terms at once.

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from term2id.core.candidates import (
     Candidate,
@@ -102,6 +103,7 @@ CONTRASTING_WORDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
         ("normal", "abnormal abnormality"),
         ("unilateral", "bilateral"),
         ("congenital", "acquired"),
+        ("positive", "negative"),
     )
 )
 # Affixes inside a word that make it say the opposite: "hyper"tension / "hypo"tension. Within a
@@ -129,17 +131,52 @@ EQUIVALENT_WORDS: dict[str, str] = {
         "partial incomplete",
         "absent absence missing aplasia agenesis",
         "present presence",
-        "large enlarged big",
-        "abnormal abnormality anomaly",
+        "large enlarged enlargement big dilated dilatation dilation",
+        "long elongated",
+        "increased excessive excess",
+        "abnormal abnormality anomaly deformity malformation",
+        "hypoplasia hypoplastic underdeveloped",
+        # an organ's adjective and its noun: "cardiac septum" is "heart septum"
+        "abdominal abdomen",
+        "cardiac heart",
+        "cerebral brain",
+        "cranial skull",
+        "cutaneous skin dermal",
+        "dental tooth teeth",
+        "facial face",
+        "femoral femur thighbone",
+        "gastric stomach",
+        "hepatic liver",
+        "intestinal intestine bowel",
+        "intravenous iv",
+        "mammary breast",
+        "nasal nose",
+        "ocular eye",
+        "oral mouth",
+        "osseous bone",
+        "ovarian ovary",
+        "pulmonary lung",
+        "renal kidney",
+        "respiratory respiration breathing",
+        "spinal spine",
+        "testicular testis testicle",
+        "thoracic chest thorax",
+        "uterine uterus",
+        "vertebral vertebra",
+        "visual vision",
     )
     for word in group.split()
 }
 # Words that carry no meaning of their own when names are compared ("Polydactyly of the hand" is
 # "Hand polydactyly"; "Abnormal hand morphology" is "Abnormality of the hand").
 _FILLER_WORDS = frozenset(
-    "of the a an in on at to for by and or affecting involving morphology finding".split()
+    "of the a an in on at to for by and or affecting involving morphology finding "
+    # "Elevated serum ferritin" is "Increased circulating ferritin concentration"
+    "circulating blood serum plasma level concentration".split()
 )
 _NEGATION = "absent"  # the folded form of the negating words
+# Words naming a degree of development, which the store swaps loosely ("Aplasia" / "Hypoplasia").
+_AFFIXED = frozenset({"absent", "hypoplasia", "aplastic", "abnormal", "large", "small", "short"})
 
 _WORD_CLASSES: dict[str, list[tuple[int, int]]] = {}
 for _group, _classes in enumerate(CONTRASTING_WORDS):
@@ -218,7 +255,8 @@ def _alike(ours: str, theirs: str) -> bool:
         return False
     if _leading_affix(ours) != _leading_affix(theirs):
         return False  # "tachycardia" / "brachycardia": not a typing variant of each other
-    if fuzz.ratio(ours, theirs) >= 85:
+    # A typing variant: one edit (a transposition counts as one), two in words of 8 letters up.
+    if OSA.distance(ours, theirs, score_cutoff=2) <= (2 if min(len(ours), len(theirs)) >= 8 else 1):
         return True
     shared = 0
     while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
@@ -250,8 +288,53 @@ def _quoted(words: Sequence[str]) -> str:
     return "'" + " ".join(words) + "'"
 
 
+# Two names of one term that differ in one word only ("Dilated X" / "Enlarged X") pair those
+# words; pairs seen in at least this many terms of a store are words it uses interchangeably.
+INTERCHANGEABLE_MIN_TERMS = 3
+
+
+@lru_cache(maxsize=8)
+def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
+    """Word pairs (sorted) the store's own names swap one for one, never opposing words.
+
+    Learnt from the store being searched, so held-out synonyms never teach their own answer.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for term in index.terms:
+        if term.obsolete or len(term.names) < 2:
+            continue
+        words = [set(_content(index.names[n].norm)) for n in term.names[:12]]
+        seen = set()
+        for i, first in enumerate(words):
+            for second in words[i + 1 :]:
+                only_first, only_second = first - second, second - first
+                if len(only_first) != 1 or len(only_second) != 1 or not first & second:
+                    continue
+                x, y = sorted((*only_first, *only_second))
+                # Words that carry a contrast ("increased", "abnormal", "hypo...") only ever
+                # match themselves: a store that calls a term both "Increased X" and "Abnormal
+                # X" does not make the two words mean the same.
+                if x in _WORD_CLASSES or y in _WORD_CLASSES:
+                    continue
+                if _leading_affix(x) != _leading_affix(y) or x in _AFFIXED or y in _AFFIXED:
+                    continue
+                seen.add((x, y))
+        for pair in seen:
+            counts[pair] = counts.get(pair, 0) + 1
+    return frozenset(p for p, n in counts.items() if n >= INTERCHANGEABLE_MIN_TERMS)
+
+
+def compare_names(
+    term_key: str, name_key: str, interchangeable: frozenset[tuple[str, str]] = frozenset()
+) -> tuple[Verdict, str]:
+    """`_compare_names`, with words the store uses interchangeably counted as the same."""
+    return _compare_names(term_key, name_key, interchangeable)
+
+
 @lru_cache(maxsize=262_144)
-def compare_names(term_key: str, name_key: str) -> tuple[Verdict, str]:
+def _compare_names(
+    term_key: str, name_key: str, interchangeable: frozenset[tuple[str, str]]
+) -> tuple[Verdict, str]:
     """How a name relates to a term, both normalised: a Verdict and the reason for it.
 
     VERIFIED (the same words, variants of them, another order, or an abbreviation of the other),
@@ -266,7 +349,11 @@ def compare_names(term_key: str, name_key: str) -> tuple[Verdict, str]:
     unmatched = list(theirs)
     dropped = []
     for word in ours:
-        found = next((i for i, other in enumerate(unmatched) if _alike(word, other)), None)
+        found = next(
+            (i for i, other in enumerate(unmatched)
+             if _alike(word, other) or (min(word, other), max(word, other)) in interchangeable),
+            None,
+        )  # fmt: skip
         if found is None:
             dropped.append(word)
         else:
@@ -331,9 +418,10 @@ _VERDICT_ORDER = {
 def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Verdict, str, str]:
     """The closest relation of any of `term`'s names to a normalised term: verdict, reason, name."""
     best: tuple[Verdict, str, str] = (Verdict.LABEL_MISMATCH, "", term.label)
+    interchangeable = interchangeable_words(index)
     for name_id in term.names:
         name = index.names[name_id]
-        verdict, why = compare_names(term_key, name.norm)
+        verdict, why = _compare_names(term_key, name.norm, interchangeable)
         if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]]:
             best = (verdict, why, name.text)
             if verdict is Verdict.VERIFIED:

@@ -1,0 +1,91 @@
+"""Confidence that means something: the fused score turned into the share of answers that are right.
+
+Ranking (ranking.py) fuses the sources' evidence into a score that orders candidates well but is
+not a probability: on held-out synonyms a best candidate scored 0.8 was right far less often than
+eight times in ten. `calibrate` maps the score through a monotone, piecewise-linear curve fitted
+by isotonic regression (pool adjacent violators) on the best candidates of 1,000 held-out HPO
+synonyms, seed 1 only (`benchmarks/verdicts.py --fit`); seed 2 and the external development sets
+are only ever reported on. One curve per engine (the sources in use) and verdict group, since a
+verified candidate at a given score is right far more often than a narrower or contradicting one.
+
+Scores at or above AUTO_ACCEPT_FLOOR of a verified candidate are left as they are: they are the
+exact name matches that "accept at or above 0.9" lets through, right 99 % of the time or more,
+and no curve may lift a score from below that floor to above it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+
+from term2id.core.candidates import Verdict
+
+AUTO_ACCEPT_FLOOR = 0.9
+_BELOW_FLOOR = 0.899
+
+# Knots (score, share right) fitted on held-out HPO synonyms, seed 1; see the module docstring.
+# engine -> verdict group -> knots, ascending in score.
+CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {}
+
+
+def engine_of(source_names: Iterable[str]) -> str:
+    """The engine whose curves apply to a mapper with these sources."""
+    return "exact+fuzzy+semantic" if "semantic" in set(source_names) else "exact+fuzzy"
+
+
+def verdict_group(verdict: Verdict) -> str:
+    if verdict is Verdict.VERIFIED:
+        return "verified"
+    if verdict in (Verdict.NARROWER, Verdict.BROADER):
+        return "related"
+    return "other"
+
+
+def calibrate(score: float, verdict: Verdict, engine: str) -> float:
+    """The share of candidates like this one that were right, by the fitted curve; `score` when
+    no curve applies."""
+    group = verdict_group(verdict)
+    knots = CURVES.get(engine, {}).get(group)
+    if not knots:
+        return score
+    if group == "verified" and score >= AUTO_ACCEPT_FLOOR:
+        return score
+    value = interpolate(knots, score)
+    if group == "verified":
+        value = min(value, _BELOW_FLOOR)
+    return round(max(0.0, min(1.0, value)), 4)
+
+
+def interpolate(knots: Sequence[tuple[float, float]], x: float) -> float:
+    xs = [k[0] for k in knots]
+    at = bisect_right(xs, x)
+    if at == 0:
+        return knots[0][1]
+    if at == len(knots):
+        return knots[-1][1]
+    (x0, y0), (x1, y1) = knots[at - 1], knots[at]
+    return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def fit_isotonic(
+    pairs: Iterable[tuple[float, bool]], max_knots: int = 24
+) -> tuple[tuple[float, float], ...]:
+    """Knots of the isotonic (non-decreasing) fit of right-or-wrong to score, by pooling adjacent
+    violators; at most `max_knots`, each at the mean score of its block."""
+    blocks: list[list[float]] = []  # [sum of scores, sum right, count]
+    for score, right in sorted(pairs):
+        blocks.append([score, float(right), 1.0])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            last = blocks.pop()
+            for i in range(3):
+                blocks[-1][i] += last[i]
+    while len(blocks) > max_knots:  # merge the smallest block into its smaller neighbour
+        at = min(range(len(blocks)), key=lambda i: blocks[i][2])
+        other = at - 1 if at == len(blocks) - 1 or (
+            at > 0 and blocks[at - 1][2] <= blocks[at + 1][2]
+        ) else at + 1
+        low, high = sorted((at, other))
+        for i in range(3):
+            blocks[low][i] += blocks[high][i]
+        del blocks[high]
+    return tuple((round(b[0] / b[2], 4), round(b[1] / b[2], 4)) for b in blocks)
