@@ -222,7 +222,16 @@ def main() -> None:
             name = "exact+fuzzy+semantic" if "semantic" in engine else "exact+fuzzy"
             curves[name] = {g: fit_isotonic(p) for g, p in sorted(groups.items())}
             print(f"{name}: {', '.join(f'{g} {len(p)} rows' for g, p in groups.items())}")
-        print("CURVES = " + json.dumps(curves, indent=4).replace("[", "(").replace("]", ")"))
+        print("CURVES = {")
+        for name, groups in curves.items():
+            print(f"    {name!r}: {{")
+            for group, knots in groups.items():
+                print(f"        {group!r}: (")
+                for x, y in knots:
+                    print(f"            ({x}, {y}),")
+                print("        ),")
+            print("    },")
+        print("}")
         return
 
     print(f"python {sys.version.split()[0]}; trees: "

@@ -10,7 +10,8 @@ verified candidate at a given score is right far more often than a narrower or c
 
 Scores at or above AUTO_ACCEPT_FLOOR of a verified candidate are left as they are: they are the
 exact name matches that "accept at or above 0.9" lets through, right 99 % of the time or more,
-and no curve may lift a score from below that floor to above it.
+and no curve lifts any other candidate to that floor or above it. An engine without fitted
+curves keeps its fused scores.
 """
 
 from __future__ import annotations
@@ -25,7 +26,23 @@ _BELOW_FLOOR = 0.899
 
 # Knots (score, share right) fitted on held-out HPO synonyms, seed 1; see the module docstring.
 # engine -> verdict group -> knots, ascending in score.
-CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {}
+CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
+    "exact+fuzzy": {
+        "other": (
+            (0.1233, 0.0), (0.1733, 0.0455), (0.2199, 0.1094), (0.2732, 0.1169),
+            (0.3358, 0.2121), (0.3703, 0.3333), (0.3953, 0.3864), (0.4175, 0.75),
+            (0.7431, 1.0),
+        ),
+        "related": (
+            (0.2361, 0.0), (0.2716, 0.0909), (0.2824, 0.1579), (0.3157, 0.2037),
+            (0.3573, 0.2692), (0.3984, 0.5395), (0.4335, 0.6), (0.4456, 1.0),
+        ),
+        "verified": (
+            (0.2383, 0.8), (0.2575, 0.8333), (0.2717, 0.8571), (0.3799, 0.9333),
+            (0.9393, 1.0),
+        ),
+    },
+}
 
 
 def engine_of(source_names: Iterable[str]) -> str:
@@ -50,10 +67,9 @@ def calibrate(score: float, verdict: Verdict, engine: str) -> float:
         return score
     if group == "verified" and score >= AUTO_ACCEPT_FLOOR:
         return score
-    value = interpolate(knots, score)
-    if group == "verified":
-        value = min(value, _BELOW_FLOOR)
-    return round(max(0.0, min(1.0, value)), 4)
+    # Only a verified name match at or above the floor may be accepted automatically.
+    value = min(interpolate(knots, score), _BELOW_FLOOR)
+    return round(max(0.0, value), 4)
 
 
 def interpolate(knots: Sequence[tuple[float, float]], x: float) -> float:
