@@ -55,6 +55,8 @@ class MappingStatus(StrEnum):
     CONTRADICTS = "contradicts"  # the best candidate says the opposite of the term
     UNCHECKED = "unchecked"  # the cell holds an id and the row has no context to compare it with
     MISMATCH = "mismatch"  # the best candidate's label does not agree with the term
+    WRONG_ONTOLOGY = "wrong_ontology"  # the best candidate is an id of another ontology
+    UNKNOWN_ID = "unknown_id"  # the best candidate is an id no store has
     OBSOLETE = "obsolete"  # the best candidate is obsolete
     NO_MATCH = "no_match"  # no source proposed anything
     EMPTY = "empty"  # the cell was empty or whitespace
@@ -69,6 +71,8 @@ _VERDICT_STATUS = {
     Verdict.UNCHECKED: MappingStatus.UNCHECKED,
     Verdict.OBSOLETE: MappingStatus.OBSOLETE,
     Verdict.LABEL_MISMATCH: MappingStatus.MISMATCH,
+    Verdict.WRONG_ONTOLOGY: MappingStatus.WRONG_ONTOLOGY,
+    Verdict.UNKNOWN_ID: MappingStatus.UNKNOWN_ID,
 }
 
 

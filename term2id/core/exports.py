@@ -414,7 +414,10 @@ def sssom_mapping_for(
     nothing to map to (empty, no match, or an id the store does not know).
     """
     chosen = candidate if candidate is not None else result.best
-    if chosen is None or chosen.verdict in (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
+    # A curator's pick of another store's id is kept (with its verdict in the comment); the
+    # machine's is not.
+    unfound = (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY)
+    if chosen is None or (chosen.verdict in unfound and not accepted):
         return None
     exact = accepted or (candidate is None and result.status is MappingStatus.VERIFIED)
     # An accepted narrower or broader candidate is a narrowMatch or broadMatch, not an exactMatch.
