@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/verdicts.py --baseline DIR [--n 1000] [--data-dir DIR]
                                             [--engines exact,fuzzy exact,fuzzy,semantic]
-                                            [--skip-go] [--fit]
+                                            [--shared ../shared] [--skip-go] [--fit]
 
 DIR is a checkout of the code to compare with (e.g. `git worktree add /tmp/base main`). Both
 trees map the same gold sets against the same stores, each in its own process, and the rows they
@@ -36,9 +36,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-EXTERNAL = SHARED / "benchmarks" / "external"
-GO_FILE = SHARED / "data" / "go-2019-01-27.obo.gz"
-THRESHOLD = 0.9
 
 
 # -- the worker: runs inside one tree, prints rows as JSON ------------------------------------
@@ -76,9 +73,11 @@ def worker(args: argparse.Namespace) -> None:
             for term, other in ((a_label, b), (b_label, a)):
                 forced.curie = other
                 result = mapper.map(Query(term, args.ontology))
-                found = next(c for c in result.candidates if c.curie == other) if any(
-                    c.curie == other for c in result.candidates
-                ) else None
+                found = (
+                    next(c for c in result.candidates if c.curie == other)
+                    if any(c.curie == other for c in result.candidates)
+                    else None
+                )
                 if found is None:  # cut by top_k: judge it as the mapper would
                     from term2id.core.verification import verify_id
 
@@ -170,9 +169,10 @@ def ensure_stores(args: argparse.Namespace) -> list[str]:
     if not catalog.exists("hp"):
         catalog.build_default()
     ontologies = ["hp"]
-    if not args.skip_go and GO_FILE.is_file():
+    go_file = args.shared / "data" / "go-2019-01-27.obo.gz"
+    if not args.skip_go and go_file.is_file():
         if not catalog.exists("go"):
-            catalog.import_file(GO_FILE, "go")
+            catalog.import_file(go_file, "go")
         ontologies.append("go")
     if any("semantic" in e for e in args.engines):
         for name in ontologies:  # embed every name once; held-out copies reuse the vectors
@@ -185,6 +185,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with")
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "verdicts")
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder")
     parser.add_argument("--engines", nargs="+", default=["exact,fuzzy,semantic", "exact,fuzzy"])
     parser.add_argument("--skip-go", action="store_true")
     parser.add_argument("--skip-pairs", action="store_true")
@@ -259,7 +260,7 @@ def main() -> None:
             os.unlink(handle.name)
 
     sets = [("seed2", "hp", "held-out HPO synonyms, seed 2")]
-    for path in sorted(EXTERNAL.glob("*.tsv")):
+    for path in sorted((args.shared / "benchmarks" / "external").glob("*.tsv")):
         ontology = "go" if path.name.startswith("go_") else "hp"
         if ontology in ontologies:
             sets.append((str(path), ontology, path.name))
@@ -282,7 +283,9 @@ def main() -> None:
                       f"{s['auto_recall']:>6.3f} {s['ece']:>6.3f} {out['seconds']:>6.1f}")  # fmt: skip
             if "baseline" in found:
                 base, this = found["baseline"], found["this tree"]
-                kept = this["verified_right"] / base["verified_right"] if base["verified_right"] else 1
+                kept = (
+                    this["verified_right"] / base["verified_right"] if base["verified_right"] else 1
+                )
                 print(f"{'':<30} verified-and-right kept {kept:.3f} of baseline "
                       f"(target >= 0.90); auto-accept recall "
                       f"{100 * (this['auto_recall'] - base['auto_recall']):+.1f} points")  # fmt: skip

@@ -29,6 +29,7 @@ from dataclasses import replace
 from itertools import islice
 from typing import Protocol
 
+from term2id.core.calibration import calibrate, engine_of
 from term2id.core.candidates import (
     Candidate,
     CandidateSource,
@@ -39,7 +40,6 @@ from term2id.core.candidates import (
     Verdict,
     status_of_verdict,
 )
-from term2id.core.calibration import calibrate, engine_of
 from term2id.core.catalog import StoreCatalog
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError

@@ -804,9 +804,8 @@ class CurationSession:
                 continue
             fresh = recheck_result(result, requested, every_candidate=True)
             rechecked.append(row)
-            if fresh.best is not None and result.best is not None:
-                if fresh.best.verdict is not result.best.verdict:
-                    changed.append(row)
+            if fresh.best is not None and fresh.best.verdict is not result.best.verdict:
+                changed.append(row)
             best = fresh.best
             updates.append(
                 (

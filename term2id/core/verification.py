@@ -169,11 +169,12 @@ EQUIVALENT_WORDS: dict[str, str] = {
 }
 # Words that carry no meaning of their own when names are compared ("Polydactyly of the hand" is
 # "Hand polydactyly"; "Abnormal hand morphology" is "Abnormality of the hand").
-_FILLER_WORDS = frozenset(
+_FILLER = (
     "of the a an in on at to for by and or affecting involving morphology finding "
     # "Elevated serum ferritin" is "Increased circulating ferritin concentration"
-    "circulating blood serum plasma level concentration".split()
+    "circulating blood serum plasma level concentration"
 )
+_FILLER_WORDS = frozenset(_FILLER.split())
 _NEGATION = "absent"  # the folded form of the negating words
 # Words naming a degree of development, which the store swaps loosely ("Aplasia" / "Hypoplasia").
 _AFFIXED = frozenset({"absent", "hypoplasia", "aplastic", "abnormal", "large", "small", "short"})
@@ -375,9 +376,9 @@ def _compare_names(
             why = pair[2]
             rest_dropped = [w for w in dropped if w != pair[0]]
             rest_added = [w for w in added if w != pair[1]]
-    if why and len(rest_dropped) <= 1 and len(rest_added) <= 1:
-        if len(ours) - len(dropped) >= 1 or len(rest_dropped) + len(rest_added) == 0:
-            return Verdict.CONTRADICTS, why
+    agreeing = len(ours) - len(dropped) >= 1 or len(rest_dropped) + len(rest_added) == 0
+    if why and len(rest_dropped) <= 1 and len(rest_added) <= 1 and agreeing:
+        return Verdict.CONTRADICTS, why
     squeezed = term_key.replace(" ", "") == name_key.replace(" ", "")
     if squeezed or _abbreviates(ours, theirs) or _abbreviates(theirs, ours):
         return Verdict.VERIFIED, ""
@@ -504,7 +505,9 @@ def verify_id(
                 notes.append(f"names something else: {term.label!r}")
             elif verdict is Verdict.CONTRADICTS:
                 theirs, ours = why.split("/")
-                notes.append(f"contradicts the term: {closest!r} says {theirs!r} where it says {ours!r}")
+                notes.append(
+                    f"contradicts the term: {closest!r} says {theirs!r} where it says {ours!r}"
+                )
             elif verdict in (Verdict.NARROWER, Verdict.BROADER):
                 notes.append(f"{verdict.value} than the term: {closest!r} {why}")
         if replacement_of is not None:

@@ -717,8 +717,8 @@ class MainWindow(QMainWindow):
         if checked.verdict not in (Verdict.OBSOLETE, Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
             if checked.verdict is not Verdict.VERIFIED:
                 self.statusBar().showMessage(
-                    f"{checked.curie} is {checked.verdict.value.replace('_', ' ')}: "
-                    f"{checked.note}", 8000
+                    f"{checked.curie} is {checked.verdict.value.replace('_', ' ')}: {checked.note}",
+                    8000,
                 )
             return True
         what = {

@@ -67,7 +67,10 @@ def test_evaluate_scores_top1_top5_mrr_coverage_and_precision(tiny_catalog: Stor
     assert (top.low, top.high, top.rows, top.right, top.share_right) == (0.9, 1.0, 4, 3, 0.75)
     assert report.ece == 0.25
     assert report.to_dict()["reliability"][-1] == {
-        "bin": "0.9-1.0", "rows": 4, "share_right": 0.75, "mean_confidence": 1.0
+        "bin": "0.9-1.0",
+        "rows": 4,
+        "share_right": 0.75,
+        "mean_confidence": 1.0,
     }
     assert report.terms_per_s > 0
     worst = report.worst_misses[0]

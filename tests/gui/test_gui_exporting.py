@@ -56,16 +56,18 @@ def test_exported_ids_carry_their_real_verdict(tmp_path: Path, tiny_catalog: Sto
     session.decide(3, Action.MANUAL, CURATOR, "TP:0000009", "obsolete Fits")  # obsolete
     session.decide(4, Action.MANUAL, CURATOR, "HGNC:11998", "TP53")  # another store's id
     stores = {"tiny": store, "genes": tiny_catalog.open("genes")}
-    rows = rows_of(tmp_path / "sheet.csv") if export_sheet(
-        session, tmp_path / "sheet.csv", stores=stores
-    ) else []
+    rows = (
+        rows_of(tmp_path / "sheet.csv")
+        if export_sheet(session, tmp_path / "sheet.csv", stores=stores)
+        else []
+    )
     assert [r["status"] for r in rows] == [
         "verified", "mismatch", "narrower", "obsolete", "wrong_ontology",
     ]  # fmt: skip
     assert [r["mapped_id"] for r in rows] == [
         "TP:0000003", "TP:0000006", "TP:0000004", "TP:0000009", "HGNC:11998",
     ]  # fmt: skip
-    sssom = (tmp_path / "m.sssom.tsv")
+    sssom = tmp_path / "m.sssom.tsv"
     export_sssom(session, sssom, stores)
     lines = [line.split("\t") for line in sssom.read_text().splitlines() if line[:1] != "#"]
     header, body = lines[0], lines[1:]
@@ -78,8 +80,8 @@ def test_exported_ids_carry_their_real_verdict(tmp_path: Path, tiny_catalog: Sto
     assert "obsolete: " in by_object["TP:0000009"][comment]
     assert "wrong_ontology: an id of genes, not of tiny" in by_object["HGNC:11998"][comment]
     # Without the stores, an id chosen by hand cannot be checked and is not called verified.
-    unchecked = rows_of(tmp_path / "sheet2.csv") if export_sheet(
-        session, tmp_path / "sheet2.csv"
-    ) else []
+    unchecked = (
+        rows_of(tmp_path / "sheet2.csv") if export_sheet(session, tmp_path / "sheet2.csv") else []
+    )
     assert unchecked[2]["status"] == "unchecked" and unchecked[3]["status"] == "unchecked"
     session.close()
