@@ -289,6 +289,14 @@ def _quoted(words: Sequence[str]) -> str:
     return "'" + " ".join(words) + "'"
 
 
+def _as_written(words: Sequence[str], key: str) -> list[str]:
+    """Folded words as `key` writes them ("cutaneous" back to "skin")."""
+    written = {}
+    for token in key.split():
+        written.setdefault(EQUIVALENT_WORDS.get(token, token), token)
+    return [written.get(word, word) for word in words]
+
+
 # Two names of one term that differ in one word only ("Dilated X" / "Enlarged X") pair those
 # words; pairs seen in at least this many terms of a store are words it uses interchangeably.
 INTERCHANGEABLE_MIN_TERMS = 3
@@ -367,6 +375,7 @@ def _compare_names(
     why = _word_contrast(ours, theirs)
     rest_dropped = [w for w in dropped if w not in _WORD_CLASSES]
     rest_added = [w for w in added if w not in _WORD_CLASSES]
+    pair = None
     if not why:
         pair = next(
             ((d, a, found) for d in dropped for a in added if (found := _affix_contrast(d, a))),
@@ -378,7 +387,11 @@ def _compare_names(
             rest_added = [w for w in added if w != pair[1]]
     agreeing = len(ours) - len(dropped) >= 1 or len(rest_dropped) + len(rest_added) == 0
     if why and len(rest_dropped) <= 1 and len(rest_added) <= 1 and agreeing:
-        return Verdict.CONTRADICTS, why
+        theirs_word, ours_word = why.split("/")
+        if pair is None:  # opposing words, shown as each name writes them
+            theirs_word = _as_written([theirs_word], name_key)[0]
+            ours_word = _as_written([ours_word], term_key)[0]
+        return Verdict.CONTRADICTS, f"{theirs_word}/{ours_word}"
     squeezed = term_key.replace(" ", "") == name_key.replace(" ", "")
     if squeezed or _abbreviates(ours, theirs) or _abbreviates(theirs, ours):
         return Verdict.VERIFIED, ""
@@ -389,9 +402,9 @@ def _compare_names(
     if why:
         return Verdict.LABEL_MISMATCH, ""
     if not dropped:
-        return Verdict.NARROWER, f"adds {_quoted(added)}"
+        return Verdict.NARROWER, f"adds {_quoted(_as_written(added, name_key))}"
     if not added and len(dropped) <= max(1, len(ours) - len(dropped)):
-        return Verdict.BROADER, f"drops {_quoted(dropped)}"
+        return Verdict.BROADER, f"drops {_quoted(_as_written(dropped, term_key))}"
     return Verdict.LABEL_MISMATCH, ""
 
 
