@@ -104,6 +104,7 @@ CONTRASTING_WORDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
         ("unilateral", "bilateral"),
         ("congenital", "acquired"),
         ("positive", "negative"),
+        ("day daytime diurnal", "night nighttime nocturnal"),
     )
 )
 # Affixes inside a word that make it say the opposite: "hyper"tension / "hypo"tension. Within a
@@ -274,6 +275,11 @@ def _leading_affix(word: str) -> str:
     )  # fmt: skip
 
 
+def _has_affix(word: str) -> bool:
+    """Whether a contrasting affix occurs anywhere in `word` ("lipo-poly-saccharide")."""
+    return any(a in word for classes in CONTRASTING_AFFIXES for affixes in classes for a in affixes)
+
+
 def _opposed(ours: str, theirs: str) -> bool:
     """Whether two words are of different classes of one group of CONTRASTING_WORDS."""
     mine = _WORD_CLASSES.get(ours, ())
@@ -325,7 +331,7 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
                 # X" does not make the two words mean the same.
                 if x in _WORD_CLASSES or y in _WORD_CLASSES:
                     continue
-                if _leading_affix(x) != _leading_affix(y) or x in _AFFIXED or y in _AFFIXED:
+                if x in _AFFIXED or y in _AFFIXED or _has_affix(x) or _has_affix(y):
                     continue
                 seen.add((x, y))
         for pair in seen:
@@ -433,8 +439,16 @@ def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Ver
     """The closest relation of any of `term`'s names to a normalised term: verdict, reason, name."""
     best: tuple[Verdict, str, str] = (Verdict.LABEL_MISMATCH, "", term.label)
     interchangeable = interchangeable_words(index)
+    label_key = normalize(term.label)
     for name_id in term.names:
         name = index.names[name_id]
+        # A synonym that contradicts its own term's label is a slip in the ontology (GO 2019
+        # files "positive regulation of serotonin release" under the negative regulation): it
+        # cannot vouch for the term.
+        if name.norm != label_key and _compare_names(label_key, name.norm, frozenset())[0] is (
+            Verdict.CONTRADICTS
+        ):
+            continue
         verdict, why = _compare_names(term_key, name.norm, interchangeable)
         if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]]:
             best = (verdict, why, name.text)
