@@ -209,7 +209,7 @@ def main() -> None:
         trees = {"baseline": args.baseline.resolve(), **trees}
 
     if args.fit:
-        from term2id.core.calibration import fit_isotonic, verdict_group
+        from term2id.core.calibration import engine_of, fit_isotonic, verdict_group
         from term2id.core.candidates import Verdict
 
         curves = {}
@@ -220,7 +220,7 @@ def main() -> None:
                 if r["verdict"] is not None:
                     group = verdict_group(Verdict(r["verdict"]))
                     groups.setdefault(group, []).append((r["confidence"], r["right"]))
-            name = "exact+fuzzy+semantic" if "semantic" in engine else "exact+fuzzy"
+            name = engine_of(engine.split(","))
             curves[name] = {g: fit_isotonic(p) for g, p in sorted(groups.items())}
             print(f"{name}: {', '.join(f'{g} {len(p)} rows' for g, p in groups.items())}")
         print("CURVES = {")

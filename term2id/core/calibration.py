@@ -6,7 +6,8 @@ eight times in ten. `calibrate` maps the score through a monotone, piecewise-lin
 by isotonic regression (pool adjacent violators, pooled to at most 8 knots: the number that
 calibrated best in 5-fold cross-validation within seed 1) on the best candidates of 1,000
 held-out HPO synonyms, seed 1 only (`benchmarks/verdicts.py --fit`); seed 2 and the external development sets
-are only ever reported on. One curve per engine (the sources in use) and verdict group, since a
+are only ever reported on. One curve per engine (the exact set of sources in use; another set keeps its scores) and
+verdict group, since a
 verified candidate at a given score is right far more often than a narrower or contradicting one.
 
 Scores at or above AUTO_ACCEPT_FLOOR of a verified candidate are left as they are: they are the
@@ -61,8 +62,8 @@ CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
 
 
 def engine_of(source_names: Iterable[str]) -> str:
-    """The engine whose curves apply to a mapper with these sources."""
-    return "exact+fuzzy+semantic" if "semantic" in set(source_names) else "exact+fuzzy"
+    """The engine of a mapper with these sources ("exact+fuzzy"): curves apply to it alone."""
+    return "+".join(sorted(set(source_names)))
 
 
 def verdict_group(verdict: Verdict) -> str:

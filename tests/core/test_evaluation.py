@@ -61,16 +61,19 @@ def test_evaluate_scores_top1_top5_mrr_coverage_and_precision(tiny_catalog: Stor
     # Verified best candidates, whatever their confidence: Seizures, anaemia and (wrongly) seizure.
     assert report.verified_rows == 3 and report.verified_right == 2
     assert report.verified_precision == 0.6667
-    # The four rows with a candidate all come with confidence 1.0; three are right.
+    # Four rows with a candidate: three name matches at 0.9 or more (two right), and the id in
+    # the cell, unchecked, which calibration keeps below 0.9 (right).
     assert sum(b.rows for b in report.reliability) == 4
-    top = report.reliability[-1]
-    assert (top.low, top.high, top.rows, top.right, top.share_right) == (0.9, 1.0, 4, 3, 0.75)
-    assert report.ece == 0.25
+    top, below = report.reliability[-1], report.reliability[-2]
+    assert (top.low, top.high, top.rows, top.right, top.share_right) == (0.9, 1.0, 3, 2, 0.6667)
+    assert (below.low, below.rows, below.right) == (0.8, 1, 1)
+    gaps = 3 * abs(top.mean_confidence - 2 / 3) + abs(below.mean_confidence - 1)
+    assert report.ece == pytest.approx(gaps / 4, abs=1e-3)
     assert report.to_dict()["reliability"][-1] == {
         "bin": "0.9-1.0",
-        "rows": 4,
-        "share_right": 0.75,
-        "mean_confidence": 1.0,
+        "rows": 3,
+        "share_right": 0.6667,
+        "mean_confidence": top.mean_confidence,
     }
     assert report.terms_per_s > 0
     worst = report.worst_misses[0]
