@@ -815,8 +815,13 @@ def eval_command(
         ("coverage", f"{report.coverage:.3f}"),
         (f"precision ≥ {report.threshold:g}", precision),
         (f"recall ≥ {report.threshold:g}", f"{report.recall_at_threshold:.3f}"),
+        ("verified right", (
+            f"{report.verified_precision:.3f} ({report.verified_rows:,} verified)"
+            if report.verified_precision is not None else "n/a (nothing verified)"
+        )),
+        ("calibration ECE", f"{report.ece:.3f}"),
         ("terms/s", f"{report.terms_per_s:,.0f} (setup {report.setup_seconds:.1f} s)"),
-    ]
+    ]  # fmt: skip
     if report.expected_unknown:
         rows.append(
             (

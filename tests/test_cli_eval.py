@@ -25,7 +25,10 @@ def test_eval_prints_the_metrics_and_the_worst_misses(run_cli, data_dir, tmp_pat
     )
     result = run_cli("eval", gold, "--ontology", "tiny", *data_dir)
     assert result.code == 0, result.err
-    for line in ("top-1  0.667", "top-5  1.000", "coverage  1.000", "terms/s", "worst misses"):
+    for line in (
+        "top-1  0.667", "top-5  1.000", "coverage  1.000", "terms/s", "worst misses",
+        "verified right  0.667 (3 verified)", "calibration ECE",
+    ):  # fmt: skip
         assert line in result.out
     assert "TP:0000004 Focal seizure" in result.out
 
@@ -40,6 +43,11 @@ def test_eval_json_is_one_object_with_the_documented_keys(
     report = json.loads(result.out)
     assert {"n", "top1", "top5", "mrr", "coverage", "terms_per_s"} <= set(report)
     assert report["n"] == 1 and report["top1"] == 1.0 and report["sources"] == ["exact"]
+    # What the verdict and the confidence are worth: one verified row, right, in the top bin.
+    assert report["verified_rows"] == 1 and report["verified_precision"] == 1.0
+    assert [b["bin"] for b in report["reliability"]][::9] == ["0.0-0.1", "0.9-1.0"]
+    assert report["reliability"][-1]["rows"] == 1 and report["reliability"][-1]["share_right"] == 1
+    assert 0 <= report["ece"] <= 0.1
 
 
 def test_eval_uses_the_semantic_source_by_default_and_says_so(

@@ -17,13 +17,32 @@ if TYPE_CHECKING:
 
 
 class Verdict(StrEnum):
-    """What the store says about a proposed identifier."""
+    """What the store says about a proposed identifier, as a curator reads it.
 
-    VERIFIED = "verified"  # exists, not obsolete, and its label or a synonym agrees with the term
+    The values are stable: sessions and exports keep them. VERIFIED, NARROWER and BROADER line up
+    with the SKOS mapping predicates (VERDICT_PREDICATE): the candidate is the object, the term
+    the subject, so a narrower candidate is a `skos:narrowMatch` of the term.
+    """
+
+    # exists, is current, and one of its names says what the term says: the same words after
+    # normalisation, a spelling or typing variant, a reordering or a known abbreviation
+    VERIFIED = "verified"
+    NARROWER = "narrower"  # a name says what the term says plus a qualifier ("4th", "postaxial")
+    BROADER = "broader"  # a name says what the term says less a qualifier it has ("bilateral")
+    CONTRADICTS = "contradicts"  # its closest name says the opposite ("hypo" for "hyper")
     LABEL_MISMATCH = "label_mismatch"  # exists, but names something else
+    UNCHECKED = "unchecked"  # the cell holds the id itself: nothing to compare its names with
     OBSOLETE = "obsolete"  # exists but is obsolete; its replacement is offered as a candidate
     UNKNOWN_ID = "unknown_id"  # not in the store at all
     WRONG_ONTOLOGY = "wrong_ontology"  # an id of another ontology than the one asked for
+
+
+# The SKOS predicate a curator's acceptance of a candidate with this verdict stands for.
+VERDICT_PREDICATE = {
+    Verdict.VERIFIED: "skos:exactMatch",
+    Verdict.NARROWER: "skos:narrowMatch",
+    Verdict.BROADER: "skos:broadMatch",
+}
 
 
 class MappingStatus(StrEnum):
@@ -31,11 +50,35 @@ class MappingStatus(StrEnum):
 
     VERIFIED = "verified"  # best candidate verified, confidence at or above the threshold
     NEEDS_REVIEW = "needs_review"  # a plausible candidate, but a curator should look
+    NARROWER = "narrower"  # the best candidate is narrower than the term (Verdict.NARROWER)
+    BROADER = "broader"  # the best candidate is broader than the term
+    CONTRADICTS = "contradicts"  # the best candidate says the opposite of the term
+    UNCHECKED = "unchecked"  # the cell holds an id and the row has no context to compare it with
     MISMATCH = "mismatch"  # the best candidate's label does not agree with the term
+    WRONG_ONTOLOGY = "wrong_ontology"  # the best candidate is an id of another ontology
+    UNKNOWN_ID = "unknown_id"  # the best candidate is an id no store has
     OBSOLETE = "obsolete"  # the best candidate is obsolete
     NO_MATCH = "no_match"  # no source proposed anything
     EMPTY = "empty"  # the cell was empty or whitespace
     MODEL_UNAVAILABLE = "model_unavailable"  # the language model was asked but could not answer
+
+
+# The status of a row whose best candidate has this verdict but is not accepted automatically.
+_VERDICT_STATUS = {
+    Verdict.NARROWER: MappingStatus.NARROWER,
+    Verdict.BROADER: MappingStatus.BROADER,
+    Verdict.CONTRADICTS: MappingStatus.CONTRADICTS,
+    Verdict.UNCHECKED: MappingStatus.UNCHECKED,
+    Verdict.OBSOLETE: MappingStatus.OBSOLETE,
+    Verdict.LABEL_MISMATCH: MappingStatus.MISMATCH,
+    Verdict.WRONG_ONTOLOGY: MappingStatus.WRONG_ONTOLOGY,
+    Verdict.UNKNOWN_ID: MappingStatus.UNKNOWN_ID,
+}
+
+
+def status_of_verdict(verdict: Verdict) -> MappingStatus:
+    """A row's status when its best candidate has `verdict` and is not accepted automatically."""
+    return _VERDICT_STATUS.get(verdict, MappingStatus.NEEDS_REVIEW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +133,8 @@ class Candidate:
     evidence: tuple[Evidence, ...] = ()
     replaced_by: tuple[str, ...] = ()
     note: str = ""
+    # Why the verdict is not "verified", in a few words: "hypo/hyper", "adds 'ring'".
+    reason: str = ""
 
     @property
     def sources(self) -> tuple[str, ...]:

@@ -12,6 +12,12 @@ The report gives top-1 and top-5 accuracy, mean reciprocal rank, coverage (rows 
 candidate), the precision of what would be accepted automatically (status verified, i.e. verified
 and confidence at or above the mapper's threshold), terms per second, and the worst misses: the
 wrong answers given with the highest confidence, which are the ones a threshold lets through.
+
+It also says what the verdict and the confidence are worth: `verified_precision` is the share of
+rows whose best candidate is verified (whatever its confidence) where that candidate is right,
+and the reliability table puts each row's best candidate in a confidence bin of 0.1 with the share
+of them that is right; the expected calibration error (ECE) is the gap between confidence and that
+share, averaged over the bins weighted by their rows.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from term2id.core.candidates import MappingStatus, Query
+from term2id.core.candidates import MappingStatus, Query, Verdict
 from term2id.core.catalog import StoreCatalog
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import InputFileError, Term2IdError
@@ -39,6 +45,42 @@ log = logging.getLogger(__name__)
 
 GOLD_COLUMNS = ("term", "expected_curie")
 WORST_MISSES = 10
+RELIABILITY_BINS = 10  # confidence bins of 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ReliabilityBin:
+    """Rows whose best candidate's confidence is in [low, high), and how many of them are right."""
+
+    low: float
+    high: float
+    rows: int
+    right: int
+    mean_confidence: float  # of those rows; 0.0 when there are none
+
+    @property
+    def share_right(self) -> float | None:
+        return round(self.right / self.rows, 4) if self.rows else None
+
+
+def reliability(pairs: Sequence[tuple[float, bool]]) -> tuple[tuple[ReliabilityBin, ...], float]:
+    """The reliability table of (confidence, right) pairs and its expected calibration error."""
+    counts = [[0, 0, 0.0] for _ in range(RELIABILITY_BINS)]
+    for confidence, right in pairs:
+        at = min(RELIABILITY_BINS - 1, max(0, int(confidence * RELIABILITY_BINS)))
+        counts[at][0] += 1
+        counts[at][1] += right
+        counts[at][2] += confidence
+    bins = tuple(
+        ReliabilityBin(
+            round(i / RELIABILITY_BINS, 1), round((i + 1) / RELIABILITY_BINS, 1), rows, right,
+            round(total / rows, 4) if rows else 0.0,
+        )
+        for i, (rows, right, total) in enumerate(counts)
+    )  # fmt: skip
+    n = sum(b.rows for b in bins)
+    ece = sum(b.rows * abs(b.mean_confidence - b.right / b.rows) for b in bins if b.rows)
+    return bins, round(ece / n, 4) if n else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +123,20 @@ class EvaluationReport:
     top1_known: float  # top-1 over the rows whose expected id the store knows
     top5_known: float
     worst_misses: tuple[Miss, ...] = field(default=())
+    verified_rows: int = 0  # rows whose best candidate's verdict is verified
+    verified_right: int = 0  # of those, rows whose best candidate is right
+    verified_precision: float | None = None  # verified_right / verified_rows; None when none
+    reliability: tuple[ReliabilityBin, ...] = field(default=())  # rows with a candidate
+    ece: float = 0.0  # expected calibration error of the best candidates' confidence
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["reliability"] = [
+            {"bin": f"{b.low:.1f}-{b.high:.1f}", "rows": b.rows, "share_right": b.share_right,
+             "mean_confidence": b.mean_confidence}
+            for b in self.reliability
+        ]  # fmt: skip
+        return data
 
 
 def read_gold(path: Path | str) -> list[GoldItem]:
@@ -160,7 +213,8 @@ def evaluate(
     seconds = time.perf_counter() - started
 
     hits1 = hits5 = known = known1 = known5 = covered = accepted = accepted_right = 0
-    expected_obsolete = 0
+    expected_obsolete = verified = verified_right = 0
+    calibration: list[tuple[float, bool]] = []
     reciprocal = 0.0
     misses: list[Miss] = []
     for item, result in zip(gold, results, strict=True):
@@ -186,6 +240,11 @@ def evaluate(
         if result.status is MappingStatus.VERIFIED:
             accepted += 1
             accepted_right += hit1
+        if result.best is not None:
+            calibration.append((result.best.confidence, hit1))
+            if result.best.verdict is Verdict.VERIFIED:
+                verified += 1
+                verified_right += hit1
         if not hit1:
             best = result.best
             misses.append(
@@ -197,6 +256,7 @@ def evaluate(
             )  # fmt: skip
     n = len(gold)
     misses.sort(key=lambda m: -m.confidence)
+    bins, ece = reliability(calibration)
     first = stores[0]
     return EvaluationReport(
         ontology=ontology,
@@ -219,6 +279,11 @@ def evaluate(
         top1_known=_ratio(known1, known),
         top5_known=_ratio(known5, known),
         worst_misses=tuple(misses[:WORST_MISSES]),
+        verified_rows=verified,
+        verified_right=verified_right,
+        verified_precision=_ratio(verified_right, verified) if verified else None,
+        reliability=bins,
+        ece=ece,
     )
 
 

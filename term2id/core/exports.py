@@ -46,7 +46,14 @@ from typing import IO, Any
 import yaml
 
 from term2id import __version__
-from term2id.core.candidates import Candidate, MappingResult, MappingStatus, Verdict
+from term2id.core.candidates import (
+    VERDICT_PREDICATE,
+    Candidate,
+    MappingResult,
+    MappingStatus,
+    Query,
+    Verdict,
+)
 from term2id.core.curie import prefix_of
 from term2id.core.errors import Term2IdError
 from term2id.core.tables import CellValue, TableInfo, cell_text
@@ -417,14 +424,21 @@ def sssom_mapping_for(
     nothing to map to (empty, no match, or an id the store does not know).
     """
     chosen = candidate if candidate is not None else result.best
-    if chosen is None or chosen.verdict in (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
+    # A curator's pick of another store's id is kept (with its verdict in the comment); the
+    # machine's is not.
+    unfound = (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY)
+    if chosen is None or (chosen.verdict in unfound and not accepted):
         return None
     exact = accepted or (candidate is None and result.status is MappingStatus.VERIFIED)
+    # An accepted narrower or broader candidate is a narrowMatch or broadMatch, not an exactMatch.
+    predicate = VERDICT_PREDICATE.get(chosen.verdict, EXACT_MATCH) if accepted else None
     notes = [n for n in (comment, *result.notes) if n]
+    if accepted and chosen.verdict is not Verdict.VERIFIED and chosen.note:
+        notes.append(f"{chosen.verdict.value}: {chosen.note}")
     return SSSOMMapping(
         subject_id=subject_id_for(result.query.text),
         subject_label=result.query.text.strip(),
-        predicate_id=EXACT_MATCH if exact else CLOSE_MATCH,
+        predicate_id=predicate or (EXACT_MATCH if exact else CLOSE_MATCH),
         object_id=chosen.curie,
         object_label=chosen.label or "",
         mapping_justification=justification_for(chosen, curated=accepted),

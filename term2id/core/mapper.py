@@ -9,7 +9,8 @@ a MappingStatus:
 - verified: the best candidate is verified and its confidence is at or above `threshold`
   (never when several terms share the name the term matched exactly: those are capped below
   it, and each notes the others: "ambiguous: also HP:0000729 Autistic behavior");
-- obsolete / mismatch: the best candidate is obsolete / names something else;
+- narrower / broader / contradicts / unchecked / obsolete / mismatch: the best candidate's verdict
+  (status_of_verdict), so the sheet says why the row was not accepted;
 - needs_review: anything else that found a candidate;
 - model_unavailable: a source could not answer (SourceUnavailable) and no other source found
   anything; when others did, the row keeps their candidates and only a note says what failed;
@@ -28,6 +29,7 @@ from dataclasses import replace
 from itertools import islice
 from typing import Protocol
 
+from term2id.core.calibration import calibrate, engine_of
 from term2id.core.candidates import (
     Candidate,
     CandidateSource,
@@ -36,8 +38,10 @@ from term2id.core.candidates import (
     MappingStatus,
     Query,
     Verdict,
+    status_of_verdict,
 )
 from term2id.core.catalog import StoreCatalog
+from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
 from term2id.core.progress import Progress
 from term2id.core.ranking import (
@@ -95,6 +99,7 @@ class Mapper:
         threshold: float = 0.9,
         top_k: int = 10,
         rerankers: Sequence[Reranker] = (),
+        calibration: bool = True,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise Term2IdError(f"the auto-accept threshold must be within [0, 1], not {threshold}")
@@ -105,6 +110,9 @@ class Mapper:
         self.threshold = threshold
         self.top_k = top_k
         self.rerankers = list(rerankers)
+        # False: confidences as fused, before calibration (for fitting the curves).
+        self.calibration = calibration
+        self._engine = engine_of(s.name for s in self.sources)
         self._elsewhere_cache: dict[str, tuple[str, str] | None] = {}
         self._fusion_cache: dict[tuple[str, ...], FusionWeights] = {}
         # A deeper pool pays off only when several sources rank by similarity and fusion can
@@ -226,7 +234,7 @@ class Mapper:
             verification = checked.get(proposed)
             if verification is None:
                 verification = checked[proposed] = verify_id(
-                    proposed, query.text, stores, elsewhere
+                    proposed, query.text, stores, elsewhere, context=query.context
                 )
             if verification.curie != proposed and verification.verdict is not Verdict.UNKNOWN_ID:
                 how = f"{proposed} is a secondary id of {verification.curie}"
@@ -254,16 +262,20 @@ class Mapper:
                         stores,
                         elsewhere,
                         replacement_of=verification.curie,
+                        context=query.context,
                     )
                     grouped[checked_replacement.curie] = (checked_replacement, [offered])
                 else:
                     current[1].append(offered)
+        ranked = rank(grouped.values(), self.top_k, weights)
+        if self.calibration:
+            # Confidence as the share of such candidates that were right (calibration.py).
+            ranked = [
+                replace(c, confidence=calibrate(c.confidence, c.verdict, self._engine))
+                for c in ranked
+            ]
         # Several terms carrying the name the term matched: none is accepted without a look.
-        return cap_shared_names(
-            rank(grouped.values(), self.top_k, weights),
-            sharing_the_name(grouped.values()),
-            self.threshold,
-        )
+        return cap_shared_names(ranked, sharing_the_name(grouped.values()), self.threshold)
 
     def _prefetch(self, queries: list[Query]) -> None:
         """Let sources that work faster in batches (embeddings) see the next terms at once.
@@ -300,11 +312,7 @@ class Mapper:
             if best.confidence >= self.threshold:
                 return MappingStatus.VERIFIED
             return MappingStatus.NEEDS_REVIEW
-        if best.verdict is Verdict.OBSOLETE:
-            return MappingStatus.OBSOLETE
-        if best.verdict is Verdict.LABEL_MISMATCH:
-            return MappingStatus.MISMATCH
-        return MappingStatus.NEEDS_REVIEW
+        return status_of_verdict(best.verdict)
 
     def map_many(
         self, queries: Iterable[Query], progress: Progress | None = None
@@ -315,15 +323,15 @@ class Mapper:
         reported every 100 rows; `progress.cancel()` stops the iteration with CancelledError.
         """
         total = len(queries) if hasattr(queries, "__len__") else 0  # type: ignore[arg-type]
-        cache: OrderedDict[tuple[str, str], MappingResult] = OrderedDict()
+        cache: OrderedDict[tuple[str, str, str | None], MappingResult] = OrderedDict()
         done = 0
         iterator = iter(queries)
         while chunk := list(islice(iterator, PREFETCH_CHUNK)):
-            self._prefetch([q for q in chunk if (q.text, q.ontology) not in cache])
+            self._prefetch([q for q in chunk if _cache_key(q) not in cache])
             for query in chunk:
                 if progress is not None and done % 100 == 0:
                     progress.update(done, total, f"{done:,} terms mapped")
-                key = (query.text, query.ontology)
+                key = _cache_key(query)
                 result = cache.get(key)
                 if result is None:
                     result = self.map(query)
@@ -336,3 +344,10 @@ class Mapper:
                 yield result
         if progress is not None:
             progress.update(done, total or done, f"{done:,} terms mapped")
+
+
+def _cache_key(query: Query) -> tuple[str, str, str | None]:
+    """Rows with the same term share a result, except ids in cells: their context is compared."""
+    text = query.text.strip()
+    holds_id = len(text) < 200 and canonical_curie(text) is not None
+    return query.text, query.ontology, query.context if holds_id else None

@@ -168,6 +168,7 @@ def rank(
                 evidence=_strongest_first(item.evidence, weights),
                 replaced_by=v.replaced_by,
                 note=note,
+                reason=v.reason,
             )
         )
     return candidates

@@ -156,8 +156,11 @@ class ReverifyFlag:
 
     row: int
     curie: str
-    problem: str  # "obsolete", "replaced", "alt_id" (now a secondary id), "missing"
+    # "obsolete", "replaced", "alt_id" (now a secondary id), "missing", or "changed" (its verdict
+    # for the row's term is not the one recorded: `verdict` says what it is now)
+    problem: str
     replacements: tuple[str, ...] = ()
+    verdict: str = ""
 
 
 @dataclass(slots=True)
@@ -790,30 +793,85 @@ class CurationSession:
         return behind
 
     def reverify(self, stores: dict[str, OntologyStore]) -> list[ReverifyFlag]:
-        """Rows whose mapped id is obsolete, replaced, secondary or gone in `stores`."""
-        by_ontology: dict[int, str] = dict(
-            self._conn.execute("SELECT row, ontology FROM input_rows")
-        )
-        status_cache: dict[str, tuple[dict, dict]] = {}
+        """Rows whose mapped id is obsolete, replaced, secondary, gone, or judged otherwise now.
+
+        Each mapped id goes through `verify_id` against `stores`, with the row's term and context:
+        "changed" flags an id whose verdict differs from the one the row recorded for it.
+        """
+        from term2id.core.verification import verify_id
+
+        recorded = {
+            row: {c["curie"]: c["verdict"] for c in json.loads(candidates)}
+            for row, candidates in self._conn.execute("SELECT row, candidates FROM results")
+        }
+        queries = self.queries()
         flags = []
         for row, curie in sorted(self.mapped_ids().items()):
-            name = by_ontology.get(row)
-            store = stores.get(name or "")
+            query = queries[row]
+            store = stores.get(query.ontology)
             if store is None:
                 continue
-            if name not in status_cache:
-                status_cache[name] = (store.obsolete_status(), store.alt_id_map())
-            obsolete_status, alt_ids = status_cache[name]
-            if curie in obsolete_status:
-                obsolete, replaced_by = obsolete_status[curie]
-                if obsolete:
-                    problem = "replaced" if replaced_by else "obsolete"
-                    flags.append(ReverifyFlag(row, curie, problem, replaced_by))
-            elif curie in alt_ids:
-                flags.append(ReverifyFlag(row, curie, "alt_id", (alt_ids[curie],)))
-            else:
+            checked = verify_id(curie, query.text, [store], context=query.context)
+            if checked.verdict is Verdict.UNKNOWN_ID or checked.verdict is Verdict.WRONG_ONTOLOGY:
                 flags.append(ReverifyFlag(row, curie, "missing"))
+            elif checked.verdict is Verdict.OBSOLETE:
+                problem = "replaced" if checked.replaced_by else "obsolete"
+                flags.append(ReverifyFlag(row, curie, problem, checked.replaced_by))
+            elif checked.curie != curie:
+                flags.append(ReverifyFlag(row, curie, "alt_id", (checked.curie,)))
+            elif recorded.get(row, {}).get(curie, checked.verdict.value) != checked.verdict.value:
+                flags.append(ReverifyFlag(row, curie, "changed", verdict=checked.verdict.value))
         return flags
+
+    def stale_verdict_rows(self) -> list[int]:
+        """Rows whose verdicts were recorded before verdicts tracked meaning.
+
+        Those verdicts came from a spelling test (names 0.8 alike were "verified", opposites
+        included); such rows' candidates carry no `reason`. Found without a schema change.
+        """
+        return [
+            row
+            for (row,) in self._conn.execute(
+                "SELECT row FROM results WHERE candidates != '[]' "
+                "AND instr(candidates, '\"reason\":') = 0 ORDER BY row"
+            )
+        ]
+
+    def refresh_verdicts(self, stores: dict[str, OntologyStore]) -> tuple[list[int], list[int]]:
+        """Decide the verdicts of rows with stale ones again (`verify_id`), in one transaction.
+
+        Returns (rows re-checked, rows whose best candidate's verdict changed). Rows whose store
+        is not in `stores` keep their stale verdicts: `stale_verdict_rows` still lists them.
+        """
+        from term2id.core.verification import recheck_result
+
+        rechecked, changed, updates = [], [], []
+        for row in self.stale_verdict_rows():
+            result = self.result(row)
+            names = [n.strip() for n in (result.query.ontology if result else "").split(",")]
+            requested = [stores[n] for n in names if n in stores]
+            if result is None or len(requested) != len(names):
+                continue
+            fresh = recheck_result(result, requested, every_candidate=True)
+            rechecked.append(row)
+            if fresh.best is not None and fresh.best.verdict is not result.best.verdict:
+                changed.append(row)
+            best = fresh.best
+            updates.append(
+                (
+                    fresh.status.value,
+                    best.label if best else None,
+                    _dumps([candidate_to_json(c) for c in fresh.candidates]),
+                    row,
+                )
+            )
+        if updates:
+            with self._transaction():
+                self._conn.executemany(
+                    "UPDATE results SET status = ?, best_label = ?, candidates = ? WHERE row = ?",
+                    updates,
+                )
+        return rechecked, changed
 
     # -- plumbing -----------------------------------------------------------------------------
 

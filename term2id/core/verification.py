@@ -1,19 +1,26 @@
 """Verification: every identifier any source proposes is checked against the stores.
 
-One function, `verify_id`, decides the Verdict of a proposed id for a term:
+One function, `verify_id`, decides the Verdict of a proposed id for a term, and every path that
+puts an id on a row goes through it: the mapper's candidates and replacements, an ontology-search
+hit a curator picks, an id typed in a cell, an export, a session re-checked against a release.
 
 - verified: the id (or the secondary id it resolves to) is in a requested store, the term is not
-  obsolete, and its label or one of its synonyms agrees with the term (normalised names at least
-  AGREEMENT_THRESHOLD alike), or the cell holds the id itself;
+  obsolete, and one of its names says what the term says (`compare_names`): the same words after
+  normalisation, a spelling or typing variant of them, a reordering, or a known abbreviation;
+- narrower / broader: its closest name says what the term says plus a qualifier ("Extra ring
+  finger" for "extra finger") / less one the term has ("Cleft lip" for "bilateral cleft lip");
+- contradicts: its closest name says the opposite in a word or an affix ("hypo" where the term
+  says "hyper", "right" for "left", "absent" for "present"); `contrast` says which;
 - label_mismatch: the id exists but names something else;
+- unchecked: the cell holds the id itself and the row has no context its names could be
+  compared with (with context, the context is the text compared);
 - obsolete: the id exists but is obsolete; its replaced_by ids are returned so the mapper can
   offer them as further candidates;
 - unknown_id: no requested store has it;
 - wrong_ontology: the id belongs to another store than the ones asked for.
 
-When every name of the id contradicts the term in a word that tells siblings apart ("3rd" where
-the term says "4th", "short" where it says "increased"), `contrast` says which word, and ranking
-lowers the candidate (CONTRASTING_WORDS).
+`agreement` (how alike the term and the best name are) stays a score for ranking; it no longer
+decides the verdict: Macrocephaly and Microcephaly are 0.92 alike and opposite.
 
 Labels always come from the store, never from the source that proposed the id.
 """
@@ -21,19 +28,24 @@ Labels always come from the store, never from the source that proposed the id.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
-from term2id.core.candidates import Verdict
+from term2id.core.candidates import (
+    Candidate,
+    Evidence,
+    MappingResult,
+    MappingStatus,
+    Verdict,
+    status_of_verdict,
+)
 from term2id.core.curie import canonical_curie, prefix_of
 from term2id.core.normalize import normalize
 from term2id.core.sources.index import MAX_SCORED_CHARS, IndexedTerm, LexicalIndex, index_of
 from term2id.core.store import OntologyStore
-
-# Normalised names this alike (rapidfuzz ratio, 0..1) count as "the same term".
-AGREEMENT_THRESHOLD = 0.8
 
 # Finds an id in stores other than the requested ones: (store name, label) or None.
 ElsewhereLookup = Callable[[str], tuple[str, str] | None]
@@ -50,8 +62,9 @@ class Verification:
     agreement: float = 0.0  # how alike the term and the best of the id's names are, in [0, 1]
     agreeing_name: str | None = None  # that name
     popularity_prior: float = 0.0  # in [0, 1]
-    contrast: str = ""  # a word that sets every name of the id apart from the term, if any
+    contrast: str = ""  # "hypo/hyper": the name's word and the term's, when they contradict
     note: str = ""  # "HP:0001 is a secondary id of HP:0002", "obsolete; replaced by ..."
+    reason: str = ""  # why the verdict is not verified, in a few words ("adds 'ring'")
 
 
 @lru_cache(maxsize=4096)
@@ -66,8 +79,8 @@ def _id_in_cell(term_text: str) -> str | None:
 
 
 # Words that tell siblings apart: within one group, a name using a word of one class where the
-# term uses a word of another ("4th" / "3rd", "increased" / "short", "left" / "right") names a
-# different term, however alike the rest of the words are. Normalised forms (normalize.py).
+# term uses a word of another ("4th" / "3rd", "increased" / "short", "left" / "right", "absent" /
+# "present") names a different term, however alike the rest of the words are. Normalised forms.
 CONTRASTING_WORDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
     tuple(frozenset(words.split()) for words in group)
     for group in (
@@ -86,8 +99,87 @@ CONTRASTING_WORDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
         ("complete total", "partial incomplete"),
         ("generalized", "focal"),
         ("mild", "moderate", "severe", "profound"),
+        ("absent absence missing without", "present presence"),
+        ("normal", "abnormal abnormality"),
+        ("unilateral", "bilateral"),
+        ("congenital", "acquired"),
+        ("positive", "negative"),
+        ("day daytime diurnal", "night nighttime nocturnal"),
     )
 )
+# Affixes inside a word that make it say the opposite: "hyper"tension / "hypo"tension. Within a
+# group, two words whose affixes are of different classes and whose stems agree contradict.
+CONTRASTING_AFFIXES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("hyper",), ("hypo",), ("normo",)),
+    (("macro", "mega", "megalo"), ("micro",)),
+    (("brady",), ("tachy",)),
+    (("poly",), ("oligo", "olig")),
+)
+# Words that say the same thing: folded to one before names are compared.
+EQUIVALENT_WORDS: dict[str, str] = {
+    word: group.split()[0]
+    for group in (
+        "increased elevated raised high heightened",
+        "decreased reduced diminished low lowered",
+        "upper superior",
+        "lower inferior",
+        "1st first",
+        "2nd second",
+        "3rd third",
+        "4th fourth",
+        "5th fifth",
+        "complete total",
+        "partial incomplete",
+        "absent absence missing aplasia agenesis",
+        "present presence",
+        "large enlarged enlargement big dilated dilatation dilation",
+        "long elongated",
+        "increased excessive excess",
+        "abnormal abnormality anomaly deformity malformation",
+        "hypoplasia hypoplastic underdeveloped",
+        # an organ's adjective and its noun: "cardiac septum" is "heart septum"
+        "abdominal abdomen",
+        "cardiac heart",
+        "cerebral brain",
+        "cranial skull",
+        "cutaneous skin dermal",
+        "dental tooth teeth",
+        "facial face",
+        "femoral femur thighbone",
+        "gastric stomach",
+        "hepatic liver",
+        "intestinal intestine bowel",
+        "intravenous iv",
+        "mammary breast",
+        "nasal nose",
+        "ocular eye",
+        "oral mouth",
+        "osseous bone",
+        "ovarian ovary",
+        "pulmonary lung",
+        "renal kidney",
+        "respiratory respiration breathing",
+        "spinal spine",
+        "testicular testis testicle",
+        "thoracic chest thorax",
+        "uterine uterus",
+        "vertebral vertebra",
+        "visual vision",
+    )
+    for word in group.split()
+}
+# Words that carry no meaning of their own when names are compared ("Polydactyly of the hand" is
+# "Hand polydactyly"; "Abnormal hand morphology" is "Abnormality of the hand").
+_FILLER = (
+    "of the a an in on at to for by and or affecting involving morphology finding "
+    # "Elevated serum ferritin" is "Increased circulating ferritin concentration"
+    "circulating blood serum plasma level concentration"
+)
+_FILLER_WORDS = frozenset(_FILLER.split())
+_NEGATION = "absent"  # the folded form of the negating words
+# Words naming a degree of development, which the store swaps loosely ("Aplasia" / "Hypoplasia").
+_AFFIXED = frozenset({"absent", "hypoplasia", "aplastic", "abnormal", "large", "small", "short"})
+
 _WORD_CLASSES: dict[str, list[tuple[int, int]]] = {}
 for _group, _classes in enumerate(CONTRASTING_WORDS):
     for _class, _words in enumerate(_classes):
@@ -103,31 +195,266 @@ def _classes_of(tokens: Sequence[str]) -> dict[int, set[int]]:
     return found
 
 
-def _contrast(term_classes: dict[int, set[int]], tokens: Sequence[str]) -> str:
-    """'' or what sets a name apart from the term: "'3rd' where the term says '4th'"."""
-    for group, name_classes in _classes_of(tokens).items():
+def _word_contrast(term_tokens: Sequence[str], name_tokens: Sequence[str]) -> str:
+    """'' or "theirs/ours": a word of the name contradicting one of the term ("right/left")."""
+    term_classes = _classes_of(term_tokens)
+    if not term_classes:
+        return ""
+    for group, name_classes in _classes_of(name_tokens).items():
         ours = term_classes.get(group)
         if ours and name_classes - ours and ours - name_classes:
-            theirs = next(t for t in tokens if any(g == group for g, _ in _WORD_CLASSES.get(t, ())))
-            return f"its names say {theirs!r} where the term does not"
+            theirs = next(
+                t for t in name_tokens if any(g == group for g, _ in _WORD_CLASSES.get(t, ()))
+            )
+            mine = next(
+                t for t in term_tokens if any(g == group for g, _ in _WORD_CLASSES.get(t, ()))
+            )
+            return f"{theirs}/{mine}"
     return ""
 
 
-def contrast(term_key: str, index: LexicalIndex, term: IndexedTerm) -> str:
-    """Why every name of `term` contradicts the term in a word that tells siblings apart, or ''.
-
-    One name free of contradiction is enough to clear the term.
-    """
-    term_classes = _classes_of(term_key.split())
-    if not term_classes:
+@lru_cache(maxsize=65_536)
+def _affix_contrast(ours: str, theirs: str) -> str:
+    """'' or "hypo/hyper": the affixes by which word `theirs` says the opposite of `ours`."""
+    if ours == theirs or len(ours) < 6 or len(theirs) < 6:
         return ""
-    found = ""
+    shared = 0
+    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+        shared += 1
+    for at in range(shared + 1):
+        for classes in CONTRASTING_AFFIXES:
+            mine = next(
+                ((c, a) for c, affixes in enumerate(classes) for a in affixes
+                 if ours.startswith(a, at)),
+                None,
+            )  # fmt: skip
+            if mine is None:
+                continue
+            other = next(
+                ((c, a) for c, affixes in enumerate(classes) for a in affixes
+                 if theirs.startswith(a, at) and c != mine[0]),
+                None,
+            )  # fmt: skip
+            if other is None:
+                continue
+            stem, their_stem = ours[at + len(mine[1]) :], theirs[at + len(other[1]) :]
+            if stem == their_stem or (
+                min(len(stem), len(their_stem)) >= 4 and fuzz.ratio(stem, their_stem) >= 85
+            ):
+                return f"{other[1]}/{mine[1]}"
+    return ""
+
+
+@lru_cache(maxsize=65_536)
+def _alike(ours: str, theirs: str) -> bool:
+    """Whether two words are the same word: equal, a typing or spelling variant, or a derived form
+    ("abnormal" / "abnormality", "dysplasia" / "dysplastic"). Numbers must be equal."""
+    if ours == theirs:
+        return True
+    if any(c.isdigit() for c in ours + theirs) or min(len(ours), len(theirs)) < 5:
+        return False
+    if _affix_contrast(ours, theirs) or _opposed(ours, theirs):
+        return False
+    if _leading_affix(ours) != _leading_affix(theirs):
+        return False  # "tachycardia" / "brachycardia": not a typing variant of each other
+    # A typing variant: one edit (a transposition counts as one), two in words of 8 letters up.
+    if OSA.distance(ours, theirs, score_cutoff=2) <= (2 if min(len(ours), len(theirs)) >= 8 else 1):
+        return True
+    shared = 0
+    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+        shared += 1
+    return shared >= min(len(ours), len(theirs)) - 2 and abs(len(ours) - len(theirs)) <= 4
+
+
+def _leading_affix(word: str) -> str:
+    """The contrasting affix `word` begins with ("hyper"), or ''."""
+    return next(
+        (a for classes in CONTRASTING_AFFIXES for affixes in classes for a in affixes
+         if word.startswith(a)),
+        "",
+    )  # fmt: skip
+
+
+def _has_affix(word: str) -> bool:
+    """Whether a contrasting affix occurs anywhere in `word` ("lipo-poly-saccharide")."""
+    return any(a in word for classes in CONTRASTING_AFFIXES for affixes in classes for a in affixes)
+
+
+def _opposed(ours: str, theirs: str) -> bool:
+    """Whether two words are of different classes of one group of CONTRASTING_WORDS."""
+    mine = _WORD_CLASSES.get(ours, ())
+    return any(g == group and c != word_class for g, c in mine
+               for group, word_class in _WORD_CLASSES.get(theirs, ()))  # fmt: skip
+
+
+def _content(key: str) -> list[str]:
+    return [EQUIVALENT_WORDS.get(t, t) for t in key.split() if t not in _FILLER_WORDS]
+
+
+def _quoted(words: Sequence[str]) -> str:
+    return "'" + " ".join(words) + "'"
+
+
+def _as_written(words: Sequence[str], key: str) -> list[str]:
+    """Folded words as `key` writes them ("cutaneous" back to "skin")."""
+    written = {}
+    for token in key.split():
+        written.setdefault(EQUIVALENT_WORDS.get(token, token), token)
+    return [written.get(word, word) for word in words]
+
+
+# Two names of one term that differ in one word only ("Dilated X" / "Enlarged X") pair those
+# words; pairs seen in at least this many terms of a store are words it uses interchangeably.
+INTERCHANGEABLE_MIN_TERMS = 3
+
+
+@lru_cache(maxsize=8)
+def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
+    """Word pairs (sorted) the store's own names swap one for one, never opposing words.
+
+    Learnt from the store being searched, so held-out synonyms never teach their own answer.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for term in index.terms:
+        if term.obsolete or len(term.names) < 2:
+            continue
+        words = [set(_content(index.names[n].norm)) for n in term.names[:12]]
+        seen = set()
+        for i, first in enumerate(words):
+            for second in words[i + 1 :]:
+                only_first, only_second = first - second, second - first
+                if len(only_first) != 1 or len(only_second) != 1 or not first & second:
+                    continue
+                x, y = sorted((*only_first, *only_second))
+                # Words that carry a contrast ("increased", "abnormal", "hypo...") only ever
+                # match themselves: a store that calls a term both "Increased X" and "Abnormal
+                # X" does not make the two words mean the same.
+                if x in _WORD_CLASSES or y in _WORD_CLASSES:
+                    continue
+                if x in _AFFIXED or y in _AFFIXED or _has_affix(x) or _has_affix(y):
+                    continue
+                seen.add((x, y))
+        for pair in seen:
+            counts[pair] = counts.get(pair, 0) + 1
+    return frozenset(p for p, n in counts.items() if n >= INTERCHANGEABLE_MIN_TERMS)
+
+
+def compare_names(
+    term_key: str, name_key: str, interchangeable: frozenset[tuple[str, str]] = frozenset()
+) -> tuple[Verdict, str]:
+    """`_compare_names`, with words the store uses interchangeably counted as the same."""
+    return _compare_names(term_key, name_key, interchangeable)
+
+
+@lru_cache(maxsize=262_144)
+def _compare_names(
+    term_key: str, name_key: str, interchangeable: frozenset[tuple[str, str]]
+) -> tuple[Verdict, str]:
+    """How a name relates to a term, both normalised: a Verdict and the reason for it.
+
+    VERIFIED (the same words, variants of them, another order, or an abbreviation of the other),
+    NARROWER ("adds 'ring'"), BROADER ("drops 'bilateral'"), CONTRADICTS ("hypo/hyper", the
+    name's word first) or LABEL_MISMATCH.
+    """
+    if term_key == name_key:
+        return Verdict.VERIFIED, ""
+    ours, theirs = _content(term_key), _content(name_key)
+    if not ours or not theirs:
+        return Verdict.LABEL_MISMATCH, ""
+    unmatched = list(theirs)
+    dropped = []
+    for word in ours:
+        found = next(
+            (i for i, other in enumerate(unmatched)
+             if _alike(word, other) or (min(word, other), max(word, other)) in interchangeable),
+            None,
+        )  # fmt: skip
+        if found is None:
+            dropped.append(word)
+        else:
+            del unmatched[found]
+    added = unmatched
+    if not dropped and not added:
+        return Verdict.VERIFIED, ""
+    # A contradiction is one where the rest of the words agree: "short stature" and "Long
+    # philtrum" name different things, they do not contradict each other.
+    why = _word_contrast(ours, theirs)
+    rest_dropped = [w for w in dropped if w not in _WORD_CLASSES]
+    rest_added = [w for w in added if w not in _WORD_CLASSES]
+    pair = None
+    if not why:
+        pair = next(
+            ((d, a, found) for d in dropped for a in added if (found := _affix_contrast(d, a))),
+            None,
+        )
+        if pair is not None:
+            why = pair[2]
+            rest_dropped = [w for w in dropped if w != pair[0]]
+            rest_added = [w for w in added if w != pair[1]]
+    agreeing = len(ours) - len(dropped) >= 1 or len(rest_dropped) + len(rest_added) == 0
+    if why and len(rest_dropped) <= 1 and len(rest_added) <= 1 and agreeing:
+        theirs_word, ours_word = why.split("/")
+        if pair is None:  # opposing words, shown as each name writes them
+            theirs_word = _as_written([theirs_word], name_key)[0]
+            ours_word = _as_written([ours_word], term_key)[0]
+        return Verdict.CONTRADICTS, f"{theirs_word}/{ours_word}"
+    squeezed = term_key.replace(" ", "") == name_key.replace(" ", "")
+    if squeezed or _abbreviates(ours, theirs) or _abbreviates(theirs, ours):
+        return Verdict.VERIFIED, ""
+    if not dropped or not added:
+        extra = dropped or added
+        if all(word == _NEGATION for word in extra):
+            return Verdict.CONTRADICTS, "present/absent" if dropped else "absent/present"
+    if why:
+        return Verdict.LABEL_MISMATCH, ""
+    if not dropped:
+        return Verdict.NARROWER, f"adds {_quoted(_as_written(added, name_key))}"
+    if not added and len(dropped) <= max(1, len(ours) - len(dropped)):
+        return Verdict.BROADER, f"drops {_quoted(_as_written(dropped, term_key))}"
+    return Verdict.LABEL_MISMATCH, ""
+
+
+def _abbreviates(short: Sequence[str], long: Sequence[str]) -> bool:
+    """'asd' for 'atrial septal defect': one word made of the initials of the other's words."""
+    return (
+        len(short) == 1
+        and 2 <= len(short[0]) <= 6
+        and len(long) == len(short[0])
+        and "".join(word[0] for word in long) == short[0]
+    )
+
+
+# The order in which one name's relation to the term wins over another's: one name that says
+# what the term says is enough; a contradiction is named only when nothing closer was found.
+_VERDICT_ORDER = {
+    Verdict.VERIFIED: 0,
+    Verdict.NARROWER: 1,
+    Verdict.BROADER: 2,
+    Verdict.CONTRADICTS: 3,
+    Verdict.LABEL_MISMATCH: 4,
+}
+
+
+def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Verdict, str, str]:
+    """The closest relation of any of `term`'s names to a normalised term: verdict, reason, name."""
+    best: tuple[Verdict, str, str] = (Verdict.LABEL_MISMATCH, "", term.label)
+    interchangeable = interchangeable_words(index)
+    label_key = normalize(term.label)
     for name_id in term.names:
-        why = _contrast(term_classes, index.name_tokens[name_id])
-        if not why:
-            return ""
-        found = found or why
-    return found
+        name = index.names[name_id]
+        # A synonym that contradicts its own term's label is a slip in the ontology (GO 2019
+        # files "positive regulation of serotonin release" under the negative regulation): it
+        # cannot vouch for the term.
+        if name.norm != label_key and _compare_names(label_key, name.norm, frozenset())[0] is (
+            Verdict.CONTRADICTS
+        ):
+            continue
+        verdict, why = _compare_names(term_key, name.norm, interchangeable)
+        if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]]:
+            best = (verdict, why, name.text)
+            if verdict is Verdict.VERIFIED:
+                break
+    return best
 
 
 def name_agreement(
@@ -151,12 +478,15 @@ def verify_id(
     stores: Sequence[OntologyStore],
     elsewhere: ElsewhereLookup | None = None,
     replacement_of: str | None = None,
+    context: str | None = None,
 ) -> Verification:
     """Check `proposed` for `term_text` against the requested `stores` (see the module docstring).
 
     `replacement_of` names the obsolete id that `proposed` replaces; the note says so. A
     replacement is judged like any other id: the ontology says what replaces the obsolete term,
     not that the replacement names what the curator wrote, so its names must agree with the term.
+    `context` is the row's context text: when the cell holds the id itself, the id's names are
+    compared with it (without context the verdict is unchecked).
     """
     indexes = [index_of(store) for store in stores]
     # Sources usually propose ids exactly as the store spells them: skip parsing then.
@@ -172,13 +502,21 @@ def verify_id(
         term, via_alt = found
         notes = [f"{curie} is a secondary id of {term.curie}"] if via_alt else []
         typed_in_cell = cell_id is not None and cell_id in (curie, term.curie)
+        compared = term_text
         if typed_in_cell:
-            agreement, agreeing = 1.0, term.label
-        else:
-            agreement, agreeing = name_agreement(_key_of(term_text), index, term)
-        contrasted = (
-            "" if typed_in_cell or agreement == 1.0 else contrast(_key_of(term_text), index, term)
+            compared = (context or "").strip()
+            notes.append(
+                f"the cell holds the id; its names compared with the context {compared!r}"
+                if compared
+                else "the cell holds the id; no context to compare its names with"
+            )
+        agreement, agreeing = (
+            name_agreement(_key_of(compared), index, term) if compared else (1.0, term.label)
         )
+        if typed_in_cell and not compared:
+            meaning, why = Verdict.UNCHECKED, "no context to compare with"
+        else:
+            meaning, why, closest = relation(_key_of(compared), index, term)
         if term.obsolete:
             verdict = Verdict.OBSOLETE
             if term.replaced_by:
@@ -187,13 +525,18 @@ def verify_id(
                 notes.append(f"obsolete; consider {', '.join(term.consider)}")
             else:
                 notes.append("obsolete; no replacement given")
-        elif typed_in_cell or agreement >= AGREEMENT_THRESHOLD:
-            verdict = Verdict.VERIFIED
+            why = "obsolete"
         else:
-            verdict = Verdict.LABEL_MISMATCH
-            notes.append(f"names something else: {term.label!r}")
-        if contrasted:
-            notes.append(contrasted)
+            verdict = meaning
+            if verdict is Verdict.LABEL_MISMATCH:
+                notes.append(f"names something else: {term.label!r}")
+            elif verdict is Verdict.CONTRADICTS:
+                theirs, ours = why.split("/")
+                notes.append(
+                    f"contradicts the term: {closest!r} says {theirs!r} where it says {ours!r}"
+                )
+            elif verdict in (Verdict.NARROWER, Verdict.BROADER):
+                notes.append(f"{verdict.value} than the term: {closest!r} {why}")
         if replacement_of is not None:
             notes.append(f"replaces obsolete {replacement_of}")
         return Verification(
@@ -206,8 +549,9 @@ def verify_id(
             agreement=agreement,
             agreeing_name=agreeing,
             popularity_prior=index.popularity_prior(term),
-            contrast=contrasted,
+            contrast=why if meaning is Verdict.CONTRADICTS else "",
             note="; ".join(notes),
+            reason="" if verdict is Verdict.VERIFIED else why,
         )
     requested = ", ".join(s.name for s in stores)
     other = elsewhere(curie) if elsewhere is not None else None
@@ -215,7 +559,7 @@ def verify_id(
         store_name, label = other
         return Verification(
             proposed, curie, Verdict.WRONG_ONTOLOGY, store_name, label,
-            note=f"an id of {store_name}, not of {requested}",
+            note=f"an id of {store_name}, not of {requested}", reason=f"an id of {store_name}",
         )  # fmt: skip
     prefix = prefix_of(curie).upper()
     known_prefixes = {p.upper() for s in stores for p in s.prefixes}
@@ -223,5 +567,138 @@ def verify_id(
         return Verification(
             proposed, curie, Verdict.WRONG_ONTOLOGY, "",
             note=f"prefix {prefix} is not used by {requested} ({', '.join(sorted(known_prefixes))})",
+            reason=f"a {prefix} id",
         )  # fmt: skip
-    return Verification(proposed, curie, Verdict.UNKNOWN_ID, "", note=f"not in {requested}")
+    return Verification(
+        proposed, curie, Verdict.UNKNOWN_ID, "", note=f"not in {requested}", reason="not found"
+    )
+
+
+def recheck_result(
+    result: MappingResult,
+    stores: Sequence[OntologyStore],
+    elsewhere: ElsewhereLookup | None = None,
+    decided: str | None = None,
+    decided_label: str | None = None,
+    every_candidate: bool = False,
+) -> MappingResult:
+    """`result` with its verdicts decided again by `verify_id`, as an export or a reopened
+    session needs them: the best candidate (every one with `every_candidate`), or the id a
+    curator `decided` on, which then comes first (a candidate, or a manual one when no source
+    proposed it).
+
+    A decided id's row gets the status of its verdict (verified when it is). An undecided row
+    keeps its status while its best candidate's verdict stands, and takes the status of the new
+    verdict otherwise. Without `stores` (the store is not installed) verdicts cannot be checked:
+    a decided id that is not a known candidate is then unchecked.
+    """
+    query = result.query
+
+    def rechecked(candidate: Candidate) -> Candidate:
+        if not stores:
+            return candidate
+        checked = verify_id(candidate.curie, query.text, stores, elsewhere, context=query.context)
+        return replace(
+            candidate,
+            curie=checked.curie,
+            label=checked.label if checked.label is not None else candidate.label,
+            ontology=checked.ontology or candidate.ontology,
+            verdict=checked.verdict,
+            reason=checked.reason,
+            note=_merged_note(candidate.note, checked.note),
+        )
+
+    candidates = list(result.candidates)
+    if decided is not None:
+        at = next((i for i, c in enumerate(candidates) if c.curie == decided), None)
+        if at is None:
+            chosen = Candidate(
+                curie=decided,
+                label=decided_label,
+                ontology=query.ontology,
+                verdict=Verdict.UNCHECKED,
+                confidence=1.0,
+                evidence=(Evidence("manual", 1.0, 1, decided_label, "chosen by the curator"),),
+                note="" if stores else f"not checked: no store {query.ontology} installed",
+                reason="" if stores else "store not installed",
+            )
+        else:
+            chosen = candidates.pop(at)
+        chosen = rechecked(chosen)
+        others = [rechecked(c) for c in candidates] if every_candidate else candidates
+        status = (
+            MappingStatus.VERIFIED
+            if chosen.verdict is Verdict.VERIFIED
+            else status_of_verdict(chosen.verdict)
+        )
+        return replace(result, candidates=(chosen, *others), status=status)
+    if not candidates or not stores:
+        return result
+    if every_candidate:
+        candidates = [rechecked(c) for c in candidates]
+    else:
+        candidates[0] = rechecked(candidates[0])
+    best, before = candidates[0], result.candidates[0]
+    status = result.status
+    if best.verdict is not before.verdict:
+        status = (
+            MappingStatus.NEEDS_REVIEW
+            if best.verdict is Verdict.VERIFIED
+            else status_of_verdict(best.verdict)
+        )
+    return replace(result, candidates=tuple(candidates), status=status)
+
+
+def _merged_note(before: str, now: str) -> str:
+    """The verdict's note in place of the old one; the mapper's own notes (ambiguity) kept."""
+    kept = [part for part in before.split("; ") if part.startswith("ambiguous")]
+    return "; ".join(filter(None, [now, *kept]))
+
+
+def opposite_pairs(index: LexicalIndex) -> list[tuple[str, str, str, str, str]]:
+    """Pairs of live terms whose labels differ only by one opposing word or affix.
+
+    (curie, label, other curie, other label, "word/word") for every pair, each once: "Macrocephaly"
+    and "Microcephaly", "Hypertension" and "Hypotension", "Left X" and "Right X". The ontology's
+    own test of the verdict: neither may ever be verified for the other's name.
+    """
+    by_key: dict[str, int] = {}
+    for position, term in enumerate(index.terms):
+        if not term.obsolete:
+            by_key.setdefault(normalize(term.label), position)
+    swaps: dict[str, list[str]] = {}
+    for classes in CONTRASTING_WORDS:
+        for word_class in classes:
+            for word in word_class:
+                others = [w for c in classes if c is not word_class for w in c]
+                swaps.setdefault(word, []).extend(others)
+    pairs: dict[frozenset[int], tuple[str, str, str, str, str]] = {}
+    for key, position in by_key.items():
+        tokens = key.split()
+        for at, token in enumerate(tokens):
+            variants = [(other, f"{other}/{token}") for other in swaps.get(token, ())]
+            for classes in CONTRASTING_AFFIXES:
+                for c, affixes in enumerate(classes):
+                    for affix in affixes:
+                        where = token.find(affix)
+                        if where < 0:
+                            continue
+                        for other_class, other_affixes in enumerate(classes):
+                            if other_class == c:
+                                continue
+                            for other in other_affixes:
+                                variants.append(
+                                    (
+                                        token[:where] + other + token[where + len(affix) :],
+                                        f"{other}/{affix}",
+                                    )
+                                )
+            for variant, why in variants:
+                found = by_key.get(" ".join([*tokens[:at], variant, *tokens[at + 1 :]]))
+                if found is None or found == position:
+                    continue
+                pair = frozenset((position, found))
+                if pair not in pairs:
+                    term, other = index.terms[position], index.terms[found]
+                    pairs[pair] = (term.curie, term.label, other.curie, other.label, why)
+    return sorted(pairs.values())

@@ -40,9 +40,9 @@ from PySide6.QtWidgets import (
 )
 
 from term2id import __version__
-from term2id.core.candidates import Candidate, MappingResult, MappingStatus
+from term2id.core.candidates import Candidate, MappingResult, MappingStatus, Verdict
 from term2id.core.errors import StoreError, Term2IdError
-from term2id.core.session import SESSION_SUFFIX, Action, CurationSession, replay_log
+from term2id.core.session import MAPPING, SESSION_SUFFIX, Action, CurationSession, replay_log
 from term2id.core.terms import TextMatch
 from term2id.gui.commands import DecisionCommand
 from term2id.gui.errors import show_error
@@ -304,6 +304,7 @@ class MainWindow(QMainWindow):
         state = session.view_state()
         review_filter = ReviewFilter.from_json(state.get("filter", {}))
         self.filter_bar.show_filter(review_filter)
+        self._refresh_verdicts()  # before the table shows the rows' statuses
         self.model.set_rows(session.row_summaries())
         self.model.prepare_sort_keys()
         gc.freeze()  # the row lists live as long as the session: keep full collections short
@@ -405,6 +406,19 @@ class MainWindow(QMainWindow):
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self.reverify()
+
+    def _refresh_verdicts(self) -> None:
+        """Verdicts recorded before they tracked meaning are decided again on opening."""
+        assert self.session is not None
+        if not self.session.stale_verdict_rows():
+            return
+        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        rechecked, changed = self.session.refresh_verdicts(stores)
+        left = len(self.session.stale_verdict_rows())
+        message = f"Verdicts of {len(rechecked):,} row(s) checked again: {len(changed):,} changed."
+        if left:
+            message += f" {left:,} row(s) keep old verdicts: their store is missing."
+        self.statusBar().showMessage(message, 15000)
 
     # -- mapping ------------------------------------------------------------------------------
 
@@ -847,6 +861,14 @@ class MainWindow(QMainWindow):
                 return False
         curie = candidate.curie if candidate is not None else None
         label = candidate.label if candidate is not None else None
+        evidence = self._evidence_shown(result)
+        if curie is not None and action in MAPPING:
+            checked = self._verify_choice(row, curie)
+            if checked is not None:
+                if not self._confirm_choice(checked):
+                    return False
+                curie, label = checked.curie, checked.label or label
+                evidence["verdict"] = [checked.verdict.value, checked.note]
         try:
             made = self.session.decide(
                 row,
@@ -854,7 +876,7 @@ class MainWindow(QMainWindow):
                 self.settings.curator,
                 curie=curie,
                 label=label,
-                evidence=self._evidence_shown(result),
+                evidence=evidence,
                 comment=comment,
             )
         except Term2IdError as exc:
@@ -865,6 +887,52 @@ class MainWindow(QMainWindow):
         if advance and action is not Action.COMMENT:
             self.move(1)
         return True
+
+    def _verify_choice(self, row: int, curie: str):
+        """The id a curator is putting on `row`, through `verify_id` against the row's stores
+        (another installed store is named when the id is one of its); None without a store."""
+        from term2id.core.verification import verify_id
+
+        assert self.session is not None
+        query = self.session.query(row)
+        stores = [s for n in query.ontology.split(",") if (s := self._store(n.strip()))]
+        if not stores:
+            return None
+        requested = {s.name for s in stores}
+
+        def elsewhere(other: str) -> tuple[str, str] | None:
+            for name in self.catalog.names():
+                store = self._store(name) if name not in requested else None
+                term = store.term(other) if store is not None else None
+                if term is not None:
+                    return name, term.label
+            return None
+
+        return verify_id(curie, query.text, stores, elsewhere, context=query.context)
+
+    def _confirm_choice(self, checked) -> bool:
+        """An obsolete id, an unknown one or another store's is mapped only after a warning."""
+        if checked.verdict not in (Verdict.OBSOLETE, Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
+            if checked.verdict is not Verdict.VERIFIED:
+                self.statusBar().showMessage(
+                    f"{checked.curie} is {checked.verdict.value.replace('_', ' ')}: {checked.note}",
+                    8000,
+                )
+            return True
+        what = {
+            Verdict.OBSOLETE: "is obsolete",
+            Verdict.UNKNOWN_ID: "is not in the row's ontology",
+            Verdict.WRONG_ONTOLOGY: "belongs to another ontology",
+        }[checked.verdict]
+        answer = QMessageBox.warning(
+            self,
+            "Map to this id?",
+            f"{checked.curie} {what} ({checked.note}).\n\n"
+            "Exports will say so. Map the row to it anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _push(self, decision_ids: list[int], rows: list[int], text: str) -> None:
         assert self.session is not None
@@ -1071,7 +1139,9 @@ class MainWindow(QMainWindow):
             return None
         from term2id.gui.exporting import export_sheet
 
-        return self._export(lambda: export_sheet(self.session, path, self.settings.threshold), path)
+        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        threshold = self.settings.threshold
+        return self._export(lambda: export_sheet(self.session, path, threshold, stores), path)
 
     def export_sssom(self, path: Path | None = None) -> Path | None:
         if self.session is None:

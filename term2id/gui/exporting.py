@@ -1,51 +1,58 @@
 """A session's rows and decisions through the core writers: mapped sheet, SSSOM, training data.
 
 Qt-free. A curator's decision wins over the machine's ranking: an accepted, chosen or manual id
-becomes the row's mapped id (and an exactMatch with ManualMappingCuration in SSSOM), a rejected
-row maps to nothing, and undecided or skipped rows keep the machine's best candidate.
+becomes the row's mapped id (an exactMatch with ManualMappingCuration in SSSOM, or a narrowMatch or
+broadMatch when its verdict says so), a rejected row maps to nothing, and undecided or skipped rows
+keep the machine's best candidate. Every exported id is verified again against the stores.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from term2id.core.candidates import (
-    Candidate,
-    Evidence,
-    MappingResult,
-    MappingStatus,
-    Query,
-    Verdict,
-)
+from term2id.core.candidates import MappingResult, MappingStatus, Query
 from term2id.core.session import MAPPING, Action, CurationSession, Decision
+from term2id.core.sources.index import index_of
 from term2id.core.store import OntologyStore
+from term2id.core.verification import recheck_result
 
 DECISION_COLUMNS = ("curator_decision", "curator", "curator_comment")
 
 
 def curated_result(
-    result: MappingResult | None, query: Query, decision: Decision | None
+    result: MappingResult | None,
+    query: Query,
+    decision: Decision | None,
+    stores: Mapping[str, OntologyStore] | None = None,
 ) -> MappingResult:
-    """The row's result as the curator left it: the decided id first."""
+    """The row's result as the curator left it: the decided id first, with its verdict.
+
+    Every exported id is verified again (`recheck_result`, which goes through `verify_id`), so a
+    sheet says what the id is now: an id chosen by hand, an obsolete one or another store's is
+    exported with its real verdict, never as verified unless its names say what the term says.
+    """
     if result is None:
         result = MappingResult(query, (), MappingStatus.NO_MATCH, ("not mapped",))
-    if decision is None or decision.action not in MAPPING and decision.action is not Action.REJECT:
-        return result
-    if decision.action is Action.REJECT:
+    if decision is not None and decision.action is Action.REJECT:
         return replace(result, candidates=(), status=MappingStatus.NO_MATCH)
-    chosen = next((c for c in result.candidates if c.curie == decision.curie), None)
-    if chosen is None:  # an id found by hand: the curator is its evidence
-        chosen = Candidate(
-            curie=decision.curie or "",
-            label=decision.label,
-            ontology=query.ontology,
-            verdict=Verdict.VERIFIED,
-            confidence=1.0,
-            evidence=(Evidence("manual", 1.0, 1, decision.label, "chosen by the curator"),),
-        )
-    others = tuple(c for c in result.candidates if c.curie != chosen.curie)
-    return replace(result, candidates=(chosen, *others), status=MappingStatus.VERIFIED)
+    stores = stores or {}
+    requested = [stores[n] for n in query.ontology.split(",") if n.strip() in stores]
+    others = {n: s for n, s in stores.items() if s not in requested}
+
+    def elsewhere(curie: str) -> tuple[str, str] | None:
+        for name, store in others.items():
+            found = index_of(store).resolve(curie)
+            if found is not None:
+                return name, found[0].label
+        return None
+
+    if decision is None or decision.action not in MAPPING:
+        return recheck_result(result, requested, elsewhere)
+    return recheck_result(
+        result, requested, elsewhere, decided=decision.curie or "", decided_label=decision.label
+    )
 
 
 def _curator_text(decision: Decision | None) -> str:
@@ -54,8 +61,17 @@ def _curator_text(decision: Decision | None) -> str:
     return f"{decision.curator} ({decision.orcid})" if decision.orcid else decision.curator
 
 
-def export_sheet(session: CurationSession, path: Path | str, threshold: float = 0.9) -> int:
-    """The input sheet with the mapped columns and the curator's decision; returns rows written."""
+def export_sheet(
+    session: CurationSession,
+    path: Path | str,
+    threshold: float = 0.9,
+    stores: dict[str, OntologyStore] | None = None,
+) -> int:
+    """The input sheet with the mapped columns and the curator's decision; returns rows written.
+
+    `stores` (by name) verify every exported id again; without them ids keep the verdicts the
+    session holds, and an id chosen by hand is exported as unchecked.
+    """
     from term2id.core.exports import MappedSheetWriter
 
     decided = session.current_decisions()
@@ -74,7 +90,8 @@ def export_sheet(session: CurationSession, path: Path | str, threshold: float = 
                 comments.get(row, ""),
             ]
             writer.write(
-                [*own, *extra, *cells[width:]], curated_result(result, queries[row], decision)
+                [*own, *extra, *cells[width:]],
+                curated_result(result, queries[row], decision, stores),
             )
     return writer.rows_written - 1  # the header
 
@@ -103,11 +120,12 @@ def export_sssom(
                 release = store.release if store is not None else None
             if decision is None or decision.action not in MAPPING:
                 if result is not None:
+                    result = curated_result(result, queries[row], None, stores)
                     mapping = sssom_mapping_for(result, release, comment=comments.get(row))
                     if mapping is not None:
                         writer.add(mapping)
                 continue
-            curated = curated_result(result, queries[row], decision)
+            curated = curated_result(result, queries[row], decision, stores)
             who = f"orcid:{decision.orcid}" if decision.orcid else None
             note = comments.get(row) or None
             if who is None:

@@ -29,8 +29,14 @@ UNDECIDED = "undecided"
 STATUS_ORDER = [
     MappingStatus.VERIFIED.value,
     MappingStatus.NEEDS_REVIEW.value,
+    MappingStatus.NARROWER.value,
+    MappingStatus.BROADER.value,
+    MappingStatus.CONTRADICTS.value,
+    MappingStatus.UNCHECKED.value,
     MappingStatus.MISMATCH.value,
     MappingStatus.OBSOLETE.value,
+    MappingStatus.WRONG_ONTOLOGY.value,
+    MappingStatus.UNKNOWN_ID.value,
     MappingStatus.NO_MATCH.value,
     MappingStatus.MODEL_UNAVAILABLE.value,
     MappingStatus.EMPTY.value,
@@ -39,8 +45,14 @@ STATUS_ORDER = [
 STATUS_TEXT = {
     "verified": "✔ verified",
     "needs_review": "? needs review",
+    "narrower": "▽ narrower term",
+    "broader": "△ broader term",
+    "contradicts": "✘ contradicts term",
+    "unchecked": "? id not checked",
     "mismatch": "≠ mismatch",
     "obsolete": "⚠ obsolete",
+    "wrong_ontology": "✘ other ontology",
+    "unknown_id": "✘ unknown id",
     "no_match": "∅ no match",
     "model_unavailable": "⚡ model unavailable",
     "empty": "– empty",
@@ -49,8 +61,14 @@ STATUS_TEXT = {
 STATUS_COLOR = {
     "verified": "#d8f0d8",
     "needs_review": "#fff1c2",
+    "narrower": "#fff1c2",
+    "broader": "#fff1c2",
+    "contradicts": "#f5c6c6",
+    "unchecked": "#fff1c2",
     "mismatch": "#ffd9c2",
     "obsolete": "#f5c6c6",
+    "wrong_ontology": "#f5c6c6",
+    "unknown_id": "#f5c6c6",
     "no_match": "#e4e4e4",
     "model_unavailable": "#e0d8f0",
     "empty": "#f2f2f2",
@@ -67,11 +85,25 @@ DECISION_TEXT = {
 }
 VERDICT_TEXT = {
     Verdict.VERIFIED: "✔ verified",
-    Verdict.LABEL_MISMATCH: "≠ label mismatch",
+    Verdict.NARROWER: "▽ narrower",
+    Verdict.BROADER: "△ broader",
+    Verdict.CONTRADICTS: "✘ contradicts",
+    Verdict.UNCHECKED: "? unchecked",
+    Verdict.LABEL_MISMATCH: "≠ names something else",
     Verdict.OBSOLETE: "⚠ obsolete",
     Verdict.UNKNOWN_ID: "✘ unknown id",
     Verdict.WRONG_ONTOLOGY: "✘ wrong ontology",
 }
+
+
+def verdict_text(candidate: Candidate) -> str:
+    """The verdict as the candidate panel shows it, with why it is not verified:
+    "✘ contradicts: hypo/hyper", "▽ narrower: adds 'ring'"."""
+    text = VERDICT_TEXT.get(candidate.verdict, candidate.verdict.value)
+    if candidate.verdict is Verdict.OBSOLETE and candidate.replaced_by:
+        return f"{text} → {', '.join(candidate.replaced_by)}"
+    reason = candidate.reason
+    return f"{text}: {reason}" if reason and reason != candidate.verdict.value else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +507,7 @@ class CandidateTableModel(_ListTableModel):
             str(row + 1),
             candidate.curie,
             candidate.label or "",
-            VERDICT_TEXT.get(candidate.verdict, candidate.verdict.value),
+            verdict_text(candidate),
             f"{candidate.confidence:.2f}",
             explain(candidate),
         )

@@ -160,7 +160,7 @@ class CandidatePanel(QWidget):
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.candidates = CandidateTableModel(self)
         self.candidate_view = _table(self.candidates, "candidateTable")
-        for column, width in enumerate((24, 96, 180, 108, 78)):
+        for column, width in enumerate((24, 96, 180, 190, 78)):
             self.candidate_view.setColumnWidth(column, width)
         self.details = QTextBrowser(objectName="termDetails")
         self.details.setOpenLinks(False)

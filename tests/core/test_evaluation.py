@@ -8,7 +8,13 @@ import pytest
 
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import InputFileError, Term2IdError
-from term2id.core.evaluation import GoldItem, evaluate, hold_out_synonyms, read_gold
+from term2id.core.evaluation import (
+    GoldItem,
+    evaluate,
+    hold_out_synonyms,
+    read_gold,
+    reliability,
+)
 from term2id.core.mapper import Mapper, default_sources
 
 
@@ -44,14 +50,31 @@ def test_evaluate_scores_top1_top5_mrr_coverage_and_precision(tiny_catalog: Stor
         GoldItem("anaemia", "TP:0000005"),
         GoldItem("seizure", "TP:0000004"),  # answered Seizure: Focal seizure comes second
         GoldItem("xylophone", "TP:0000011"),  # nothing found
-        GoldItem("TP:0000099", "TP:0000003"),  # alt id, resolved
+        GoldItem("TP:0000099", "TP:0000003"),  # alt id, resolved; unchecked: no context
     ]
     report = evaluate(Mapper(tiny_catalog, default_sources(["exact", "fuzzy"])), gold, "tiny")
     assert report.n == 5
     assert report.top1 == 0.6 and report.top5 == 0.8
     assert report.mrr == pytest.approx((1 + 1 + 0.5 + 0 + 1) / 5, abs=1e-4)
     assert report.coverage == 0.8
-    assert report.accepted == 4 and report.precision_at_threshold == 0.75
+    assert report.accepted == 3 and report.precision_at_threshold == 0.6667
+    # Verified best candidates, whatever their confidence: Seizures, anaemia and (wrongly) seizure.
+    assert report.verified_rows == 3 and report.verified_right == 2
+    assert report.verified_precision == 0.6667
+    # Four rows with a candidate: three name matches at 0.9 or more (two right), and the id in
+    # the cell, unchecked, which calibration keeps below 0.9 (right).
+    assert sum(b.rows for b in report.reliability) == 4
+    top, below = report.reliability[-1], report.reliability[-2]
+    assert (top.low, top.high, top.rows, top.right, top.share_right) == (0.9, 1.0, 3, 2, 0.6667)
+    assert (below.low, below.rows, below.right) == (0.8, 1, 1)
+    gaps = 3 * abs(top.mean_confidence - 2 / 3) + abs(below.mean_confidence - 1)
+    assert report.ece == pytest.approx(gaps / 4, abs=1e-3)
+    assert report.to_dict()["reliability"][-1] == {
+        "bin": "0.9-1.0",
+        "rows": 3,
+        "share_right": 0.6667,
+        "mean_confidence": top.mean_confidence,
+    }
     assert report.terms_per_s > 0
     worst = report.worst_misses[0]
     assert worst.term == "seizure" and worst.found_curie == "TP:0000003" and worst.rank == 2
@@ -127,3 +150,13 @@ def test_hold_out_copies_the_cached_vectors_of_definitions(
     held_catalog, _ = hold_out_synonyms(original, 3, seed=1, folder=tmp_path / "held")
     copied = held_catalog.open("tiny").cached_embeddings(MODEL_NAME)
     assert copied[text] == b"vector" and "unrelated text" not in copied
+
+
+def test_the_reliability_table_bins_confidence_by_tenths_and_weights_the_error() -> None:
+    pairs = [(0.05, False), (0.15, False), (0.15, True), (0.95, True), (0.95, True), (1.0, False)]
+    bins, ece = reliability(pairs)
+    assert [b.rows for b in bins] == [1, 2, 0, 0, 0, 0, 0, 0, 0, 3]
+    assert bins[1].share_right == 0.5 and bins[2].share_right is None
+    assert bins[9].mean_confidence == pytest.approx(0.9667, abs=1e-4)
+    # |0.05 - 0| x 1 + |0.15 - 0.5| x 2 + |0.9667 - 0.6667| x 3, over 6 rows
+    assert ece == pytest.approx((0.05 + 0.7 + 0.9) / 6, abs=1e-3)

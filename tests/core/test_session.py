@@ -292,3 +292,50 @@ def test_every_decision_is_committed_with_synchronous_full(tmp_path: Path) -> No
         session.decide(0, Action.ACCEPT, CURATOR, "TP:0000003", "Seizure")
         session.undo([session.decisions()[-1].id], CURATOR)
         assert session.synchronous == "FULL"
+
+
+def _old_style(session: CurationSession) -> None:
+    """Make the session's results look as they were written before verdicts tracked meaning:
+    candidates without a `reason`, Edema recorded "verified" for Anemia (a spelling test's
+    verdict the store does not support)."""
+    import json
+
+    conn = sqlite3.connect(session.path)
+    for row, candidates in conn.execute("SELECT row, candidates FROM results").fetchall():
+        old = [{k: v for k, v in c.items() if k != "reason"} for c in json.loads(candidates)]
+        conn.execute("UPDATE results SET candidates = ? WHERE row = ?", (json.dumps(old), row))
+    conn.commit()
+    conn.close()
+
+
+def test_verdicts_recorded_before_they_tracked_meaning_are_checked_again(
+    tmp_path: Path, tiny_catalog
+) -> None:
+    store = tiny_catalog.open("tiny")
+    path = tmp_path / "old.t2id"
+    session = CurationSession.create(path, make_input(["Seizure", "Anemia", "x"]))
+    session.record_results(
+        [(0, result("Seizure", "TP:0000003")), (1, result("Anemia", "TP:0000006"))],
+        {"tiny": store.release},
+    )
+    assert session.stale_verdict_rows() == []  # written now: verdicts with reasons
+    session.close()
+    _old_style(CurationSession.open(path))
+    reopened = CurationSession.open(path)
+    assert reopened.stale_verdict_rows() == [0, 1]
+    # Without the store nothing can be checked: the rows stay flagged as stale.
+    assert reopened.refresh_verdicts({}) == ([], [])
+    assert reopened.stale_verdict_rows() == [0, 1]
+    # The stale "verified" of Edema for Anemia flags the row when re-verified against the store.
+    flags = reopened.reverify({"tiny": store})
+    assert [(f.row, f.problem, f.verdict) for f in flags] == [(1, "changed", "label_mismatch")]
+    rechecked, changed = reopened.refresh_verdicts({"tiny": store})
+    assert rechecked == [0, 1] and changed == [1]
+    assert reopened.stale_verdict_rows() == []
+    anemia = reopened.result(1)
+    assert anemia.best.verdict is Verdict.LABEL_MISMATCH and anemia.status is MappingStatus.MISMATCH
+    assert "names something else: 'Edema'" in anemia.best.note
+    assert reopened.result(0).status is MappingStatus.VERIFIED
+    assert reopened.row_summaries().statuses[:2] == ["verified", "mismatch"]
+    assert reopened.reverify({"tiny": store}) == []
+    reopened.close()

