@@ -51,7 +51,6 @@ from term2id.core.candidates import (
     Candidate,
     MappingResult,
     MappingStatus,
-    Query,
     Verdict,
 )
 from term2id.core.curie import prefix_of
