@@ -19,7 +19,9 @@ that is not possible the source embeds with sentence-transformers as before.
 A store can have its own tuned copy of the model (`term2id train embeddings`, in the training
 module): the packaged model fine-tuned on that store's names, so that a term's names lie closer
 together. It sits beside the store file (`hp.sqlite` -> `hp.embeddings/`) and is used instead of
-the packaged model while its manifest names the store's current release. Vectors are cached per
+the packaged model only when asked (`use_tuned`, the `--tuned-embeddings` flag, a window setting)
+and while its manifest names the store's current release: on mentions people wrote it did not
+beat the packaged model (docs/mapping.md), so the packaged model is the default. Vectors are cached per
 model, under a key that changes whenever the weights do.
 
 The torch-based libraries are imported inside functions only: importing core never loads torch.
