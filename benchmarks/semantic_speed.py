@@ -105,7 +105,10 @@ class BaselineSemanticSource(SemanticSource):
 
     # -- names --------------------------------------------------------------------------------
 
-    def prefetch(self, queries: Sequence[Query], store: OntologyStore) -> None:
+    def prefetch(
+        self, queries: Sequence[Query], store: OntologyStore, limit: int | None = None
+    ) -> None:
+        # `limit` is only the mapper's newer call signature; the neighbours kept ignore it.
         """Embed a batch of terms (and their rewordings) and find their neighbours in `store`.
 
         One call to the model for the whole batch instead of one per term: much faster.
