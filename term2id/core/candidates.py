@@ -45,6 +45,29 @@ VERDICT_PREDICATE = {
 }
 
 
+class MappingPredicate(StrEnum):
+    """How a curator says a term maps to an id: the term is the subject, the id the object.
+
+    The values are stable: sessions, the mapping memory and the sheet export keep them.
+    """
+
+    EXACT = "exact"  # the id means what the term means
+    BROAD = "broad"  # the id is broader than the term
+    NARROW = "narrow"  # the id is narrower than the term
+    CLOSE = "close"  # near enough to use in place of each other, not quite the same
+    RELATED = "related"  # associated, neither the same nor above or below
+
+
+# The SKOS predicate each mapping predicate is written as in SSSOM.
+PREDICATE_SKOS = {
+    MappingPredicate.EXACT: "skos:exactMatch",
+    MappingPredicate.BROAD: "skos:broadMatch",
+    MappingPredicate.NARROW: "skos:narrowMatch",
+    MappingPredicate.CLOSE: "skos:closeMatch",
+    MappingPredicate.RELATED: "skos:relatedMatch",
+}
+
+
 class MappingStatus(StrEnum):
     """One word per row for the review table and the exported sheet."""
 

@@ -17,17 +17,19 @@ import hashlib
 import json
 import logging
 import sqlite3
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from term2id import __version__
 from term2id.core.candidates import (
     Candidate,
     Evidence,
+    MappingPredicate,
     MappingResult,
     MappingStatus,
     Query,
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SESSION_SUFFIX = ".t2id"
 
 _SCHEMA = """
@@ -78,7 +80,10 @@ CREATE TABLE decisions (
     at TEXT NOT NULL,
     evidence TEXT NOT NULL,      -- JSON: what the curator was shown when deciding
     comment TEXT,
-    target INTEGER               -- for undo/redo: the decision undone or redone
+    target INTEGER,              -- for undo/redo: the decision undone or redone
+    predicate TEXT,              -- MappingPredicate of a mapping decision; NULL: exact
+    also TEXT,                   -- JSON list of further ids of a one-to-many mapping; NULL: none
+    review_round INTEGER NOT NULL DEFAULT 1  -- ReviewRound: who decided, in a two-curator review
 );
 CREATE INDEX decisions_row ON decisions (row);
 CREATE TABLE view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -87,7 +92,14 @@ CREATE TABLE view_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWI
 # Each step brings a session file from the version before it to the version it is keyed by.
 # Steps only add: a session saved by an older term2id opens with nothing lost.
 _MIGRATIONS = {
-    2: "ALTER TABLE results ADD COLUMN sources TEXT",
+    2: ["ALTER TABLE results ADD COLUMN sources TEXT"],
+    3: [
+        "ALTER TABLE decisions ADD COLUMN predicate TEXT",
+        "ALTER TABLE decisions ADD COLUMN also TEXT",
+        "ALTER TABLE decisions ADD COLUMN review_round INTEGER NOT NULL DEFAULT 1",
+        # an identity that outlives renames and copies, for records kept outside the file
+        "INSERT OR IGNORE INTO meta VALUES ('session_id', lower(hex(randomblob(16))))",
+    ],
 }
 
 
@@ -106,6 +118,14 @@ class Action(StrEnum):
 DECIDING = frozenset({Action.ACCEPT, Action.REJECT, Action.CHOOSE, Action.SKIP, Action.MANUAL})
 # Actions whose curie is the row's mapped id.
 MAPPING = frozenset({Action.ACCEPT, Action.CHOOSE, Action.MANUAL})
+
+
+class ReviewRound(IntEnum):
+    """Who made a decision when two curators review one session."""
+
+    FIRST = 1  # the curator who curates the session (every decision of a one-curator review)
+    SECOND = 2  # a second curator deciding blind, without seeing the first one's decisions
+    SETTLED = 3  # a disagreement between the two, settled after review
 
 
 class SessionError(Term2IdError):
@@ -148,6 +168,28 @@ class Decision:
     evidence: Any = None
     comment: str | None = None
     target: int | None = None
+    predicate: MappingPredicate = MappingPredicate.EXACT
+    also: tuple[str, ...] = ()  # further ids of a one-to-many mapping, after `curie`
+    review_round: ReviewRound = ReviewRound.FIRST
+
+    @property
+    def curies(self) -> tuple[str, ...]:
+        """Every id the decision maps the row to, `curie` first."""
+        return ((self.curie,) if self.curie else ()) + self.also
+
+
+class NewDecision(NamedTuple):
+    """One decision to append: what `decide_many` takes."""
+
+    row: int
+    action: Action
+    curie: str | None = None
+    label: str | None = None
+    evidence: Any = None
+    comment: str | None = None
+    predicate: MappingPredicate | None = None  # None: exact, for mapping decisions
+    also: tuple[str, ...] = ()
+    review_round: ReviewRound = ReviewRound.FIRST
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +381,7 @@ class CurationSession:
                     "created_at": _now(),
                     "term2id_version": __version__,
                     "row_count": str(len(source.rows)),
+                    "session_id": uuid.uuid4().hex,
                 }
                 conn.executemany("INSERT INTO meta VALUES (?,?)", sorted(meta.items()))
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -445,6 +488,11 @@ class CurationSession:
 
     def __len__(self) -> int:
         return int(self._meta["row_count"])
+
+    @property
+    def session_id(self) -> str:
+        """A random identity given at creation: it survives renames and copies of the file."""
+        return self._meta["session_id"]
 
     def meta(self, key: str) -> str | None:
         return self._meta.get(key) or None
@@ -569,38 +617,60 @@ class CurationSession:
         label: str | None = None,
         evidence: Any = None,
         comment: str | None = None,
+        *,
+        predicate: MappingPredicate | str | None = None,
+        also: Sequence[str] = (),
+        review_round: ReviewRound = ReviewRound.FIRST,
     ) -> Decision:
         """Append one decision and commit it before returning."""
-        return self.decide_many([(row, Action(action), curie, label, evidence, comment)], curator)[
-            0
-        ]
+        draft = NewDecision(
+            row, Action(action), curie, label, evidence, comment,
+            MappingPredicate(predicate) if predicate else None, tuple(also), review_round,
+        )  # fmt: skip
+        return self.decide_many([draft], curator)[0]
 
     def decide_many(
-        self,
-        decisions: Sequence[tuple[int, Action, str | None, str | None, Any, str | None]],
-        curator: Curator,
+        self, decisions: Sequence[NewDecision | tuple], curator: Curator
     ) -> list[Decision]:
-        """Append several decisions (row, action, curie, label, evidence, comment) at once."""
+        """Append several decisions at once, in one transaction.
+
+        Each is a `NewDecision`, or a tuple in its order (row, action, curie, label, evidence,
+        comment, ...).
+        """
         at = _now()
         made = []
         with self._transaction():
-            for row, action, curie, label, evidence, comment in decisions:
-                action = Action(action)
+            for item in decisions:
+                draft = NewDecision(*item)
+                action = Action(draft.action)
                 if action in (Action.UNDO, Action.REDO):
                     raise ValueError("use undo() and redo()")
-                if action in MAPPING and not curie:
+                if action in MAPPING and not draft.curie:
                     raise ValueError(f"{action} needs an id")
-                if not 0 <= row < len(self):
-                    raise IndexError(row)
+                if action not in MAPPING and (draft.predicate or draft.also):
+                    raise ValueError(f"{action} maps to no id: it takes no predicate or ids")
+                if not 0 <= draft.row < len(self):
+                    raise IndexError(draft.row)
+                predicate = (
+                    MappingPredicate(draft.predicate or MappingPredicate.EXACT)
+                    if action in MAPPING
+                    else MappingPredicate.EXACT
+                )
+                also = tuple(c for c in draft.also if c and c != draft.curie)
+                review_round = ReviewRound(draft.review_round)
                 cursor = self._conn.execute(
                     "INSERT INTO decisions (row, action, curie, label, curator, orcid, at, "
-                    "evidence, comment) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (row, action.value, curie, label, curator.name, curator.orcid, at,
-                     _dumps(evidence), comment),
+                    "evidence, comment, predicate, also, review_round) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (draft.row, action.value, draft.curie, draft.label, curator.name,
+                     curator.orcid, at, _dumps(draft.evidence), draft.comment,
+                     predicate.value if action in MAPPING else None,
+                     _dumps(list(also)) if also else None, int(review_round)),
                 )  # fmt: skip
                 made.append(
-                    Decision(cursor.lastrowid, row, action, curie, label, curator.name,
-                             curator.orcid, at, evidence, comment)
+                    Decision(cursor.lastrowid, draft.row, action, draft.curie, draft.label,
+                             curator.name, curator.orcid, at, draft.evidence, draft.comment,
+                             None, predicate, also, review_round)
                 )  # fmt: skip
         return made
 
@@ -630,8 +700,8 @@ class CurationSession:
     def decisions(self, row: int | None = None) -> list[Decision]:
         """The log, oldest first (for one row, or all)."""
         sql = (
-            "SELECT id, row, action, curie, label, curator, orcid, at, evidence, comment, target "
-            "FROM decisions"
+            "SELECT id, row, action, curie, label, curator, orcid, at, evidence, comment, target, "
+            "predicate, also, review_round FROM decisions"
         )
         cursor = (
             self._conn.execute(sql + " WHERE row = ? ORDER BY id", (row,))
@@ -639,9 +709,11 @@ class CurationSession:
             else self._conn.execute(sql + " ORDER BY id")
         )
         return [
-            Decision(i, r, Action(a), c, lb, cu, o, at, json.loads(ev), cm, t)
-            for i, r, a, c, lb, cu, o, at, ev, cm, t in cursor
-        ]
+            Decision(i, r, Action(a), c, lb, cu, o, at, json.loads(ev), cm, t,
+                     MappingPredicate(p or MappingPredicate.EXACT),
+                     tuple(json.loads(al)) if al else (), ReviewRound(rr or 1))
+            for i, r, a, c, lb, cu, o, at, ev, cm, t, p, al, rr in cursor
+        ]  # fmt: skip
 
     def current_decisions(self) -> dict[int, Decision]:
         """row -> its decision now (the last deciding entry not revoked by undo)."""
@@ -687,11 +759,14 @@ class CurationSession:
     def _light_decisions(self) -> list[Decision]:
         # Without the evidence JSON: the table does not need it and it is the bulk of the log.
         return [
-            Decision(i, r, Action(a), c, lb, "", None, "", None, cm, t)
-            for i, r, a, c, lb, cm, t in self._conn.execute(
-                "SELECT id, row, action, curie, label, comment, target FROM decisions ORDER BY id"
+            Decision(i, r, Action(a), c, lb, cu, None, "", None, cm, t,
+                     MappingPredicate(p or MappingPredicate.EXACT),
+                     tuple(json.loads(al)) if al else (), ReviewRound(rr or 1))
+            for i, r, a, c, lb, cu, cm, t, p, al, rr in self._conn.execute(
+                "SELECT id, row, action, curie, label, curator, comment, target, predicate, also, "
+                "review_round FROM decisions ORDER BY id"
             )
-        ]
+        ]  # fmt: skip
 
     # -- reading everything, for exports -------------------------------------------------------
 
@@ -886,7 +961,8 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            conn.execute(_MIGRATIONS[target])
+            for statement in _MIGRATIONS[target]:
+                conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except sqlite3.Error as exc:

@@ -14,6 +14,7 @@ import pytest
 from term2id.core.candidates import (
     Candidate,
     Evidence,
+    MappingPredicate,
     MappingResult,
     MappingStatus,
     Query,
@@ -21,9 +22,11 @@ from term2id.core.candidates import (
 )
 from term2id.core.errors import SchemaVersionError
 from term2id.core.session import (
+    SCHEMA_VERSION,
     Action,
     CurationSession,
     Curator,
+    ReviewRound,
     SessionError,
     SessionInput,
 )
@@ -179,15 +182,23 @@ def test_a_session_saved_by_the_previous_version_opens_with_nothing_lost(
     session.decide(0, Action.ACCEPT, CURATOR, "TP:0000003", "Seizure", evidence={"shown": [1]})
     session.save_view_state({"current_row": 1})
     session.close()
-    # Schema 1, as term2id wrote it before results said which sources produced them.
+    # Schema 1, as term2id wrote it before results said which sources produced them and
+    # before decisions had predicates, several ids and review rounds.
     conn = sqlite3.connect(session.path)
-    conn.executescript("ALTER TABLE results DROP COLUMN sources; PRAGMA user_version = 1;")
+    conn.executescript(
+        "ALTER TABLE results DROP COLUMN sources; ALTER TABLE decisions DROP COLUMN predicate;"
+        "ALTER TABLE decisions DROP COLUMN also; ALTER TABLE decisions DROP COLUMN review_round;"
+        "DELETE FROM meta WHERE key = 'session_id'; PRAGMA user_version = 1;"
+    )
     conn.close()
 
     reopened = CurationSession.open(session.path)
     assert [c.curie for c in reopened.result(0).candidates] == ["TP:0000003", "TP:0000004"]
     assert reopened.current_decision(0).curie == "TP:0000003"
     assert reopened.current_decision(0).evidence == {"shown": [1]}
+    assert reopened.current_decision(0).predicate is MappingPredicate.EXACT
+    assert reopened.current_decision(0).review_round is ReviewRound.FIRST
+    assert len(reopened.session_id) == 32
     assert reopened.view_state() == {"current_row": 1}
     assert reopened.result_sources(0) is None
     assert reopened.rows_mapped_without("semantic") == [0, 1]  # mapped before it was recorded
@@ -195,8 +206,37 @@ def test_a_session_saved_by_the_previous_version_opens_with_nothing_lost(
     assert reopened.result_sources(2) == ("exact",)
     reopened.close()
     conn = sqlite3.connect(session.path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
+    # Migrated once: the identity given on the first opening stays.
+    again = CurationSession.open(session.path)
+    assert again.session_id == reopened.session_id
+    again.close()
+
+
+def test_a_decision_keeps_its_predicate_its_further_ids_and_its_review_round(
+    session: CurationSession,
+) -> None:
+    made = session.decide(
+        0, Action.CHOOSE, CURATOR, "TP:0000003", "Seizure",
+        predicate="broad", also=["TP:0000004", "TP:0000003"],
+    )  # fmt: skip
+    assert made.curies == ("TP:0000003", "TP:0000004")  # the repeated id is kept once
+    second = Curator("Bea")
+    session.decide(1, Action.REJECT, second, review_round=ReviewRound.SECOND)
+    path = session.path
+    session.close()
+    reopened = CurationSession.open(path)
+    first, rejected = reopened.decisions()
+    assert (first.predicate, first.also) == (MappingPredicate.BROAD, ("TP:0000004",))
+    assert (rejected.predicate, rejected.review_round) == (
+        MappingPredicate.EXACT,
+        ReviewRound.SECOND,
+    )
+    assert reopened.row_summaries().decided_curies[0] == "TP:0000003"
+    with pytest.raises(ValueError, match="takes no predicate"):
+        reopened.decide(1, Action.REJECT, CURATOR, predicate="narrow")
+    reopened.close()
 
 
 def test_a_file_that_is_not_a_session_is_refused(tmp_path: Path) -> None:
