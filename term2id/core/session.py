@@ -315,6 +315,32 @@ def candidate_from_json(data: dict) -> Candidate:
     return Candidate(**values)
 
 
+def same_term_groups(
+    terms: Sequence[str], ontologies: Sequence[str], contexts: Sequence[str | None]
+) -> tuple[list[tuple], dict[tuple, list[int]]]:
+    """Each row's same-term key, and the rows of each key, in input order: the matching key
+    (normalize) in the same store spec, the context too for a cell holding an id (the id's verdict
+    depends on it); a term with no letters or digits is a key of its own (about 0.5 s per 100,000
+    distinct terms; repeated terms are normalised once)."""
+    keys: list[tuple] = []
+    groups: dict[tuple, list[int]] = {}
+    folded: dict[str, tuple[str, bool]] = {}
+    for index, (term, ontology, context) in enumerate(
+        zip(terms, ontologies, contexts, strict=True)
+    ):
+        seen = folded.get(term)
+        if seen is None:
+            holds_id = (":" in term or "_" in term) and len(term) < 200
+            seen = folded[term] = (
+                normalize(term), holds_id and canonical_curie(term) is not None
+            )  # fmt: skip
+        text, holds_id = seen
+        key = (text, ontology, context if holds_id else None) if text else (index,)
+        keys.append(key)
+        groups.setdefault(key, []).append(index)
+    return keys, groups
+
+
 class CurationSession:
     """One session file. Not thread-safe: use it from one thread (the GUI's main thread)."""
 
@@ -684,33 +710,38 @@ class CurationSession:
         if not 0 <= row < len(self):
             raise IndexError(row)
         if self._same_term is None:
-            # Built once per opening: the input never changes (about 0.4 s per 100,000 rows).
-            keys: list[tuple] = []
-            groups: dict[tuple, list[int]] = {}
-            for index, term, ontology, context in self._conn.execute(
-                "SELECT row, term, ontology, context FROM input_rows ORDER BY row"
-            ):
-                text = normalize(term)
-                holds_id = len(term) < 200 and canonical_curie(term) is not None
-                key = (text, ontology, context if holds_id else None) if text else (index,)
-                keys.append(key)
-                groups.setdefault(key, []).append(index)
-            self._same_term = keys, groups
+            found = self._conn.execute(
+                "SELECT term, ontology, context FROM input_rows ORDER BY row"
+            ).fetchall()
+            self._same_term = same_term_groups(*zip(*found, strict=True)) if found else ([], {})
         keys, groups = self._same_term
         return list(groups[keys[row]])
+
+    def prepare_same_term(self, summaries: RowSummaries) -> None:
+        """Build what `same_term_rows` needs from the table's summaries of this session: no
+        database access, so a worker thread may do it while the curator reviews."""
+        if len(summaries) != len(self):
+            raise ValueError("summaries of another session")
+        groups = same_term_groups(summaries.terms, summaries.ontologies, summaries.contexts)
+        self._same_term = groups  # one assignment: readers see all of it or none
 
     def undecided_same_term_rows(
         self, row: int, review_round: ReviewRound = ReviewRound.FIRST
     ) -> list[int]:
         """The rows `apply_to_same_term` would decide: same term as `row`, other than `row`,
         with no decision in force in `review_round`."""
+        rows = self.same_term_rows(row)
+        # Only these rows' log: undo and redo entries carry the row of the decision they revoke.
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_rows (row INTEGER PRIMARY KEY)")
+        self._conn.execute("DELETE FROM wanted_rows")
+        self._conn.executemany("INSERT INTO wanted_rows VALUES (?)", ((r,) for r in rows))
         entries = [
             d
-            for d in self._light_decisions()
+            for d in self._light_decisions("WHERE row IN (SELECT row FROM wanted_rows)")
             if d.review_round == review_round or d.action in (Action.UNDO, Action.REDO)
         ]
         decided = replay_log(entries)[0]
-        return [r for r in self.same_term_rows(row) if r != row and r not in decided]
+        return [r for r in rows if r != row and r not in decided]
 
     def apply_to_same_term(
         self, decision: Decision, curator: Curator, rows: Sequence[int] | None = None
@@ -820,7 +851,7 @@ class CurationSession:
             summaries.comments[row] = decision.comment
         return summaries
 
-    def _light_decisions(self) -> list[Decision]:
+    def _light_decisions(self, where: str = "") -> list[Decision]:
         # Without the evidence JSON: the table does not need it and it is the bulk of the log.
         return [
             Decision(i, r, Action(a), c, lb, cu, None, "", None, cm, t,
@@ -828,7 +859,7 @@ class CurationSession:
                      tuple(json.loads(al)) if al else (), ReviewRound(rr or 1))
             for i, r, a, c, lb, cu, cm, t, p, al, rr in self._conn.execute(
                 "SELECT id, row, action, curie, label, curator, comment, target, predicate, also, "
-                "review_round FROM decisions ORDER BY id"
+                f"review_round FROM decisions {where} ORDER BY id"
             )
         ]  # fmt: skip
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,13 @@ from PySide6.QtWidgets import (
 )
 
 from term2id import __version__
-from term2id.core.candidates import Candidate, MappingResult, MappingStatus, Verdict
+from term2id.core.candidates import (
+    Candidate,
+    MappingPredicate,
+    MappingResult,
+    MappingStatus,
+    Verdict,
+)
 from term2id.core.errors import StoreError, Term2IdError
 from term2id.core.session import MAPPING, SESSION_SUFFIX, Action, CurationSession, replay_log
 from term2id.core.terms import TextMatch
@@ -61,6 +68,15 @@ log = logging.getLogger(__name__)
 
 SESSION_FILTER = f"term2id sessions (*{SESSION_SUFFIX});;All files (*)"
 VIEW_STATE_DELAY_MS = 400
+# How the apply-to-same-term question names a decision.
+_DECISION_PHRASE = {
+    Action.ACCEPT: "accept",
+    Action.CHOOSE: "choose",
+    Action.MANUAL: "map to",
+    Action.REJECT: "reject every candidate",
+    Action.SKIP: "skip",
+}
+
 _SMALL_REFRESH = 64  # above this many rows, replay the whole log once instead of per row
 # The source whose index (every name's vector) is prepared in the background: until it is ready,
 # rows come from the lexical sources and are re-ranked with it as soon as it is.
@@ -235,6 +251,13 @@ class MainWindow(QMainWindow):
         self._action("Back to the table", self.table.setFocus, "Escape", None)
         edit.addSeparator()
         self._action("Accept all verified at or above the threshold…", self.bulk_accept, None, edit)
+        # D for "ditto"; T for "term": letters, which every common keyboard layout types alike.
+        self._action(
+            "Apply this &decision to the same term…", self.apply_to_same_term, "D", edit, "ditto"
+        )
+        self._action(
+            "Show only rows with the same &term", self.show_same_term, "T", edit, "same-term"
+        )
 
         mapping = bar.addMenu("&Mapping")
         self._action("Map rows not mapped yet", self.start_mapping, "F5", mapping)
@@ -307,6 +330,8 @@ class MainWindow(QMainWindow):
         self._refresh_verdicts()  # before the table shows the rows' statuses
         self.model.set_rows(session.row_summaries())
         self.model.prepare_sort_keys()
+        # The same-term keys (D and T) are built while the curator starts reviewing.
+        self._run(Worker(_prepare_same_term, session, self.model.rows))
         gc.freeze()  # the row lists live as long as the session: keep full collections short
         sort = state.get("sort")
         if sort and sort[0] >= 0:
@@ -1057,6 +1082,67 @@ class MainWindow(QMainWindow):
         self._push([d.id for d in made], rows, f"accept {len(rows):,} verified rows")
         return len(rows)
 
+    def apply_to_same_term(self, confirm: bool = True) -> int:
+        """Copy the current row's decision to the undecided rows with the same term (the count
+        is shown first; one undo reverts them all). Returns how many rows it decided."""
+        row = self.current_row()
+        if self.session is None or row is None:
+            return 0
+        decision = self.session.current_decision(row)
+        if decision is None:
+            self.statusBar().showMessage(
+                "Decide this row first (A, R, S, a number or /), then press D to apply the "
+                "decision to the same term.",
+                6000,
+            )
+            return 0
+        term = self.model.rows.terms[row]
+        rows = self.session.undecided_same_term_rows(row, decision.review_round)
+        if not rows:
+            self.statusBar().showMessage(f"No other undecided row has the term “{term}”.", 5000)
+            return 0
+        what = _DECISION_PHRASE[decision.action] + (f" {decision.curie}" if decision.curie else "")
+        if decision.label:
+            what += f" ({decision.label})"
+        if decision.curie and decision.predicate is not MappingPredicate.EXACT:
+            what += f" as a {decision.predicate.value} match"
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Apply to the same term",
+                f"Apply “{what}” to {len(rows):,} undecided rows with the same term as row "
+                f"{row + 1} (“{term}”)? (Undo reverts them all.)",
+            )
+            self.table.setFocus()  # the keys go on working on the table
+            if answer != QMessageBox.StandardButton.Yes:
+                return 0
+        try:
+            made = self.session.apply_to_same_term(decision, self.settings.curator, rows)
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return 0
+        changed = [d.row for d in made]
+        self._push(
+            [d.id for d in made], changed, f"{what} on {len(changed):,} rows like row {row + 1}"
+        )
+        self.statusBar().showMessage(f"{what}: applied to {len(changed):,} more rows.", 5000)
+        return len(changed)
+
+    def show_same_term(self) -> None:
+        """Limit the table to the rows with the current row's term, or show all rows again."""
+        row = self.current_row()
+        if self.session is None or row is None:
+            return
+        current = self.model.filter
+        if current.rows:
+            wanted = replace(current, rows=frozenset(), rows_label="")
+        else:
+            rows = self.session.same_term_rows(row)
+            label = f"Same term as row {row + 1} ({len(rows):,})"
+            wanted = replace(current, rows=frozenset(rows), rows_label=label)
+        self.filter_bar.show_filter(wanted)
+        self._filter_changed(wanted)
+
     # -- search -------------------------------------------------------------------------------
 
     def search(self, text: str) -> Worker | None:
@@ -1262,6 +1348,10 @@ class MainWindow(QMainWindow):
         self.pool.waitForDone(5000)
         self.close_session()
         super().closeEvent(event)
+
+
+def _prepare_same_term(session: CurationSession, rows, progress) -> None:
+    session.prepare_same_term(rows)
 
 
 def _warm_imports() -> None:

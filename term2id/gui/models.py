@@ -128,6 +128,8 @@ class ReviewFilter:
     min_confidence: float = 0.0
     decisions: frozenset[str] = frozenset()  # empty: every decision; UNDECIDED for none
     text: str = ""  # case-insensitive, in the term, the best id or its label
+    rows: frozenset[int] = frozenset()  # empty: every row; else only these (e.g. the same term)
+    rows_label: str = ""  # what `rows` are, as the filter bar says it
 
     def to_json(self) -> dict:
         return {
@@ -135,6 +137,8 @@ class ReviewFilter:
             "min_confidence": self.min_confidence,
             "decisions": sorted(self.decisions),
             "text": self.text,
+            "rows": sorted(self.rows),
+            "rows_label": self.rows_label,
         }
 
     @classmethod
@@ -144,11 +148,15 @@ class ReviewFilter:
             min_confidence=float(data.get("min_confidence", 0.0)),
             decisions=frozenset(data.get("decisions", ())),
             text=str(data.get("text", "")),
+            rows=frozenset(int(r) for r in data.get("rows", ())),
+            rows_label=str(data.get("rows_label", "")),
         )
 
     @property
     def active(self) -> bool:
-        return bool(self.statuses or self.min_confidence > 0 or self.decisions or self.text)
+        return bool(
+            self.statuses or self.min_confidence > 0 or self.decisions or self.text or self.rows
+        )
 
 
 @dataclass(slots=True)
@@ -273,6 +281,10 @@ class ReviewTableModel(QAbstractTableModel):
             mask &= np.isin(self._decision_codes, codes)
         if f.min_confidence > 0:
             mask &= self._confidences >= f.min_confidence
+        if f.rows:
+            only = np.zeros(n, dtype=bool)
+            only[[r for r in f.rows if 0 <= r < n]] = True
+            mask &= only
         if f.text:
             needle = f.text.casefold()
             hay = self._haystack()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -106,7 +107,16 @@ class FilterBar(QWidget):
         self.confidence.setSingleStep(0.05)
         self.confidence.setPrefix("confidence ≥ ")
         self.count = QLabel(objectName="rowCount")
-        for widget in (self.text, self.status, self.decision, self.confidence, self.count):
+        # Shown while the table is limited to some rows (the same term as a row): click to clear.
+        self.only_rows = QToolButton(objectName="filterRows")
+        self.only_rows.setToolTip("Showing only these rows: click to show all rows again")
+        self.only_rows.hide()
+        self.only_rows.clicked.connect(self.clear_rows)
+        self._rows: frozenset[int] = frozenset()
+        self._rows_label = ""
+        for widget in (
+            self.text, self.only_rows, self.status, self.decision, self.confidence, self.count
+        ):  # fmt: skip
             layout.addWidget(widget)
         layout.setStretch(0, 1)
         self.text.textChanged.connect(self._emit)
@@ -123,7 +133,19 @@ class FilterBar(QWidget):
             min_confidence=round(self.confidence.value(), 2),
             decisions=frozenset([decision]) if decision else frozenset(),
             text=self.text.text().strip(),
+            rows=self._rows,
+            rows_label=self._rows_label,
         )
+
+    def clear_rows(self) -> None:
+        """Show every row again (the other filters stay)."""
+        self._show_rows(frozenset(), "")
+        self._emit()
+
+    def _show_rows(self, rows: frozenset[int], label: str) -> None:
+        self._rows, self._rows_label = rows, label
+        self.only_rows.setText(f"{label} ✕")
+        self.only_rows.setVisible(bool(rows))
 
     def show_filter(self, review_filter: ReviewFilter) -> None:
         """Show a saved filter without emitting `changed` for each widget."""
@@ -135,6 +157,7 @@ class FilterBar(QWidget):
             decision = next(iter(review_filter.decisions), "")
             self.decision.setCurrentIndex(max(0, self.decision.findData(decision)))
             self.confidence.setValue(review_filter.min_confidence)
+            self._show_rows(review_filter.rows, review_filter.rows_label)
         finally:
             self._quiet = False
 

@@ -1,0 +1,106 @@
+"""Deciding once for identical terms in the window: D copies the row's decision to the undecided
+rows with the same term (after saying how many), one undo reverts it, T limits the table to them."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from term2id.core.session import CurationSession
+from term2id.gui.dialogs import OpenTableDialog
+
+TERMS = ["Seizure", "seizures", "Anaemia", "SEIZURE", "Seizure", "Anaemia"]
+
+
+def map_terms(qtbot, window, folder: Path) -> None:
+    path = folder / "repeats.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["phenotype"])
+        writer.writerows([t] for t in TERMS)
+    dialog = OpenTableDialog(window.catalog, window.settings, window, path=path)
+    qtbot.addWidget(dialog)
+    dialog.ontology.setCurrentText("tiny")
+    window.start_from_table(dialog.choice())
+    qtbot.waitUntil(
+        lambda: (
+            window.session is not None
+            and not window.mapping
+            and len(window.session.mapped_rows()) == len(TERMS)
+        ),
+        timeout=30000,
+    )
+
+
+def test_d_applies_the_decision_to_the_same_term_after_saying_how_many(
+    qtbot, window, tmp_path: Path, monkeypatch
+) -> None:
+    map_terms(qtbot, window, tmp_path)
+    asked = []
+
+    def answer(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    window.select_row(3)
+    qtbot.keyClick(window.table, Qt.Key.Key_R)  # "SEIZURE" rejected by hand first
+    window.select_row(0)
+    qtbot.keyClick(window.table, Qt.Key.Key_A)
+    accepted = window.model.rows.decided_curies[0]
+    assert accepted == "TP:0000003"
+    window.select_row(0)
+    qtbot.keyClick(window.table, Qt.Key.Key_D)
+    assert len(asked) == 1 and "to 2 undecided rows" in asked[0] and "Seizure" in asked[0]
+    decisions = window.model.rows.decisions
+    assert [decisions[r] for r in range(6)] == [
+        "accept", "accept", None, "reject", "accept", None,
+    ]  # fmt: skip
+    assert window.model.rows.decided_curies[1] == window.model.rows.decided_curies[4] == accepted
+
+    window.undo_stack.undo()  # one undo for all the copies
+    assert [decisions[r] for r in range(6)] == ["accept", None, None, "reject", None, None]
+    window.undo_stack.redo()
+    assert decisions[1] == decisions[4] == "accept"
+
+    # Nothing left to apply it to: no question, a message instead.
+    window.select_row(0)
+    qtbot.keyClick(window.table, Qt.Key.Key_D)
+    assert len(asked) == 1
+    assert "No other undecided row" in window.statusBar().currentMessage()
+
+    # The copies are in the session file, pointing at the decision they copy.
+    path = window.session.path
+    window.close_session()
+    with CurationSession.open(path) as reopened:
+        copy = reopened.current_decision(4)
+        assert copy.curie == accepted and copy.evidence["same_term_as"]["row"] == 0
+
+
+def test_d_on_an_undecided_row_says_what_to_do_first(qtbot, window, tmp_path: Path) -> None:
+    map_terms(qtbot, window, tmp_path)
+    window.select_row(2)
+    qtbot.keyClick(window.table, Qt.Key.Key_D)
+    assert "Decide this row first" in window.statusBar().currentMessage()
+    assert window.model.rows.decisions == [None] * 6
+
+
+def test_t_shows_only_the_rows_with_the_same_term(qtbot, window, tmp_path: Path) -> None:
+    map_terms(qtbot, window, tmp_path)
+    window.select_row(1)
+    qtbot.keyClick(window.table, Qt.Key.Key_T)
+    assert window.model.rowCount() == 4
+    assert window.filter_bar.only_rows.isVisible()
+    assert "Same term as row 2 (4)" in window.filter_bar.only_rows.text()
+    assert window.current_row() == 1  # the curator stays on the row
+    qtbot.mouseClick(window.filter_bar.only_rows, Qt.MouseButton.LeftButton)
+    assert window.model.rowCount() == 6
+    assert not window.filter_bar.only_rows.isVisible()
+    window.select_row(2)
+    qtbot.keyClick(window.table, Qt.Key.Key_T)
+    assert window.model.rowCount() == 2  # the two "Anaemia"
+    qtbot.keyClick(window.table, Qt.Key.Key_T)  # T again: every row
+    assert window.model.rowCount() == 6
