@@ -13,7 +13,8 @@ verified candidate at a given score is right far more often than a narrower or c
 Scores at or above AUTO_ACCEPT_FLOOR of a verified candidate are left as they are: they are the
 exact name matches that "accept at or above 0.9" lets through, right 99 % of the time or more,
 and no curve lifts any other candidate to that floor or above it. An engine without fitted
-curves keeps its fused scores.
+curves keeps its fused scores, and so does a store whose semantic source uses a model tuned on
+it (its scores are fused with other weights than the curves were fitted on).
 """
 
 from __future__ import annotations
@@ -56,6 +57,35 @@ CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
             (0.2717, 0.8571),
             (0.3798, 0.9329),
             (0.9393, 1.0),
+        ),
+    },
+    "exact+fuzzy+semantic": {
+        "other": (
+            (0.2507, 0.0),
+            (0.4045, 0.1071),
+            (0.5153, 0.12),
+            (0.6101, 0.1538),
+            (0.7123, 0.3204),
+            (0.7857, 0.4848),
+            (0.8456, 0.56),
+            (0.9512, 1.0),
+        ),
+        "related": (
+            (0.5098, 0.0),
+            (0.6541, 0.0769),
+            (0.7176, 0.1692),
+            (0.7695, 0.3158),
+            (0.8185, 0.4643),
+            (0.8461, 0.5455),
+            (0.8607, 0.6071),
+            (0.8704, 0.8571),
+        ),
+        "verified": (
+            (0.4983, 0.3333),
+            (0.5852, 0.5),
+            (0.7519, 0.9434),
+            (0.8537, 0.9466),
+            (0.973, 1.0),
         ),
     },
 }
