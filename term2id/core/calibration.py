@@ -13,7 +13,8 @@ verified candidate at a given score is right far more often than a narrower or c
 Scores at or above AUTO_ACCEPT_FLOOR of a verified candidate are left as they are: they are the
 exact name matches that "accept at or above 0.9" lets through, right 99 % of the time or more,
 and no curve lifts any other candidate to that floor or above it. An engine without fitted
-curves keeps its fused scores.
+curves keeps its fused scores, and so does a store whose semantic source uses a model tuned on
+it (its scores are fused with other weights than the curves were fitted on).
 """
 
 from __future__ import annotations
@@ -29,32 +30,57 @@ _BELOW_FLOOR = 0.899
 # Knots (score, share right) fitted on held-out HPO synonyms, seed 1; see the module docstring.
 # engine -> verdict group -> knots, ascending in score.
 CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
+    "exact+fuzzy+semantic": {
+        "other": (
+            (0.3774, 0.0882),
+            (0.5167, 0.1111),
+            (0.6101, 0.1692),
+            (0.7031, 0.3253),
+            (0.7415, 0.3333),
+            (0.7514, 0.375),
+            (0.7866, 0.4714),
+            (0.8542, 0.6),
+        ),
+        "related": (
+            (0.5098, 0.0),
+            (0.6541, 0.0769),
+            (0.7176, 0.1746),
+            (0.7703, 0.2982),
+            (0.8186, 0.463),
+            (0.8461, 0.5455),
+            (0.8605, 0.5926),
+            (0.8704, 0.8571),
+        ),
+        "verified": (
+            (0.5279, 0.5),
+            (0.8106, 0.9648),
+            (0.973, 1.0),
+        ),
+    },
     "exact+fuzzy": {
         "other": (
             (0.1233, 0.0),
             (0.1733, 0.0455),
-            (0.2199, 0.1094),
-            (0.2731, 0.1169),
-            (0.3358, 0.2121),
-            (0.3703, 0.3333),
-            (0.3953, 0.3864),
+            (0.2577, 0.1156),
+            (0.321, 0.2222),
+            (0.3462, 0.225),
+            (0.3702, 0.36),
+            (0.3958, 0.375),
             (0.6128, 0.9),
         ),
         "related": (
-            (0.2361, 0.0),
+            (0.2352, 0.0),
             (0.2716, 0.0909),
             (0.2824, 0.1579),
-            (0.3157, 0.2037),
-            (0.3573, 0.2692),
-            (0.3984, 0.5455),
+            (0.3161, 0.2115),
+            (0.3575, 0.24),
+            (0.3985, 0.5513),
             (0.4335, 0.6),
             (0.4456, 1.0),
         ),
         "verified": (
-            (0.2383, 0.8),
-            (0.2575, 0.8333),
-            (0.2717, 0.8571),
-            (0.3798, 0.9329),
+            (0.247, 0.9231),
+            (0.375, 0.9512),
             (0.9393, 1.0),
         ),
     },

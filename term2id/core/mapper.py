@@ -268,7 +268,9 @@ class Mapper:
                 else:
                     current[1].append(offered)
         ranked = rank(grouped.values(), self.top_k, weights)
-        if self.calibration:
+        # The curves were fitted on scores fused with DEFAULT_FUSION: a tuned model's fusion keeps
+        # its scores.
+        if self.calibration and weights is DEFAULT_FUSION:
             # Confidence as the share of such candidates that were right (calibration.py).
             ranked = [
                 replace(c, confidence=calibrate(c.confidence, c.verdict, self._engine))

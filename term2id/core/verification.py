@@ -266,6 +266,34 @@ def _alike(ours: str, theirs: str) -> bool:
     return shared >= min(len(ours), len(theirs)) - 2 and abs(len(ours) - len(theirs)) <= 4
 
 
+# Endings by which one word derives from another ("dysplas-ia" / "dysplas-tic", "abnormal" /
+# "abnormal-ity"): two words of the ontology's own vocabulary are the same word only so.
+_DERIVING_ENDINGS = frozenset({
+    "", "a", "al", "d", "e", "ed", "es", "s", "ia", "ial", "ic", "ical", "tic", "ity", "ities",
+    "y", "ies", "ment", "ation", "ion", "ing", "ous", "ly", "ness", "ism", "ent", "ence", "ant",
+    "ance", "ive", "ate", "ated", "ie", "eal", "is",  # "ie": "pinkie" / "pinky"
+    "i", "us", "um", "ae", "ta", "ata",  # Latin plurals: "radii", "fundi", "hemangiomata"
+})  # fmt: skip
+
+
+def _same_word(ours: str, theirs: str, vocabulary: frozenset[str]) -> bool:
+    """`_alike`, except that two different words the ontology itself uses are different words
+    unless one derives from the other: "metatarsal" is no typing variant of "metacarpal", nor
+    "dermatitis" of "keratitis", nor "fingernail" a form of "finger"."""
+    if not _alike(ours, theirs):
+        return False
+    if ours == theirs or ours not in vocabulary or theirs not in vocabulary:
+        return True
+    shared = 0
+    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+        shared += 1
+    # The stem may end before the letters the two share ("vagin-a" / "vagin-al").
+    return any(
+        ours[at:] in _DERIVING_ENDINGS and theirs[at:] in _DERIVING_ENDINGS
+        for at in range(shared, max(3, shared - 3), -1)
+    )
+
+
 def _leading_affix(word: str) -> str:
     """The contrasting affix `word` begins with ("hyper"), or ''."""
     return next(
@@ -306,6 +334,7 @@ def _as_written(words: Sequence[str], key: str) -> list[str]:
 # Two names of one term that differ in one word only ("Dilated X" / "Enlarged X") pair those
 # words; pairs seen in at least this many terms of a store are words it uses interchangeably.
 INTERCHANGEABLE_MIN_TERMS = 3
+ALIKE_MIN_TERMS = 2  # for two words alike in spelling
 
 
 @lru_cache(maxsize=8)
@@ -336,19 +365,39 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
                 seen.add((x, y))
         for pair in seen:
             counts[pair] = counts.get(pair, 0) + 1
-    return frozenset(p for p, n in counts.items() if n >= INTERCHANGEABLE_MIN_TERMS)
+    # A pair of words alike in spelling ("telangiectase" / "telangiectasia") needs two terms: a
+    # variant the store writes, where two alike words of its vocabulary that it does not swap are
+    # different words ("metatarsal" / "metacarpal", swapped once, by a slip; see _same_word).
+    return frozenset(
+        p
+        for p, n in counts.items()
+        if n >= INTERCHANGEABLE_MIN_TERMS or (n >= ALIKE_MIN_TERMS and _alike(*p))
+    )
+
+
+@lru_cache(maxsize=8)
+def vocabulary_of(index: LexicalIndex) -> frozenset[str]:
+    """The words of the store's names, as `_compare_names` compares them."""
+    return frozenset(word for name in index.names for word in _content(name.norm))
 
 
 def compare_names(
-    term_key: str, name_key: str, interchangeable: frozenset[tuple[str, str]] = frozenset()
+    term_key: str,
+    name_key: str,
+    interchangeable: frozenset[tuple[str, str]] = frozenset(),
+    vocabulary: frozenset[str] = frozenset(),
 ) -> tuple[Verdict, str]:
-    """`_compare_names`, with words the store uses interchangeably counted as the same."""
-    return _compare_names(term_key, name_key, interchangeable)
+    """`_compare_names`, with words the store uses interchangeably counted as the same, and two
+    words of its `vocabulary` never taken for typing variants of each other."""
+    return _compare_names(term_key, name_key, interchangeable, vocabulary)
 
 
 @lru_cache(maxsize=262_144)
 def _compare_names(
-    term_key: str, name_key: str, interchangeable: frozenset[tuple[str, str]]
+    term_key: str,
+    name_key: str,
+    interchangeable: frozenset[tuple[str, str]],
+    vocabulary: frozenset[str] = frozenset(),
 ) -> tuple[Verdict, str]:
     """How a name relates to a term, both normalised: a Verdict and the reason for it.
 
@@ -366,7 +415,8 @@ def _compare_names(
     for word in ours:
         found = next(
             (i for i, other in enumerate(unmatched)
-             if _alike(word, other) or (min(word, other), max(word, other)) in interchangeable),
+             if _same_word(word, other, vocabulary)
+             or (min(word, other), max(word, other)) in interchangeable),
             None,
         )  # fmt: skip
         if found is None:
@@ -439,6 +489,7 @@ def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Ver
     """The closest relation of any of `term`'s names to a normalised term: verdict, reason, name."""
     best: tuple[Verdict, str, str] = (Verdict.LABEL_MISMATCH, "", term.label)
     interchangeable = interchangeable_words(index)
+    vocabulary = vocabulary_of(index)
     label_key = normalize(term.label)
     for name_id in term.names:
         name = index.names[name_id]
@@ -449,7 +500,7 @@ def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Ver
             Verdict.CONTRADICTS
         ):
             continue
-        verdict, why = _compare_names(term_key, name.norm, interchangeable)
+        verdict, why = _compare_names(term_key, name.norm, interchangeable, vocabulary)
         if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]]:
             best = (verdict, why, name.text)
             if verdict is Verdict.VERIFIED:

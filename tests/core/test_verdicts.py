@@ -14,10 +14,17 @@ from term2id.core.candidates import (
 )
 from term2id.core.catalog import StoreCatalog
 from term2id.core.mapper import Mapper
+from term2id.core.normalize import normalize
 from term2id.core.sources import default_sources
 from term2id.core.sources.index import index_of
 from term2id.core.store import OntologyStore
-from term2id.core.verification import compare_names, opposite_pairs, verify_id
+from term2id.core.verification import (
+    compare_names,
+    interchangeable_words,
+    opposite_pairs,
+    verify_id,
+    vocabulary_of,
+)
 
 pytestmark = pytest.mark.slow  # the embedded HPO, built once per test run
 
@@ -62,7 +69,9 @@ def test_an_opposite_is_never_verified_and_the_verdict_says_why(
 def test_extra_finger_names_hand_polydactyly_and_its_children_are_narrower(
     hpo_catalog: StoreCatalog,
 ) -> None:
-    result = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"])).map(Query("extra finger", "hp"))
+    result = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"])).map(
+        Query("extra finger", "hp")
+    )
     by_label = {c.label: c for c in result.candidates}
     assert result.best.label == "Hand polydactyly"  # its EXACT synonym "Extra finger"
     assert result.best.verdict is Verdict.VERIFIED and result.status is MappingStatus.VERIFIED
@@ -90,6 +99,9 @@ def test_a_name_dropping_a_qualifier_of_the_term_is_broader(hpo_store: OntologyS
         ("Oedema", "Edema"),  # British spelling
         ("ASD", "Atrial septal defect"),  # a known abbreviation (one of its synonyms)
         ("Dilated cochlear aqueduct", "Enlarged cochlear aqueduct"),  # a word HPO swaps
+        ("Bowed radii", "Radial bowing"),  # a Latin plural and its adjective
+        ("Hyperpigmented fundi", "Hyperpigmentation of the fundus"),  # derived forms
+        ("Teleangiectasia of the skin", "Telangiectasia of the skin"),  # a variant HPO writes
     ],
 )
 def test_variants_reorderings_and_abbreviations_are_verified(
@@ -139,3 +151,25 @@ def test_no_pair_of_opposites_in_hpo_is_ever_verified(hpo_catalog: StoreCatalog)
             if result.status is MappingStatus.VERIFIED:
                 assert result.best.curie != other
     assert mapped > 100
+
+
+@pytest.mark.parametrize(
+    ("term", "label"),
+    [
+        ("Widened metatarsal shaft", "Widened metacarpal shaft"),  # two bones, two letters apart
+        ("Nummular dermatitis", "Nummular keratitis"),  # skin, cornea
+        ("Cellular urinary casts", "Acellular urinary casts"),
+        ("Broad fingernail", "Broad finger"),
+    ],
+)
+def test_two_words_the_ontology_uses_are_not_typing_variants_of_each_other(
+    hpo_store: OntologyStore, term: str, label: str
+) -> None:
+    # Each pair is one or two letters apart, which for a word HPO never uses is a typing slip.
+    checked = verify_id(curie_of(hpo_store, label), term, [hpo_store])
+    assert checked.verdict is not Verdict.VERIFIED, checked.note
+    index = index_of(hpo_store)
+    vocabulary, swapped = vocabulary_of(index), interchangeable_words(index)
+    term_key, label_key = normalize(term), normalize(label)
+    assert compare_names(term_key, label_key, swapped)[0] is Verdict.VERIFIED  # spelling alone
+    assert compare_names(term_key, label_key, swapped, vocabulary)[0] is not Verdict.VERIFIED
