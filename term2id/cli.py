@@ -30,7 +30,11 @@ from term2id import __version__
 from term2id.cli_options import DataDirOption
 from term2id.core.catalog import DATA_DIR_ENV, StoreCatalog
 from term2id.core.errors import Term2IdError, TermNotFoundError
-from term2id.core.mapping_config import TUNED_EMBEDDINGS_HELP, MappingConfig
+from term2id.core.mapping_config import (
+    TUNED_EMBEDDINGS_HELP,
+    UNTRUSTED_GGUF_WARNING,
+    MappingConfig,
+)
 from term2id.core.ontology_files import FORMATS
 from term2id.core.progress import Progress
 from term2id.core.release_diff import diff_stores
@@ -374,15 +378,11 @@ def db_diff(
 # ---------------------------------------------------------------------------------------------
 # the local language model: options shared by map and eval
 
-_UNTRUSTED_GGUF = (
-    "GGUF files from untrusted sources are a known attack surface of llama.cpp: "
-    "use only files from people you trust."
-)
 ModelOption = Annotated[
     Path | None,
     typer.Option(
         "--model",
-        help=f"GGUF model file for the local-model source 'llm' (needs the llm extra). {_UNTRUSTED_GGUF}",
+        help=f"GGUF model file for the local-model source 'llm' (needs the llm extra). {UNTRUSTED_GGUF_WARNING}",
         dir_okay=False,
         show_default=False,
     ),
@@ -391,7 +391,7 @@ AdapterOption = Annotated[
     Path | None,
     typer.Option(
         "--adapter",
-        help=f"GGUF LoRA adapter trained on --model. {_UNTRUSTED_GGUF}",
+        help=f"GGUF LoRA adapter trained on --model. {UNTRUSTED_GGUF_WARNING}",
         dir_okay=False,
         show_default=False,
     ),
@@ -473,7 +473,7 @@ def _mapper(config: MappingConfig):  # noqa: ANN202 - a Mapper
     from term2id.core.mapping_config import build_mapper
 
     if config.model is not None:
-        err.print(f"[yellow]note:[/] {_UNTRUSTED_GGUF}", highlight=False)
+        err.print(f"[yellow]note:[/] {UNTRUSTED_GGUF_WARNING}", highlight=False)
     return build_mapper(
         config,
         catalog(),
@@ -753,7 +753,14 @@ def eval_command(
         err.print(f"[yellow]warning:[/] {message}", highlight=False)
     # The model tuned on the copy below is the one to measure: --tune-embeddings implies it.
     config = _mapping_config(
-        sources, threshold, 10, model, adapter, mode, server, tuned_embeddings or tune_embeddings,
+        sources,
+        threshold,
+        10,
+        model,
+        adapter,
+        mode,
+        server,
+        tuned_embeddings or tune_embeddings,
         api_key,
     )
     mapper = _mapper(config)

@@ -39,6 +39,11 @@ TUNED_EMBEDDINGS_HELP = (
     "±2 points on mentions people wrote, so the packaged model is the default."
 )
 SEMANTIC_EXTRA = "pip install 'term2id[semantic]'"
+# Said wherever a curator names a GGUF file (the CLI's options, the window's settings).
+UNTRUSTED_GGUF_WARNING = (
+    "A GGUF file is parsed by llama.cpp's native code, a known attack surface: load only model "
+    "and adapter files from people you trust."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ moment loses at most the decision being written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
@@ -224,14 +223,6 @@ class RowSummaries:
 
     def __len__(self) -> int:
         return len(self.terms)
-
-
-def file_sha256(path: Path | str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _now() -> str:
@@ -532,10 +523,6 @@ class CurationSession:
             raise IndexError(row)
         return json.loads(found[0])
 
-    def iter_input_cells(self) -> Iterable[list[str | None]]:
-        for (cells,) in self._conn.execute("SELECT cells FROM input_rows ORDER BY row"):
-            yield json.loads(cells)
-
     def query(self, row: int) -> Query:
         found = self._conn.execute(
             "SELECT term, ontology, context FROM input_rows WHERE row = ?", (row,)
@@ -630,10 +617,6 @@ class CurationSession:
                 "SELECT store, release, model FROM results GROUP BY store"
             )
         }
-
-    def clear_results(self) -> None:
-        with self._transaction():
-            self._conn.execute("DELETE FROM results")
 
     # -- decisions ----------------------------------------------------------------------------
 

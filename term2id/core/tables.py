@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 # A cell of 100 kB (or a few MB) is odd but legal; the csv module's default limit is 128 kB.
 csv.field_size_limit(64 * 1024 * 1024)
 
-TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 DELIMITERS = ",\t;|"
 MAX_LISTED_WARNINGS = 20
@@ -122,10 +121,6 @@ class TableRow:
         """The cell at `index` as text ("" when empty or absent)."""
         return cell_text(self.cells[index]) if index < len(self.cells) else ""
 
-    @property
-    def is_empty(self) -> bool:
-        return all(cell_text(c).strip() == "" for c in self.cells)
-
 
 @dataclass(frozen=True, slots=True)
 class TablePreview:
@@ -186,12 +181,6 @@ class Table:
         else:
             raw = _text_rows(self.info)
         yield from self._shaped(raw)
-
-    def count_rows(self) -> int:
-        """Number of data rows; reads the whole file once for text files (about 1 s per million rows)."""
-        if self.info.row_count is not None:
-            return self.info.row_count
-        return sum(1 for _ in self.rows())
 
     def _shaped(self, raw: Iterator[tuple[int, list[CellValue]]]) -> Iterator[TableRow]:
         width = len(self.info.columns)

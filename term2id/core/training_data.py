@@ -12,13 +12,12 @@ paraphrase of the term -> id task is the question asked in arXiv 2510.19036.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from term2id.core.errors import InputFileError
+from term2id.core.files import atomic_path
 
 TASKS = ("term2id", "id2term", "synonym2id", "name2symbol", "symbol2name", "choose")
 NONE_ANSWER = "none"
@@ -101,18 +100,11 @@ _REQUIRED = ("prompt", "completion", "task", "ontology", "term", "answer")
 
 def write_jsonl(records: Iterable[TrainingRecord], path: Path | str) -> int:
     """Write records as JSON lines (atomically); returns how many were written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for record in records:
-                out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
+    with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import StoreError, Term2IdError
+from term2id.core.mapping_config import UNTRUSTED_GGUF_WARNING
 from term2id.gui.errors import show_error
 from term2id.gui.settings import GuiSettings
 from term2id.gui.tuning import EmbeddingTuningProcess
@@ -395,10 +396,7 @@ class SettingsDialog(QDialog):
         model_form.addRow("LoRA adapter (GGUF):", _with_browse(self.adapter_path, "GGUF (*.gguf)"))
         model_form.addRow("Threads:", self.threads)
         model_form.addRow("…or server URL:", self.server_url)
-        warning = QLabel(
-            "⚠ A GGUF file is parsed by llama.cpp's native code: load only model files from "
-            "sources you trust. A crafted file is an attack surface."
-        )
+        warning = QLabel(f"⚠ {UNTRUSTED_GGUF_WARNING}")
         warning.setWordWrap(True)
         warning.setObjectName("ggufWarning")
         model_form.addRow(warning)

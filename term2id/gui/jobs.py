@@ -14,12 +14,12 @@ from pathlib import Path
 
 from term2id.core.candidates import MappingResult, Query
 from term2id.core.errors import StoreError
+from term2id.core.files import file_sha256
 from term2id.core.progress import Progress
 from term2id.core.session import (
     SESSION_SUFFIX,
     CurationSession,
     SessionInput,
-    file_sha256,
     result_records,
 )
 from term2id.core.terms import TextMatch

@@ -356,9 +356,6 @@ class ReviewTableModel(QAbstractTableModel):
             return -1
         return int(self._position[source_row])
 
-    def visible_rows(self) -> np.ndarray:
-        return self._order
-
     def review_row(self, row: int) -> ReviewRow:
         r = self._rows
         return ReviewRow(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import GeneratorType
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal
 
 from term2id.core.errors import CancelledError
 from term2id.core.progress import Progress
@@ -101,7 +101,3 @@ class TimeLeft:
         started, first = self._start
         return time_left(done - first, total - first, now - started)
 
-
-def start(worker: Worker, pool: QThreadPool | None = None) -> Worker:
-    (pool or QThreadPool.globalInstance()).start(worker)
-    return worker

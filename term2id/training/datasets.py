@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from term2id.core.catalog import StoreCatalog
+from term2id.core.files import atomic_path
 from term2id.core.progress import Progress
 from term2id.core.store import OntologyStore
 from term2id.core.terms import Term
@@ -255,8 +254,6 @@ def write_dataset(dataset: Dataset, out_dir: Path | str) -> dict[str, Path]:
     write_jsonl(dataset.train, paths["train"])
     write_jsonl(dataset.withheld, paths["withheld"])
     paths["summary"] = out_dir / "dataset.json"
-    handle, name = tempfile.mkstemp(prefix=".dataset.json.", dir=out_dir)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
+    with atomic_path(paths["summary"]) as temporary, temporary.open("w", encoding="utf-8") as out:
         json.dump(dataset.summary(), out, indent=2)
-    os.replace(name, paths["summary"])
     return paths

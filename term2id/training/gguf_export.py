@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from term2id import __version__
+from term2id.core.files import atomic_path
 from term2id.training.errors import (
     ModelDirectoryError,
     TrainingError,
@@ -340,22 +341,6 @@ def _add_hyper_parameters(writer: Any, hp: LlamaHyperParameters, name: str) -> N
 
 
 # -- temp + rename ---------------------------------------------------------------------------
-
-
-@contextmanager
-def atomic_path(destination: Path) -> Iterator[Path]:
-    """A temporary path beside `destination`, renamed onto it only if the block succeeds."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
-    )
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, destination)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @contextmanager

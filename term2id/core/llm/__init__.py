@@ -5,7 +5,6 @@ so term2id runs without the extra and only `--model` asks for it.
 """
 
 from term2id.core.llm.backend import (
-    UNTRUSTED_MODEL_WARNING,
     CompletionBackend,
     LlamaCppBackend,
     OpenAICompletionsBackend,
@@ -21,7 +20,6 @@ from term2id.core.llm.source import (
 
 __all__ = [
     "MODES",
-    "UNTRUSTED_MODEL_WARNING",
     "CompletionBackend",
     "LLMSource",
     "LlamaCppBackend",

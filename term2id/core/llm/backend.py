@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from term2id.core.errors import SourceUnavailable, Term2IdError
+from term2id.core.files import file_sha256
 from term2id.core.llm.gguf_check import CheckedModel, ModelFileError, check_model_files
 from term2id.core.llm.grammar import IdGrammar, validate_gbnf
 
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 BATCH_WIDTH = 8
 
 SOURCE_NAME = "llm"
-UNTRUSTED_MODEL_WARNING = (
-    "GGUF files from untrusted sources are a known attack surface of llama.cpp: "
-    "load only model and adapter files you obtained from people you trust."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +65,6 @@ class CompletionBackend(Protocol):
     ) -> list[Completion]:  # fmt: skip
         """Up to k distinct answers, best first. `prefix` is the template's fixed opening."""
         ...
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _hash_lock = threading.Lock()

@@ -51,7 +51,6 @@ MODES = ("propose", "choose", "both")
 # Tasks of the training data that are answered by naming an id (propose) or picking one (choose).
 _PROPOSE_TASKS = {"term2id", "synonym2id"}
 _SYMBOL_TASKS = {"name2symbol"}
-_CHOOSE_TASKS = {"choose"}
 
 
 def load_template(name: str) -> str:
