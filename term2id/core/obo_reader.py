@@ -18,12 +18,13 @@ import re
 from pathlib import Path
 
 from term2id.core.errors import OntologyFileError
+from term2id.core.terms import SynonymScope
 
 # A quoted OBO string: "..." with backslash escapes.
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _ESCAPE_RE = re.compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "t": "\t", "W": " "}
-_SCOPES = frozenset(("EXACT", "RELATED", "BROAD", "NARROW"))
+_SCOPES = frozenset(SynonymScope)
 _TITLE_PROPERTIES = ("http://purl.org/dc/elements/1.1/title", "dc:title", "dcterms:title")
 
 
@@ -170,7 +171,7 @@ def read_obo(path: Path, text: str):  # noqa: ANN201 - returns ParsedOntology (i
             if quoted is None:
                 raise error("synonym without a closing quote", number)
             rest = value[quoted.end() :].split()
-            scope = rest[0] if rest and rest[0] in _SCOPES else "RELATED"
+            scope = rest[0] if rest and rest[0] in _SCOPES else SynonymScope.RELATED.value
             synonym_type = None
             if len(rest) > 1 and rest[0] in _SCOPES and not rest[1].startswith(("[", "{")):
                 synonym_type = rest[1]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sqlite3
 import threading
@@ -24,10 +23,11 @@ from pathlib import Path
 from term2id import __version__
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SchemaVersionError, StoreError
+from term2id.core.files import atomic_path
 from term2id.core.normalize import normalize
 from term2id.core.ontology_files import ParsedOntology
 from term2id.core.progress import Progress
-from term2id.core.terms import StoreInfo, Synonym, Term, TermLookup, TextMatch
+from term2id.core.terms import StoreInfo, Synonym, Term, TermLookup, TextMatch, name_order
 
 log = logging.getLogger(__name__)
 
@@ -89,22 +89,8 @@ def build_store(
 ) -> Path:
     """Write `parsed` as a store at `destination`, atomically. Returns the destination."""
     progress = progress or Progress()
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(
-        f".{destination.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    )
-    temporary.unlink(missing_ok=True)
-    try:
+    with atomic_path(destination) as temporary:
         _write_store(temporary, parsed, name, popularity or {}, popularity_source, progress)
-        os.replace(temporary, destination)
-    finally:
-        for leftover in (
-            temporary,
-            Path(f"{temporary}-wal"),
-            Path(f"{temporary}-shm"),
-            Path(f"{temporary}-journal"),
-        ):
-            leftover.unlink(missing_ok=True)
     return destination
 
 
@@ -471,15 +457,6 @@ class OntologyStore:
         except sqlite3.OperationalError as exc:  # read-only file or disk full: work uncached
             log.warning("%s: cannot cache model answers (%s)", self.path, exc)
 
-    def clear_model_answers(self) -> int:
-        """Forget every cached model answer; returns how many there were."""
-        conn = self._conn()
-        try:
-            with conn:
-                return conn.execute("DELETE FROM model_answers").rowcount
-        except sqlite3.OperationalError:
-            return 0
-
     # -- end of model answer cache ------------------------------------------------------------
 
     # -- embedding cache ----------------------------------------------------------------------
@@ -588,8 +565,6 @@ _MATCH_SELECT = (
     "FROM lexicon l JOIN terms t ON t.id = l.term_id"
 )
 
-_SCOPE_ORDER = {None: 0, "EXACT": 1, "RELATED": 2, "NARROW": 3, "BROAD": 4}
-
 
 def _match_from_row(row: Iterable, score: float) -> TextMatch:
     curie, label, text, kind, scope, synonym_type, obsolete, popularity = row
@@ -607,7 +582,7 @@ def _match_from_row(row: Iterable, score: float) -> TextMatch:
 
 
 def _exact_rank(match: TextMatch) -> tuple:
-    return (match.obsolete, _SCOPE_ORDER.get(match.scope, 5), -(match.popularity or 0), match.curie)
+    return (match.obsolete, name_order(match.scope), -(match.popularity or 0), match.curie)
 
 
 def _best_per_term(matches: list[TextMatch]) -> list[TextMatch]:

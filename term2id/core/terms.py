@@ -4,14 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
-SCOPES = ("EXACT", "RELATED", "BROAD", "NARROW")
+
+class SynonymScope(StrEnum):
+    """The scope an ontology gives a synonym (OBO's four; OWL's hasExactSynonym etc.)."""
+
+    EXACT = "EXACT"
+    RELATED = "RELATED"
+    NARROW = "NARROW"
+    BROAD = "BROAD"
+
+
+# Which kind of name says best what its term is, when several terms match one text: the label,
+# then an EXACT synonym, then RELATED, then NARROW and BROAD alike (neither names the term itself).
+_NAME_ORDER = {None: 0, SynonymScope.EXACT: 1, SynonymScope.RELATED: 2, SynonymScope.NARROW: 3,
+               SynonymScope.BROAD: 3}  # fmt: skip
+
+
+def name_order(scope: str | None) -> int:
+    """Sort key of a name by its scope (None: the label); an unknown scope comes last."""
+    return _NAME_ORDER.get(scope, len(SynonymScope))
 
 
 @dataclass(frozen=True, slots=True)
 class Synonym:
     text: str
-    scope: str = "RELATED"  # EXACT, RELATED, BROAD or NARROW
+    scope: str = SynonymScope.RELATED.value  # a SynonymScope value
     type: str | None = None  # layperson, abbreviation, uk_spelling, alias_symbol, ...
 
 

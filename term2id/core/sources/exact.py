@@ -7,10 +7,10 @@ from term2id.core.curie import canonical_curie
 from term2id.core.normalize import normalize
 from term2id.core.sources.index import MAX_SCORED_CHARS, IndexedName, index_of
 from term2id.core.store import OntologyStore
+from term2id.core.terms import name_order
 
-# Order among several terms matching one key: labels first, then EXACT synonyms, ... (the
-# confidence prior for each kind of name lives in ranking.SCOPE_PRIOR).
-_NAME_ORDER = {None: 0, "EXACT": 1, "RELATED": 2, "NARROW": 3, "BROAD": 3}
+# Among several terms matching one key, terms.name_order ranks them (the confidence prior for
+# each kind of name lives in ranking.SCOPE_PRIOR).
 
 
 def name_kind(name: IndexedName) -> str:
@@ -44,12 +44,12 @@ class ExactSource:
             name = index.names[name_id]
             term = index.terms[name.term]
             best = found.get(term.curie)
-            if best is None or _NAME_ORDER.get(name.scope, 4) < _NAME_ORDER.get(best.scope, 4):
+            if best is None or name_order(name.scope) < name_order(best.scope):
                 found[term.curie] = name
         ranked = sorted(
             found.items(),
             key=lambda item: (
-                _NAME_ORDER.get(item[1].scope, 4),
+                name_order(item[1].scope),
                 index.terms[item[1].term].obsolete,
                 -(index.terms[item[1].term].popularity or 0),
             ),
