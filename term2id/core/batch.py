@@ -31,6 +31,7 @@ from term2id.core.exports import (
 )
 from term2id.core.mapper import Mapper
 from term2id.core.progress import Progress
+from term2id.core.store import releases_of
 from term2id.core.tables import Table, TableRow
 
 K = TypeVar("K")
@@ -75,7 +76,7 @@ def prepare_targets(
             mapper = _without_model(mapper)
             warnings.append(str(exc))
             mapper.prepare(ontology, progress)
-        releases[ontology] = "; ".join(s.release for s in mapper.stores_for(ontology))
+        releases[ontology] = releases_of(mapper.stores_for(ontology))
     return PreparedMapping(mapper, releases, tuple(warnings))
 
 
@@ -196,7 +197,7 @@ def map_table(
             raise InputFileError(
                 info.path or "pasted text", f"column {ontology_column!r}: {exc}", line
             ) from None
-        versions[name] = ", ".join(store.release for store in stores)
+        versions[name] = releases_of(stores)
     prepared = prepare_targets(mapper, names, progress)
 
     def rows() -> Iterator[tuple[TableRow, Query]]:

@@ -36,10 +36,10 @@ from term2id.core.catalog import StoreCatalog
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import InputFileError, Term2IdError
 from term2id.core.mapper import Mapper
-from term2id.core.ontology_files import ParsedOntology, TermRecord
 from term2id.core.progress import Progress
 from term2id.core.sources.index import index_of
-from term2id.core.store import OntologyStore, build_store
+from term2id.core.store import OntologyStore, build_store, releases_of
+from term2id.core.terms import ParsedOntology, TermRecord
 
 log = logging.getLogger(__name__)
 
@@ -257,10 +257,9 @@ def evaluate(
     n = len(gold)
     misses.sort(key=lambda m: -m.confidence)
     bins, ece = reliability(calibration)
-    first = stores[0]
     return EvaluationReport(
         ontology=ontology,
-        release=", ".join(s.release for s in stores) if len(stores) > 1 else first.release,
+        release=releases_of(stores),
         sources=tuple(s.name for s in mapper.sources),
         threshold=mapper.threshold,
         n=n,

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from term2id.core.errors import OntologyFileError
-from term2id.core.terms import SynonymScope
+from term2id.core.terms import ParsedOntology, SynonymScope, TermRecord
 
 # A quoted OBO string: "..." with backslash escapes.
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -72,10 +72,8 @@ class _Stanza:
         self.xrefs: list[str] = []
 
 
-def read_obo(path: Path, text: str):  # noqa: ANN201 - returns ParsedOntology (import cycle)
+def read_obo(path: Path, text: str) -> ParsedOntology:
     """Parse OBO text into a ParsedOntology. Raises OntologyFileError naming the line."""
-    from term2id.core.ontology_files import ParsedOntology, TermRecord
-
     lines = text.split("\n")
     header: dict[str, str] = {}
     title: str | None = None

@@ -15,47 +15,18 @@ import logging
 import re
 import warnings
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from term2id.core.errors import OntologyFileError
 from term2id.core.obo_reader import read_obo
 from term2id.core.progress import Progress
+from term2id.core.terms import ParsedOntology, TermRecord
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("obo", "owl", "json", "hgnc")
 
 HGNC_REQUIRED_COLUMNS = ("hgnc_id", "symbol", "name", "status", "alias_symbol", "prev_symbol")
-
-
-@dataclass(slots=True)
-class TermRecord:
-    """One term as read from a file, before it goes into a store."""
-
-    curie: str
-    label: str
-    definition: str | None = None
-    namespace: str | None = None
-    obsolete: bool = False
-    replaced_by: list[str] = field(default_factory=list)
-    consider: list[str] = field(default_factory=list)
-    alt_ids: list[str] = field(default_factory=list)
-    synonyms: list[tuple[str, str, str | None]] = field(default_factory=list)  # text, scope, type
-    parents: list[str] = field(default_factory=list)
-    xrefs: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ParsedOntology:
-    records: list[TermRecord]
-    source_path: Path
-    source_format: str
-    sha256: str
-    ontology: str | None = None  # the file's own ontology name, e.g. "hp", "go"
-    title: str | None = None
-    data_version: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def read_ontology_file(

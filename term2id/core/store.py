@@ -25,9 +25,16 @@ from term2id.core.curie import canonical_curie
 from term2id.core.errors import SchemaVersionError, StoreError
 from term2id.core.files import atomic_path
 from term2id.core.normalize import normalize
-from term2id.core.ontology_files import ParsedOntology
 from term2id.core.progress import Progress
-from term2id.core.terms import StoreInfo, Synonym, Term, TermLookup, TextMatch, name_order
+from term2id.core.terms import (
+    ParsedOntology,
+    StoreInfo,
+    Synonym,
+    Term,
+    TermLookup,
+    TextMatch,
+    name_order,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,11 @@ CREATE INDEX xrefs_term ON xrefs (term_id);
 """
 
 _FTS_TOKEN_RE = re.compile(r"\w+")
+
+
+def releases_of(stores: Iterable[OntologyStore]) -> str:
+    """The releases of the stores of one store spec ("hp,go") as one text, "; " between them."""
+    return "; ".join(store.release for store in stores)
 
 
 def build_store(

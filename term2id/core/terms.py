@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 
 class SynonymScope(StrEnum):
@@ -104,3 +105,35 @@ class StoreInfo:
     prefixes: tuple[str, ...] = ()
     popularity_source: str | None = None
     warnings: tuple[str, ...] = field(default=())
+
+
+# -- what a reader of ontology files returns, before it goes into a store --------------------
+
+
+@dataclass(slots=True)
+class TermRecord:
+    """One term as read from a file, before it goes into a store."""
+
+    curie: str
+    label: str
+    definition: str | None = None
+    namespace: str | None = None
+    obsolete: bool = False
+    replaced_by: list[str] = field(default_factory=list)
+    consider: list[str] = field(default_factory=list)
+    alt_ids: list[str] = field(default_factory=list)
+    synonyms: list[tuple[str, str, str | None]] = field(default_factory=list)  # text, scope, type
+    parents: list[str] = field(default_factory=list)
+    xrefs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParsedOntology:
+    records: list[TermRecord]
+    source_path: Path
+    source_format: str
+    sha256: str
+    ontology: str | None = None  # the file's own ontology name, e.g. "hp", "go"
+    title: str | None = None
+    data_version: str | None = None
+    warnings: list[str] = field(default_factory=list)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from importlib import resources
 from pathlib import Path
 
 from term2id.core.errors import InputFileError
@@ -22,11 +23,21 @@ from term2id.core.files import atomic_path
 TASKS = ("term2id", "id2term", "synonym2id", "name2symbol", "symbol2name", "choose")
 NONE_ANSWER = "none"
 
-# Paraphrases per task. Placeholders: {ontology} (display name, e.g. HPO), {term}, {curie},
-# {name} (gene name), {symbol} (gene symbol), {candidates} (one "<id> <label>" per line).
+
+def load_template(name: str) -> str:
+    """A prompt template from term2id/resources/prompts, without its final newline: the wording
+    the local model source asks in, and the first wording of the training records that teach
+    it (PROMPT_TEMPLATES)."""
+    text = (resources.files("term2id") / "resources" / "prompts" / f"{name}.txt").read_text("utf-8")
+    return text[:-1] if text.endswith("\n") else text
+
+
+# Paraphrases per task. Placeholders: {ontology} (display name, e.g. HPO), {term} (a term, or
+# a gene's name), {curie}, {symbol} (gene symbol), {candidates} (one "<id> <label>" per line).
+# The first wording of a task the model source asks is read from its resource file.
 PROMPT_TEMPLATES: Mapping[str, tuple[str, ...]] = {
     "term2id": (
-        "What is the {ontology} identifier for {term}?",
+        load_template("propose"),
         "Give the {ontology} ID of the term: {term}.",
         "Which {ontology} identifier denotes {term}?",
         "{term} has the {ontology} identifier",
@@ -37,9 +48,9 @@ PROMPT_TEMPLATES: Mapping[str, tuple[str, ...]] = {
         "{curie} is the {ontology} identifier of",
     ),
     "name2symbol": (
-        "What is the HGNC symbol for the gene {name}?",
-        "Give the official symbol of the gene named {name}.",
-        "The gene {name} has the symbol",
+        load_template("propose_symbol"),
+        "Give the official symbol of the gene named {term}.",
+        "The gene {term} has the symbol",
     ),
     "symbol2name": (
         "What is the full name of the gene {symbol}?",
@@ -47,8 +58,7 @@ PROMPT_TEMPLATES: Mapping[str, tuple[str, ...]] = {
         "The gene symbol {symbol} stands for",
     ),
     "choose": (
-        'Which {ontology} term does "{term}" refer to?\nCandidates:\n{candidates}\n'
-        "Answer with one identifier from the list, or none.\nAnswer:",
+        load_template("choose"),
         "Term: {term}\n{ontology} candidates:\n{candidates}\n"
         "Reply with the identifier that means the term, or none if no candidate does.\nAnswer:",
     ),

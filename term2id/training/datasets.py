@@ -195,7 +195,7 @@ def records_for_term(
             elif task == "synonym2id" and synonym:
                 add(task, synonym, term.curie, p, term=synonym)
             elif task == "name2symbol" and gene_name:
-                add(task, gene_name, term.label, p, name=gene_name)
+                add(task, gene_name, term.label, p, term=gene_name)
             elif task == "symbol2name" and gene_name:
                 add(task, term.label, gene_name, p, symbol=term.label)
             elif task == "choose" and retrieve is not None:

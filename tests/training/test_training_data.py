@@ -146,3 +146,16 @@ def test_cli_rejects_an_unknown_task(tiny_catalog) -> None:
     )  # fmt: skip
     assert result.returncode != 0
     assert "unknown task(s) gene2protein" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_training_records_ask_what_the_model_source_asks() -> None:
+    # The model is tuned on the first wording of each task and asked in the resource's wording:
+    # one text, so that they cannot drift apart.
+    from term2id.core.training_data import load_template, render_prompt
+
+    for task, resource in (("term2id", "propose"), ("name2symbol", "propose_symbol")):
+        asked = load_template(resource).format(ontology="HGNC", term="tumor protein p53")
+        assert render_prompt(task, 0, ontology="HGNC", term="tumor protein p53") == asked
+    asked = load_template("choose").format(ontology="HPO", term="fits", candidates="- HP:1 X")
+    assert render_prompt("choose", 0, ontology="HPO", term="fits", candidates="- HP:1 X") == asked
+    assert "{term}" in load_template("propose_symbol")

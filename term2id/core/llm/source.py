@@ -26,7 +26,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from term2id.core.llm.grammar import (
     syntax_grammar,
 )
 from term2id.core.store import OntologyStore
-from term2id.core.training_data import ontology_display_name
+from term2id.core.training_data import load_template, ontology_display_name
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +50,6 @@ MODES = ("propose", "choose", "both")
 # Tasks of the training data that are answered by naming an id (propose) or picking one (choose).
 _PROPOSE_TASKS = {"term2id", "synonym2id"}
 _SYMBOL_TASKS = {"name2symbol"}
-
-
-def load_template(name: str) -> str:
-    """A prompt template from term2id/resources/prompts, without its final newline."""
-    text = (resources.files("term2id") / "resources" / "prompts" / f"{name}.txt").read_text("utf-8")
-    return text[:-1] if text.endswith("\n") else text
 
 
 def read_manifest(gguf_path: Path | None) -> dict[str, Any]:
