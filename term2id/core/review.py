@@ -201,7 +201,11 @@ def agreed_or_settled_rows(session: CurationSession) -> set[int]:
 
 
 def settle(
-    session: CurationSession, row: int, taken: Decision, curator: Curator, comment: str | None = None
+    session: CurationSession,
+    row: int,
+    taken: Decision,
+    curator: Curator,
+    comment: str | None = None,
 ) -> Decision:
     """Settle `row` with the decision `taken` (the first curator's, the second's, or any other
     decision of the row): a `SETTLED` log entry with its action, ids and predicate, written by
