@@ -744,9 +744,7 @@ class CurationSession:
         sees the log."""
         return replay_log(self.decisions(), view)[0]
 
-    def current_decision(
-        self, row: int, view: ReviewView = ReviewView.EXPORT
-    ) -> Decision | None:
+    def current_decision(self, row: int, view: ReviewView = ReviewView.EXPORT) -> Decision | None:
         return replay_log(self.decisions(row), view)[0].get(row)
 
     def current_comments(self, view: ReviewView = ReviewView.EXPORT) -> dict[int, str]:
