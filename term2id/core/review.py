@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
+from term2id.core.candidates import MappingPredicate
 from term2id.core.session import (
     MAPPING,
     Action,
@@ -47,6 +48,34 @@ class AgreementCategory(StrEnum):
 
 
 CATEGORIES = tuple(AgreementCategory)
+CATEGORY_TEXT = {
+    AgreementCategory.ACCEPTED: "accepted the best",
+    AgreementCategory.REJECTED: "rejected",
+    AgreementCategory.DIFFERENT_ID: "a different id",
+}
+_ACTION_TEXT = {
+    Action.ACCEPT: "accepted",
+    Action.CHOOSE: "chosen",
+    Action.MANUAL: "manual",
+    Action.REJECT: "rejected",
+    Action.SKIP: "skipped",
+}
+
+
+def decision_text(decision: Decision | None) -> str:
+    """A decision in a few words: "accepted TP:0000003 Seizure", "chosen TP:4 + TP:6 · broad"."""
+    if decision is None:
+        return "not decided"
+    text = _ACTION_TEXT.get(decision.action, decision.action.value)
+    if decision.action in MAPPING:
+        text = f"{text} {decision.curie}"
+        if decision.label:
+            text = f"{text} {decision.label}"
+        if decision.also:
+            text = f"{text} + {', '.join(decision.also)}"
+        if decision.predicate is not MappingPredicate.EXACT:
+            text = f"{text} · {decision.predicate.value}"
+    return text
 
 
 def category_of(decision: Decision) -> AgreementCategory | None:

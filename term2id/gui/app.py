@@ -873,8 +873,7 @@ class MainWindow(QMainWindow):
         """Blind review: the first curator's decision, shown once the second decided the row."""
         if self.session is None or self.review_view is not ReviewView.SECOND:
             return ()
-        from term2id.core.review import review_rows, same_outcome
-        from term2id.gui.reviewing import decision_text
+        from term2id.core.review import decision_text, review_rows, same_outcome
 
         review = review_rows(self.session.decisions(row)).get(row)
         if review is None or review.second is None:
@@ -1162,8 +1161,7 @@ class MainWindow(QMainWindow):
         """Settle a disagreement with `taken`: a settled entry in the log, undone like any other."""
         if self.session is None:
             return False
-        from term2id.core.review import settle
-        from term2id.gui.reviewing import decision_text
+        from term2id.core.review import decision_text, settle
 
         try:
             made = settle(self.session, row, taken, self.settings.curator)

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from term2id.core.candidates import Candidate, MappingPredicate
-from term2id.core.review import CATEGORIES, Agreement, AgreementCategory, RowReview
-from term2id.core.session import MAPPING, Decision
-from term2id.gui.models import DECISION_TEXT, ROW_ROLE, _ListTableModel
+from term2id.core.review import CATEGORIES, CATEGORY_TEXT, Agreement, RowReview, decision_text
+from term2id.core.session import Decision
+from term2id.gui.models import ROW_ROLE, _ListTableModel
 
 PREDICATE_TEXT = {
     MappingPredicate.EXACT: "exact: the id means what the term means",
@@ -39,28 +39,7 @@ PREDICATE_TEXT = {
     MappingPredicate.CLOSE: "close: near enough to use in its place, not quite the same",
     MappingPredicate.RELATED: "related: associated, neither the same nor above or below",
 }
-CATEGORY_TEXT = {
-    AgreementCategory.ACCEPTED: "accepted the best",
-    AgreementCategory.REJECTED: "rejected",
-    AgreementCategory.DIFFERENT_ID: "a different id",
-}
 _ID_SPLIT = re.compile(r"[\s,;|]+")
-
-
-def decision_text(decision: Decision | None) -> str:
-    """A decision in a few words: "accepted TP:0000003", "chosen TP:4 +1 id · broad"."""
-    if decision is None:
-        return "not decided"
-    text = DECISION_TEXT.get(decision.action.value, decision.action.value)
-    if decision.action in MAPPING:
-        text = f"{text} {decision.curie}"
-        if decision.label:
-            text = f"{text} {decision.label}"
-        if decision.also:
-            text = f"{text} + {', '.join(decision.also)}"
-        if decision.predicate is not MappingPredicate.EXACT:
-            text = f"{text} · {decision.predicate.value}"
-    return text
 
 
 class SeveralIdsDialog(QDialog):
