@@ -1261,8 +1261,6 @@ class MainWindow(QMainWindow):
         self.refresh_rows(rows)
         if len(rows) == 1:  # show the curator what changed back
             self.select_row(rows[0])
-        if self.agreement_dialog is not None:
-            self.agreement_dialog.refresh()
 
     def refresh_rows(self, rows: Sequence[int]) -> None:
         """Show the rows' decisions as the session's log now says."""
@@ -1280,6 +1278,8 @@ class MainWindow(QMainWindow):
                 comment = commented.get(row)
                 self._show_decision(row, decided.get(row), comment.comment if comment else "")
         self._update_summary()
+        if self.agreement_dialog is not None:  # its figures follow every change of the log
+            self.agreement_dialog.refresh()
 
     def _show_decision(self, row: int, decision: Decision | None, comment: str) -> None:
         mapping = decision is not None and decision.action in MAPPING

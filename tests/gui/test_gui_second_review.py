@@ -97,7 +97,9 @@ def test_predicate_key_and_several_ids(qtbot, window, tmp_path: Path) -> None:
     assert first["mapping_predicate"] == "narrow"
 
 
-def test_blind_second_curator_agreement_and_settling(qtbot, window, tmp_path: Path) -> None:
+def test_blind_second_curator_agreement_and_settling(
+    qtbot, qtmodeltester, window, tmp_path: Path
+) -> None:
     map_sheet(qtbot, window, tmp_path)
     window.select_row(0)
     window.table.setFocus()
@@ -137,6 +139,7 @@ def test_blind_second_curator_agreement_and_settling(qtbot, window, tmp_path: Pa
     text = dialog.figures.text()
     assert "raw agreement <b>50.0%</b>" in text and "κ <b>-0.333</b>" in text
     assert [r.row for r in dialog.queue.reviews] == [1, 2]
+    qtmodeltester.check(dialog.queue)
     assert dialog.selected().row == 1
     assert dialog.queue.index(0, 2).data() == "rejected"
     qtbot.mouseClick(dialog.take_second, Qt.MouseButton.LeftButton)  # Anaemia: accept it
@@ -153,6 +156,15 @@ def test_blind_second_curator_agreement_and_settling(qtbot, window, tmp_path: Pa
     assert dialog.agreement.settled == 1
     qtbot.mouseClick(dialog.go_button, Qt.MouseButton.LeftButton)
     assert window.current_row() == 2
+    # Changing a decision in the window updates the dialog: the second curator now accepts
+    # Oedema as the first did, and the row leaves the queue.
+    window.activateWindow()
+    qtbot.waitActive(window)
+    window.table.setFocus()
+    key(qtbot, window, Qt.Key.Key_A)
+    assert [r.row for r in dialog.queue.reviews] == [1]
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert [r.row for r in dialog.queue.reviews] == [1, 2]
     dialog.accept()
 
     # Back to the first curator's view: the settled row shows the settled decision.
