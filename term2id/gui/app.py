@@ -991,21 +991,20 @@ class MainWindow(QMainWindow):
             return None
         return replay_log(self.session.decisions(row), self.review_view)[0].get(row)
 
-    def _redecide(self, decision: Decision, text: str, **changes: Any) -> bool:
-        """Write `decision` again with `changes` (predicate, further ids): a new, undoable entry."""
+    def _redecide(self, decision: Decision, text: str, predicate: MappingPredicate) -> bool:
+        """Write `decision` again with another predicate: a new, undoable entry."""
         assert self.session is not None
-        values = {"predicate": decision.predicate, "also": decision.also} | changes
         try:
             made = self.session.decide(
                 decision.row,
                 decision.action,
                 self.settings.curator,
-                curie=changes.get("curie", decision.curie),
-                label=changes.get("label", decision.label),
+                curie=decision.curie,
+                label=decision.label,
                 evidence=decision.evidence,
                 comment=decision.comment,
-                predicate=values["predicate"],
-                also=values["also"],
+                predicate=predicate,
+                also=decision.also,
                 review_round=self.review_round,
             )
         except Term2IdError as exc:
@@ -1027,7 +1026,7 @@ class MainWindow(QMainWindow):
 
         order = list(MappingPredicate)
         predicate = order[(order.index(decision.predicate) + step) % len(order)]
-        done = self._redecide(decision, f"row {row + 1}: {predicate.value}", predicate=predicate)
+        done = self._redecide(decision, f"row {row + 1}: {predicate.value}", predicate)
         if done:
             self.statusBar().showMessage(f"Row {row + 1}: {PREDICATE_TEXT[predicate]}", 6000)
         return done
@@ -1116,7 +1115,6 @@ class MainWindow(QMainWindow):
         self.review_view = view
         self.undo_stack.clear()  # its commands refresh rows as the other view showed them
         self._keep_row(lambda: self.model.set_rows(self.session.row_summaries(view)))
-        self.model.refilter()
         row = self.current_row()
         if row is not None:
             self._show_row(row)
