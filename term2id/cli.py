@@ -28,6 +28,7 @@ from rich.table import Table
 
 from term2id import __version__
 from term2id.cli_options import DataDirOption
+from term2id.cli_session import session_app
 from term2id.core.catalog import DATA_DIR_ENV, StoreCatalog
 from term2id.core.errors import Term2IdError, TermNotFoundError
 from term2id.core.mapping_config import (
@@ -52,6 +53,7 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(train_app, name="train")
+app.add_typer(session_app, name="session")
 
 out = Console(soft_wrap=True)  # piped output stays one line per record, for grep and scripts
 err = Console(stderr=True, soft_wrap=True)

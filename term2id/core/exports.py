@@ -15,7 +15,9 @@ candidate. The rules:
 
 - predicate_id is `skos:exactMatch` when the row's status is verified (the id exists, is current,
   its label or a synonym agrees with the term, and the confidence reached the auto-accept
-  threshold) or a curator accepted it; `skos:closeMatch` otherwise;
+  threshold) or a curator accepted it; `skos:closeMatch` otherwise. A curator's mapping takes
+  the predicate the curator chose (broad, narrow, close, related); left at exact, the default,
+  an id the store judges narrower or broader than the term is a narrowMatch or broadMatch;
 - mapping_justification is `semapv:ManualMappingCuration` for a curator's decision,
   `semapv:LexicalMatching` when the exact or fuzzy source proposed the id,
   `semapv:SemanticSimilarityThresholdMatching` when only the embedding source did, and
@@ -47,8 +49,10 @@ import yaml
 
 from term2id import __version__
 from term2id.core.candidates import (
+    PREDICATE_SKOS,
     VERDICT_PREDICATE,
     Candidate,
+    MappingPredicate,
     MappingResult,
     MappingStatus,
     Verdict,
@@ -264,9 +268,11 @@ class MappedSheetWriter(_ClosedOnSuccess):
         encoding: str = "utf-8",
         inputs: Sequence[Path | str | None] = (),
         sheet_title: str = "mapped",
+        trailing_columns: Sequence[str] = (),
     ) -> None:
         self.path = check_output_path(path, *inputs)
         self.columns = tuple(columns)
+        self.trailing_columns = tuple(trailing_columns)  # written after MAPPED_COLUMNS
         self.top_k = top_k
         self.xlsx = is_xlsx_path(self.path)
         self.rows_written = 0
@@ -286,13 +292,21 @@ class MappedSheetWriter(_ClosedOnSuccess):
         except BaseException:
             self._file.discard()
             raise
-        self._append([*self.columns, *MAPPED_COLUMNS])
+        self._append([*self.columns, *MAPPED_COLUMNS, *self.trailing_columns])
 
-    def write(self, cells: Sequence[CellValue], result: MappingResult) -> None:
-        """One input row (its cells as read) and its mapping result."""
+    def write(
+        self,
+        cells: Sequence[CellValue],
+        result: MappingResult,
+        trailing: Sequence[CellValue] = (),
+    ) -> None:
+        """One input row (its cells as read), its mapping result, and the trailing columns'
+        cells."""
         width = len(self.columns)
         own = list(cells[:width]) + [""] * (width - len(cells))
-        self._append([*own, *mapped_cells(result, self.top_k), *cells[width:]])
+        after = list(trailing[: len(self.trailing_columns)])
+        after += [""] * (len(self.trailing_columns) - len(after))
+        self._append([*own, *mapped_cells(result, self.top_k), *after, *cells[width:]])
 
     def _append(self, values: list[CellValue]) -> None:
         if self.xlsx:
@@ -416,11 +430,13 @@ def sssom_mapping_for(
     author_id: str | None = None,
     reviewer_id: str | None = None,
     comment: str | None = None,
+    predicate: MappingPredicate | None = None,
 ) -> SSSOMMapping | None:
     """The SSSOM row for a result's best candidate (or `candidate`, a curator's choice).
 
-    `accepted` marks a curator's decision: exactMatch, ManualMappingCuration. None when there is
-    nothing to map to (empty, no match, or an id the store does not know).
+    `accepted` marks a curator's decision: exactMatch, ManualMappingCuration; `predicate` is the
+    curator's: any but exact is written as it is. None when there is nothing to map to (empty,
+    no match, or an id the store does not know).
     """
     chosen = candidate if candidate is not None else result.best
     # A curator's pick of another store's id is kept (with its verdict in the comment); the
@@ -429,15 +445,14 @@ def sssom_mapping_for(
     if chosen is None or (chosen.verdict in unfound and not accepted):
         return None
     exact = accepted or (candidate is None and result.status is MappingStatus.VERIFIED)
-    # An accepted narrower or broader candidate is a narrowMatch or broadMatch, not an exactMatch.
-    predicate = VERDICT_PREDICATE.get(chosen.verdict, EXACT_MATCH) if accepted else None
+    skos = PREDICATE_SKOS[curated_predicate(predicate, chosen.verdict)] if accepted else None
     notes = [n for n in (comment, *result.notes) if n]
     if accepted and chosen.verdict is not Verdict.VERIFIED and chosen.note:
         notes.append(f"{chosen.verdict.value}: {chosen.note}")
     return SSSOMMapping(
         subject_id=subject_id_for(result.query.text),
         subject_label=result.query.text.strip(),
-        predicate_id=predicate or (EXACT_MATCH if exact else CLOSE_MATCH),
+        predicate_id=skos or (EXACT_MATCH if exact else CLOSE_MATCH),
         object_id=chosen.curie,
         object_label=chosen.label or "",
         mapping_justification=justification_for(chosen, curated=accepted),
@@ -447,6 +462,23 @@ def sssom_mapping_for(
         reviewer_id=reviewer_id,
         comment="; ".join(notes) or None,
     )
+
+
+# The predicate an accepted candidate with this verdict stands for, when the curator left it at
+# exact: a narrower candidate is a narrowMatch of the term (VERDICT_PREDICATE's SKOS form).
+_VERDICT_MAPPING_PREDICATE = {
+    verdict: next(p for p, s in PREDICATE_SKOS.items() if s == skos)
+    for verdict, skos in VERDICT_PREDICATE.items()
+}
+
+
+def curated_predicate(chosen: MappingPredicate | str | None, verdict: Verdict) -> MappingPredicate:
+    """How a curator's mapping to an id with `verdict` is written: the predicate the curator
+    chose; left at exact (the default), the one the verdict stands for (narrower, broader)."""
+    chosen = MappingPredicate(chosen or MappingPredicate.EXACT)
+    if chosen is not MappingPredicate.EXACT:
+        return chosen
+    return _VERDICT_MAPPING_PREDICATE.get(verdict, MappingPredicate.EXACT)
 
 
 def _tsv_cell(value: object) -> str:

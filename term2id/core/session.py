@@ -129,6 +129,26 @@ class ReviewRound(IntEnum):
     SETTLED = 3  # a disagreement between the two, settled after review
 
 
+class ReviewView(StrEnum):
+    """Whose decisions a reader of the log sees, when two curators review one session."""
+
+    FIRST = "first"  # the first curator: own decisions and settled ones
+    SECOND = "second"  # the second curator, blind: own decisions and settled ones only
+    # exports, training data, re-verification: settled, else the first curator's, else the
+    # second's (a row only the second curator decided is still a curator's decision)
+    EXPORT = "export"
+
+
+# Per view, groups of rounds in order of precedence: within a group the latest entry wins (a
+# curator may change a settled row again), and a row takes its decision from the first group
+# that has one.
+VIEW_ROUNDS = {
+    ReviewView.FIRST: ((ReviewRound.FIRST, ReviewRound.SETTLED),),
+    ReviewView.SECOND: ((ReviewRound.SECOND, ReviewRound.SETTLED),),
+    ReviewView.EXPORT: ((ReviewRound.FIRST, ReviewRound.SETTLED), (ReviewRound.SECOND,)),
+}
+
+
 class SessionError(Term2IdError):
     """A session file that cannot be opened or written."""
 
@@ -220,6 +240,10 @@ class RowSummaries:
     decisions: list[str | None] = field(default_factory=list)  # Action value, None: undecided
     decided_curies: list[str | None] = field(default_factory=list)
     comments: list[str | None] = field(default_factory=list)
+    # the decision's MappingPredicate value (None: undecided or not a mapping decision) and
+    # further ids of a one-to-many mapping; empty lists for summaries built without them
+    decided_predicates: list[str | None] = field(default_factory=list)
+    decided_also: list[tuple[str, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -708,22 +732,16 @@ class CurationSession:
         groups = same_term_groups(summaries.terms, summaries.ontologies, summaries.contexts)
         self._same_term = groups  # one assignment: readers see all of it or none
 
-    def undecided_same_term_rows(
-        self, row: int, review_round: ReviewRound = ReviewRound.FIRST
-    ) -> list[int]:
+    def undecided_same_term_rows(self, row: int, view: ReviewView = ReviewView.FIRST) -> list[int]:
         """The rows `apply_to_same_term` would decide: same term as `row`, other than `row`,
-        with no decision in force in `review_round`."""
+        with no decision in force as `view` sees the log (the blind second curator's own)."""
         rows = self.same_term_rows(row)
         # Only these rows' log: undo and redo entries carry the row of the decision they revoke.
         self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_rows (row INTEGER PRIMARY KEY)")
         self._conn.execute("DELETE FROM wanted_rows")
         self._conn.executemany("INSERT INTO wanted_rows VALUES (?)", ((r,) for r in rows))
-        entries = [
-            d
-            for d in self._light_decisions("WHERE row IN (SELECT row FROM wanted_rows)")
-            if d.review_round == review_round or d.action in (Action.UNDO, Action.REDO)
-        ]
-        decided = replay_log(entries)[0]
+        entries = self._light_decisions("WHERE row IN (SELECT row FROM wanted_rows)")
+        decided = replay_log(entries, view)[0]
         return [r for r in rows if r != row and r not in decided]
 
     def apply_to_same_term(
@@ -734,7 +752,10 @@ class CurationSession:
         shown (rows decided since are left alone). Each copy's evidence points to `decision`."""
         if decision.action not in DECIDING:
             raise ValueError(f"a {decision.action} decision decides no row")
-        todo = self.undecided_same_term_rows(decision.row, decision.review_round)
+        view = (
+            ReviewView.SECOND if decision.review_round is ReviewRound.SECOND else ReviewView.FIRST
+        )
+        todo = self.undecided_same_term_rows(decision.row, view)
         if rows is not None:
             wanted = set(rows)
             todo = [r for r in todo if r in wanted]
@@ -793,20 +814,23 @@ class CurationSession:
             for i, r, a, c, lb, cu, o, at, ev, cm, t, p, al, rr in cursor
         ]  # fmt: skip
 
-    def current_decisions(self) -> dict[int, Decision]:
-        """row -> its decision now (the last deciding entry not revoked by undo)."""
-        return replay_log(self.decisions())[0]
+    def current_decisions(self, view: ReviewView = ReviewView.EXPORT) -> dict[int, Decision]:
+        """row -> its decision now (the last deciding entry not revoked by undo), as `view`
+        sees the log."""
+        return replay_log(self.decisions(), view)[0]
 
-    def current_decision(self, row: int) -> Decision | None:
-        return replay_log(self.decisions(row))[0].get(row)
+    def current_decision(self, row: int, view: ReviewView = ReviewView.EXPORT) -> Decision | None:
+        return replay_log(self.decisions(row), view)[0].get(row)
 
-    def current_comments(self) -> dict[int, str]:
-        return {row: d.comment or "" for row, d in replay_log(self.decisions())[1].items()}
+    def current_comments(self, view: ReviewView = ReviewView.EXPORT) -> dict[int, str]:
+        return {row: d.comment or "" for row, d in replay_log(self.decisions(), view)[1].items()}
 
     # -- the review table ---------------------------------------------------------------------
 
-    def row_summaries(self) -> RowSummaries:
-        """What the review table shows, for every row: one query, plain lists."""
+    def row_summaries(self, view: ReviewView = ReviewView.EXPORT) -> RowSummaries:
+        """What the review table shows, for every row: one query, plain lists.
+
+        `view` says whose decisions it shows (a blind second curator sees only their own)."""
         rows = self._conn.execute(
             "SELECT i.term, i.context, i.ontology, r.best_curie, r.best_label, r.confidence, "
             "r.status FROM input_rows i LEFT JOIN results r ON r.row = i.row ORDER BY i.row"
@@ -826,10 +850,15 @@ class CurationSession:
         summaries.decisions = [None] * count
         summaries.decided_curies = [None] * count
         summaries.comments = [None] * count
-        decided, commented = replay_log(self._light_decisions())
+        summaries.decided_predicates = [None] * count
+        summaries.decided_also = [()] * count
+        decided, commented = replay_log(self._light_decisions(), view)
         for row, decision in decided.items():
             summaries.decisions[row] = decision.action.value
             summaries.decided_curies[row] = decision.curie
+            if decision.action in MAPPING:
+                summaries.decided_predicates[row] = decision.predicate.value
+                summaries.decided_also[row] = decision.also
         for row, decision in commented.items():
             summaries.comments[row] = decision.comment
         return summaries
@@ -1078,8 +1107,27 @@ class _Transaction:
                 raise SessionError(f"{self._path}: cannot write the session ({exc})") from exc
 
 
-def replay_log(log_entries: list[Decision]) -> tuple[dict[int, Decision], dict[int, Decision]]:
-    """Replay the log: (row -> current decision, row -> current comment)."""
+def replay_log(
+    log_entries: list[Decision], view: ReviewView = ReviewView.EXPORT
+) -> tuple[dict[int, Decision], dict[int, Decision]]:
+    """Replay the log: (row -> current decision, row -> current comment), as `view` sees it.
+
+    A session reviewed by one curator has first-round entries only: every view sees them all.
+    """
+    groups = VIEW_ROUNDS[view]
+    decided: dict[int, Decision] = {}
+    commented: dict[int, Decision] = {}
+    for rounds in reversed(groups):  # the group that takes precedence is applied last
+        group_decided, group_commented = replay_rounds(log_entries, frozenset(rounds))
+        decided.update(group_decided)
+        commented.update(group_commented)
+    return decided, commented
+
+
+def replay_rounds(
+    log_entries: list[Decision], rounds: frozenset[ReviewRound] | None = None
+) -> tuple[dict[int, Decision], dict[int, Decision]]:
+    """Replay the entries of `rounds` only (None: all): the latest entry not undone wins."""
     revoked: set[int] = set()
     for entry in log_entries:
         if entry.action is Action.UNDO:
@@ -1089,7 +1137,7 @@ def replay_log(log_entries: list[Decision]) -> tuple[dict[int, Decision], dict[i
     decided: dict[int, Decision] = {}
     commented: dict[int, Decision] = {}
     for entry in log_entries:
-        if entry.id in revoked:
+        if entry.id in revoked or (rounds is not None and entry.review_round not in rounds):
             continue
         if entry.action in DECIDING:
             decided[entry.row] = entry

@@ -49,7 +49,17 @@ from term2id.core.candidates import (
     Verdict,
 )
 from term2id.core.errors import StoreError, Term2IdError
-from term2id.core.session import MAPPING, SESSION_SUFFIX, Action, CurationSession, replay_log
+from term2id.core.session import (
+    MAPPING,
+    SESSION_SUFFIX,
+    Action,
+    CurationSession,
+    Decision,
+    NewDecision,
+    ReviewRound,
+    ReviewView,
+    replay_log,
+)
 from term2id.core.terms import TextMatch
 from term2id.gui.commands import DecisionCommand
 from term2id.gui.errors import show_error
@@ -97,6 +107,11 @@ class MainWindow(QMainWindow):
         self.settings = settings or GuiSettings()
         self.pool = pool or QThreadPool.globalInstance()
         self.session: CurationSession | None = None
+        # Whose decisions the table shows and who writes new ones: the first curator, or a
+        # second curator reviewing blind.
+        self.review_view = ReviewView.FIRST
+        self.agreement_dialog = None  # the open Review → Agreement dialog, if any
+        self.several_ids_dialog = None  # the open "Map to several ids" dialog, if any
         self._mapper = None
         self._quick_mapper = None
         self._mapping: Worker | None = None
@@ -211,6 +226,12 @@ class MainWindow(QMainWindow):
         self._action("&Open table…", self.open_table, QKeySequence.StandardKey.Open, file_menu)
         self._action("&Paste terms…", self.paste_terms, "Ctrl+Shift+V", file_menu)
         self._action("Open &session…", self.choose_session, "Ctrl+Shift+O", file_menu)
+        self._action(
+            "Open session as second curator (&blind)…",
+            lambda: self.choose_session(second_curator=True),
+            None,
+            file_menu,
+        )
         self.recent_menu = file_menu.addMenu("Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addSeparator()
@@ -218,6 +239,14 @@ class MainWindow(QMainWindow):
         self._action("Export sheet (CSV/XLSX)…", self.export_sheet, "Ctrl+E", file_menu)
         self._action("Export SSSOM mappings…", self.export_sssom, None, file_menu)
         self._action("Export training data (JSONL)…", self.export_training, None, file_menu)
+        self.only_reviewed_action = self._action(
+            "Export only rows both curators agree on or settled",
+            lambda: None,
+            None,
+            file_menu,
+            "onlyReviewed",
+        )
+        self.only_reviewed_action.setCheckable(True)
         file_menu.addSeparator()
         self._action(
             "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, file_menu
@@ -232,6 +261,7 @@ class MainWindow(QMainWindow):
         for action in (undo, redo):
             self.addAction(action)
             edit.addAction(action)
+        self.undo_actions = (undo, redo)
         edit.addSeparator()
         self._action(
             "&Accept best candidate", lambda: self.decide(Action.ACCEPT), "A", edit, "accept"
@@ -244,6 +274,17 @@ class MainWindow(QMainWindow):
         choose = edit.addMenu("Choose candidate")
         for n in range(1, 10):
             self._action(f"Candidate {n}", lambda n=n: self.choose(n), str(n), choose)
+        # How the row maps: letters, which every keyboard layout types without Shift+digit.
+        predicate = edit.addMenu("Mapping predicate")
+        self._action(
+            "Next predicate (exact → broad → narrow → close → related)",
+            lambda: self.step_predicate(1),
+            "P",
+            predicate,
+            "nextPredicate",
+        )
+        self._action("Previous predicate", lambda: self.step_predicate(-1), "Shift+P", predicate)
+        self._action("Map to &several ids…", self.map_several, "M", edit, "mapSeveral")
         edit.addSeparator()
         self._action("Next row", lambda: self.move(1), ["J", "Down"], edit)
         self._action("Previous row", lambda: self.move(-1), ["K", "Up"], edit)
@@ -258,6 +299,16 @@ class MainWindow(QMainWindow):
         self._action(
             "Show only rows with the same &term", self.show_same_term, "T", edit, "same-term"
         )
+        edit.addSeparator()
+        self.second_curator_action = self._action(
+            "Second curator (blind)",
+            lambda: self.set_second_curator(self.second_curator_action.isChecked()),
+            None,
+            edit,
+            "secondCurator",
+        )
+        self.second_curator_action.setCheckable(True)
+        self._action("A&greement of two curators…", self.open_agreement, None, edit, "agreement")
 
         mapping = bar.addMenu("&Mapping")
         self._action("Map rows not mapped yet", self.start_mapping, "F5", mapping)
@@ -309,12 +360,15 @@ class MainWindow(QMainWindow):
         worker.signals.result.connect(created)
         return self._run(worker)
 
-    def choose_session(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a session", "", SESSION_FILTER)
+    def choose_session(self, second_curator: bool = False) -> None:
+        title = "Open a session as the second curator" if second_curator else "Open a session"
+        path, _ = QFileDialog.getOpenFileName(self, title, "", SESSION_FILTER)
         if path:
-            self.open_session(Path(path))
+            self.open_session(Path(path), second_curator=second_curator or None)
 
-    def open_session(self, path: Path) -> bool:
+    def open_session(self, path: Path, second_curator: bool | None = None) -> bool:
+        """Open a session file; `second_curator` opens it for a blind second review (None: as
+        it was last left)."""
         try:
             session = CurationSession.open(path)
         except Term2IdError as exc:
@@ -325,10 +379,14 @@ class MainWindow(QMainWindow):
         self.settings.add_recent_file(path)
         self.undo_stack.clear()
         state = session.view_state()
+        if second_curator is None:
+            second_curator = bool(state.get("second_curator", False))
+        self.review_view = ReviewView.SECOND if second_curator else ReviewView.FIRST
+        self.second_curator_action.setChecked(second_curator)
         review_filter = ReviewFilter.from_json(state.get("filter", {}))
         self.filter_bar.show_filter(review_filter)
         self._refresh_verdicts()  # before the table shows the rows' statuses
-        self.model.set_rows(session.row_summaries())
+        self.model.set_rows(session.row_summaries(self.review_view))
         self.model.prepare_sort_keys()
         # The same-term keys (D and T) are built while the curator starts reviewing.
         self._run(Worker(_prepare_same_term, session, self.model.rows))
@@ -354,6 +412,10 @@ class MainWindow(QMainWindow):
         self._abandon_preparing()
         self._rerank_pending = False
         self.save_view_state()
+        for dialog in (self.agreement_dialog, self.several_ids_dialog):
+            if dialog is not None:
+                dialog.close()
+        self.agreement_dialog = self.several_ids_dialog = None
         self.session.close()
         self.session = None
         self.model.set_rows(ReviewTableModel().rows)
@@ -819,10 +881,26 @@ class MainWindow(QMainWindow):
         result = self.session.result(row)
         self._current = (row, result)
         query = self.session.query(row)
+        review = self._second_review_note(row)
         if result is None:
-            self.panel.show_row(query.text, query.ontology, (), ("not mapped yet",))
+            self.panel.show_row(query.text, query.ontology, (), ("not mapped yet", *review))
         else:
-            self.panel.show_row(query.text, query.ontology, result.candidates, result.notes)
+            notes = (*result.notes, *review)
+            self.panel.show_row(query.text, query.ontology, result.candidates, notes)
+
+    def _second_review_note(self, row: int) -> tuple[str, ...]:
+        """Blind review: the first curator's decision, shown once the second decided the row."""
+        if self.session is None or self.review_view is not ReviewView.SECOND:
+            return ()
+        from term2id.core.review import decision_text, review_rows, same_outcome
+
+        review = review_rows(self.session.decisions(row)).get(row)
+        if review is None or review.second is None:
+            return ("Second review (blind): the first curator's decision shows once you decide.",)
+        if review.first is None:
+            return ("First curator: not decided.",)
+        alike = "same as yours" if same_outcome(review.first, review.second) else "differs"
+        return (f"First curator: {decision_text(review.first)} ({alike}).",)
 
     def _before_reset(self) -> None:
         self._row_before_reset = self.current_row()
@@ -887,6 +965,7 @@ class MainWindow(QMainWindow):
         curie = candidate.curie if candidate is not None else None
         label = candidate.label if candidate is not None else None
         evidence = self._evidence_shown(result)
+        verdict = candidate.verdict if isinstance(candidate, Candidate) else None
         if curie is not None and action in MAPPING:
             checked = self._verify_choice(row, curie)
             if checked is not None:
@@ -894,6 +973,7 @@ class MainWindow(QMainWindow):
                     return False
                 curie, label = checked.curie, checked.label or label
                 evidence["verdict"] = [checked.verdict.value, checked.note]
+                verdict = checked.verdict
         try:
             made = self.session.decide(
                 row,
@@ -903,14 +983,209 @@ class MainWindow(QMainWindow):
                 label=label,
                 evidence=evidence,
                 comment=comment,
+                predicate=_predicate_of(verdict) if action in MAPPING else None,
+                review_round=self.review_round,
             )
         except Term2IdError as exc:
             show_error(self, exc)
             return False
         text = f"{action.value} row {row + 1}" + (f" → {curie}" if curie else "")
         self._push([made.id], [row], text)
+        if self.review_view is ReviewView.SECOND and action is not Action.COMMENT:
+            self.statusBar().showMessage(
+                f"Row {row + 1}: " + self._second_review_note(row)[0], 8000
+            )
         if advance and action is not Action.COMMENT:
             self.move(1)
+        return True
+
+    @property
+    def review_round(self) -> ReviewRound:
+        """The round new decisions are written in: the second curator's while reviewing blind."""
+        return ReviewRound.SECOND if self.review_view is ReviewView.SECOND else ReviewRound.FIRST
+
+    def decision_now(self, row: int) -> Decision | None:
+        """The row's decision as the table shows it (the second curator's own, when blind)."""
+        if self.session is None:
+            return None
+        return replay_log(self.session.decisions(row), self.review_view)[0].get(row)
+
+    def _redecide(self, decision: Decision, text: str, predicate: MappingPredicate) -> bool:
+        """Write `decision` again with another predicate: a new, undoable entry."""
+        assert self.session is not None
+        try:
+            made = self.session.decide(
+                decision.row,
+                decision.action,
+                self.settings.curator,
+                curie=decision.curie,
+                label=decision.label,
+                evidence=decision.evidence,
+                comment=decision.comment,
+                predicate=predicate,
+                also=decision.also,
+                review_round=self.review_round,
+            )
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return False
+        self._push([made.id], [decision.row], text)
+        return True
+
+    def step_predicate(self, step: int) -> bool:
+        """P / Shift+P: say how the current row's mapping relates term and id."""
+        row = self.current_row()
+        decision = self.decision_now(row) if row is not None else None
+        if decision is None or decision.action not in MAPPING:
+            self.statusBar().showMessage(
+                "Map the row to an id first (A, 1–9, or a searched term); then P says how.", 6000
+            )
+            return False
+        from term2id.gui.reviewing import PREDICATE_TEXT
+
+        order = list(MappingPredicate)
+        predicate = order[(order.index(decision.predicate) + step) % len(order)]
+        done = self._redecide(decision, f"row {row + 1}: {predicate.value}", predicate)
+        if done:
+            self.statusBar().showMessage(f"Row {row + 1}: {PREDICATE_TEXT[predicate]}", 6000)
+        return done
+
+    def map_several(self):  # -> SeveralIdsDialog | None
+        """M: map the current row to several ids (one-to-many), in a dialog."""
+        from term2id.gui.reviewing import SeveralIdsDialog
+
+        row = self.current_row()
+        if self.session is None or row is None:
+            return None
+        if self._current is None or self._current[0] != row:
+            self._show_row(row)
+        result = self._current[1] if self._current else None
+        decision = self.decision_now(row)
+        chosen = decision.curies if decision is not None and decision.action in MAPPING else ()
+        candidates = result.candidates if result is not None else ()
+        dialog = SeveralIdsDialog(self.session.query(row).text, candidates, chosen, self)
+        dialog.accepted.connect(lambda: self.map_to_ids(row, dialog.ids()))
+        dialog.finished.connect(lambda _r: setattr(self, "several_ids_dialog", None))
+        self.several_ids_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def map_to_ids(self, row: int, ids: Sequence[str]) -> bool:
+        """Map `row` to `ids` (the first is its mapped id); each is verified as a single choice
+        is, and more than one is flagged as one-to-many."""
+        if self.session is None or not ids:
+            return False
+        result = self.session.result(row)
+        candidates = {c.curie: c for c in result.candidates} if result else {}
+        best = result.best.curie if result is not None and result.best else None
+        checked_ids, labels, verdicts = [], {}, {}
+        for curie in ids:
+            checked = self._verify_choice(row, curie)
+            if checked is not None:
+                if not self._confirm_choice(checked):
+                    return False
+                curie = checked.curie
+                labels[curie], verdicts[curie] = checked.label, checked.verdict
+            elif curie in candidates:
+                labels[curie], verdicts[curie] = candidates[curie].label, candidates[curie].verdict
+            checked_ids.append(curie)
+        ids = list(dict.fromkeys(checked_ids))
+        first = ids[0]
+        action = Action.MANUAL
+        if first in candidates:
+            action = Action.ACCEPT if first == best else Action.CHOOSE
+        decision = self.decision_now(row)
+        predicate = (
+            decision.predicate
+            if decision is not None and decision.action in MAPPING
+            else _predicate_of(verdicts.get(first))
+        )
+        try:
+            made = self.session.decide(
+                row,
+                action,
+                self.settings.curator,
+                curie=first,
+                label=labels.get(first),
+                evidence=self._evidence_shown(result),
+                predicate=predicate,
+                also=ids[1:],
+                review_round=self.review_round,
+            )
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return False
+        self._push([made.id], [row], f"map row {row + 1} to {len(ids)} id(s)")
+        if len(ids) > 1:
+            self.statusBar().showMessage(
+                f"⚠ Row {row + 1} maps to {len(ids)} ids (one-to-many): exports flag it.", 10000
+            )
+        return True
+
+    # -- two curators -------------------------------------------------------------------------
+
+    def set_second_curator(self, on: bool) -> None:
+        """Switch between the first curator's review and a blind second review."""
+        view = ReviewView.SECOND if on else ReviewView.FIRST
+        self.second_curator_action.setChecked(on)
+        if self.session is None or view is self.review_view:
+            self.review_view = view
+            return
+        self.review_view = view
+        self.undo_stack.clear()  # its commands refresh rows as the other view showed them
+        self._keep_row(lambda: self.model.set_rows(self.session.row_summaries(view)))
+        row = self.current_row()
+        if row is not None:
+            self._show_row(row)
+        self._update_title()
+        self._update_summary()
+        self.save_view_state()
+        blind = (
+            "Second review, blind: the first curator's decisions are hidden until you decide "
+            "each row."
+        )
+        self.statusBar().showMessage(blind if on else "First curator's review.", 10000)
+
+    def open_agreement(self):  # -> AgreementDialog | None
+        """Review → Agreement: figures over the rows both curators decided, and the
+        disagreements to settle."""
+        if self.session is None:
+            return None
+        from term2id.core.review import session_agreement
+        from term2id.gui.reviewing import AgreementDialog
+
+        if self.agreement_dialog is not None:
+            self.agreement_dialog.refresh()
+            self.agreement_dialog.raise_()
+            return self.agreement_dialog
+        session = self.session
+        dialog = AgreementDialog(
+            lambda: session_agreement(session),
+            session.row_summaries(ReviewView.FIRST).terms,
+            self.settle_row,
+            self.select_row,
+            self,
+        )
+        dialog.finished.connect(lambda _r: setattr(self, "agreement_dialog", None))
+        # Not modal: "Go to the row" shows the row in the window while the queue stays open,
+        # and undo and redo work from either window.
+        dialog.addActions(list(self.undo_actions))
+        self.agreement_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def settle_row(self, row: int, taken: Decision) -> bool:
+        """Settle a disagreement with `taken`: a settled entry in the log, undone like any other."""
+        if self.session is None:
+            return False
+        from term2id.core.review import decision_text, settle
+
+        try:
+            made = settle(self.session, row, taken, self.settings.curator)
+        except Term2IdError as exc:
+            show_error(self, exc)
+            return False
+        self._push([made.id], [row], f"settle row {row + 1}: {decision_text(taken)}")
         return True
 
     def _verify_choice(self, row: int, curie: str):
@@ -1008,29 +1283,31 @@ class MainWindow(QMainWindow):
         """Show the rows' decisions as the session's log now says."""
         if self.session is None:
             return
+        view = self.review_view
         if len(rows) > _SMALL_REFRESH:
-            decided = self.session.current_decisions()
-            comments = self.session.current_comments()
+            decided = self.session.current_decisions(view)
+            comments = self.session.current_comments(view)
             for row in rows:
-                decision = decided.get(row)
-                self.model.update_decision(
-                    row,
-                    decision.action.value if decision else None,
-                    decision.curie if decision else None,
-                    comments.get(row, ""),
-                )
+                self._show_decision(row, decided.get(row), comments.get(row, ""))
         else:
             for row in rows:
-                decided, commented = replay_log(self.session.decisions(row))
-                decision = decided.get(row)
+                decided, commented = replay_log(self.session.decisions(row), view)
                 comment = commented.get(row)
-                self.model.update_decision(
-                    row,
-                    decision.action.value if decision else None,
-                    decision.curie if decision else None,
-                    comment.comment if comment else "",
-                )
+                self._show_decision(row, decided.get(row), comment.comment if comment else "")
         self._update_summary()
+        if self.agreement_dialog is not None:  # its figures follow every change of the log
+            self.agreement_dialog.refresh()
+
+    def _show_decision(self, row: int, decision: Decision | None, comment: str) -> None:
+        mapping = decision is not None and decision.action in MAPPING
+        self.model.update_decision(
+            row,
+            decision.action.value if decision else None,
+            decision.curie if decision else None,
+            comment,
+            decision.predicate.value if mapping else None,
+            decision.also if mapping else (),
+        )
 
     def bulk_accept_rows(self) -> list[int]:
         """Undecided rows whose best candidate is verified at or above the threshold."""
@@ -1068,10 +1345,11 @@ class MainWindow(QMainWindow):
                 return 0
         summaries = self.model.rows
         decisions = [
-            (row, Action.ACCEPT, summaries.best_curies[row], summaries.best_labels[row],
+            NewDecision(row, Action.ACCEPT, summaries.best_curies[row], summaries.best_labels[row],
              {"status": "verified", "bulk": True, "threshold": threshold,
               "shown": [[summaries.best_curies[row], summaries.best_labels[row], "verified",
-                         summaries.confidences[row], []]]}, None)
+                         summaries.confidences[row], []]]}, None,
+             review_round=self.review_round)
             for row in rows
         ]  # fmt: skip
         try:
@@ -1088,7 +1366,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if self.session is None or row is None:
             return 0
-        decision = self.session.current_decision(row)
+        decision = self.decision_now(row)
         if decision is None:
             self.statusBar().showMessage(
                 "Decide this row first (A, R, S, a number or /), then press D to apply the "
@@ -1097,7 +1375,7 @@ class MainWindow(QMainWindow):
             )
             return 0
         term = self.model.rows.terms[row]
-        rows = self.session.undecided_same_term_rows(row, decision.review_round)
+        rows = self.session.undecided_same_term_rows(row, self.review_view)
         if not rows:
             self.statusBar().showMessage(f"No other undecided row has the term “{term}”.", 5000)
             return 0
@@ -1227,7 +1505,12 @@ class MainWindow(QMainWindow):
 
         stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
         threshold = self.settings.threshold
-        return self._export(lambda: export_sheet(self.session, path, threshold, stores), path)
+        only = self._only_reviewed()
+        if only is None:
+            return None
+        return self._export(
+            lambda: export_sheet(self.session, path, threshold, stores, only_reviewed=only), path
+        )
 
     def export_sssom(self, path: Path | None = None) -> Path | None:
         if self.session is None:
@@ -1240,7 +1523,31 @@ class MainWindow(QMainWindow):
         from term2id.gui.exporting import export_sssom
 
         stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
-        return self._export(lambda: export_sssom(self.session, path, stores), path)
+        only = self._only_reviewed()
+        if only is None:
+            return None
+        return self._export(
+            lambda: export_sssom(self.session, path, stores, only_reviewed=only), path
+        )
+
+    def _only_reviewed(self) -> bool | None:
+        """Whether exports keep only rows both curators agree on or settled; None (and a word
+        why) when that is asked of a session no second curator reviewed."""
+        if not self.only_reviewed_action.isChecked():
+            return False
+        from term2id.core.review import has_second_review
+
+        assert self.session is not None
+        if not has_second_review(self.session):
+            QMessageBox.information(
+                self,
+                "Export",
+                "No second curator has reviewed this session, so no row is agreed or settled. "
+                "Untick File → Export only rows both curators agree on or settled, or review it "
+                "as the second curator first (Review → Second curator (blind)).",
+            )
+            return None
+        return True
 
     def export_training(self, path: Path | None = None) -> Path | None:
         if self.session is None:
@@ -1307,6 +1614,7 @@ class MainWindow(QMainWindow):
         state = {
             "filter": self.model.filter.to_json(),
             "sort": [self.model.sort_column, self.model.sort_order.value],
+            "second_curator": self.review_view is ReviewView.SECOND,
         }
         if row is not None:
             state["current_row"] = row
@@ -1317,6 +1625,8 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         where = f" — {self.session.path.name}" if self.session else ""
+        if self.session is not None and self.review_view is ReviewView.SECOND:
+            where += " — second curator (blind)"
         self.setWindowTitle(f"term2id {__version__}{where}")
 
     def _update_summary(self) -> None:
@@ -1339,6 +1649,7 @@ class MainWindow(QMainWindow):
             "<p>Open a table (Ctrl+O), drop a CSV/TSV/XLSX file here, or paste terms "
             "(Ctrl+Shift+V). Each term is mapped to verified ontology ids; you decide.</p>"
             "<p><b>Keys:</b> A accept · R reject · 1–9 choose · S skip · C comment · "
+            "P predicate (exact, broad, narrow, close, related) · M several ids · "
             "J/K or arrows move · / search · Ctrl+Z undo · Ctrl+Shift+Z redo</p>"
         )
 
@@ -1352,6 +1663,16 @@ class MainWindow(QMainWindow):
 
 def _prepare_same_term(session: CurationSession, rows, progress) -> None:
     session.prepare_same_term(rows)
+
+
+def _predicate_of(verdict: Verdict | None) -> MappingPredicate | None:
+    """The predicate a mapping starts with: narrow or broad for a candidate the store judges
+    narrower or broader than the term, else exact (None). The curator changes it with P."""
+    if verdict is Verdict.NARROWER:
+        return MappingPredicate.NARROW
+    if verdict is Verdict.BROADER:
+        return MappingPredicate.BROAD
+    return None
 
 
 def _warm_imports() -> None:

@@ -1,9 +1,17 @@
 """A session's rows and decisions through the core writers: mapped sheet, SSSOM, training data.
 
 Qt-free. A curator's decision wins over the machine's ranking: an accepted, chosen or manual id
-becomes the row's mapped id (an exactMatch with ManualMappingCuration in SSSOM, or a narrowMatch or
-broadMatch when its verdict says so), a rejected row maps to nothing, and undecided or skipped rows
-keep the machine's best candidate. Every exported id is verified again against the stores.
+becomes the row's mapped id (with the curator's predicate in SSSOM, ManualMappingCuration; left at
+exact, a narrowMatch or broadMatch when its verdict says so), a rejected row maps to nothing, and
+undecided or skipped rows keep the machine's best candidate. Every exported id is verified again
+against the stores. A row mapped to several ids keeps the first in `mapped_id`, all of them in
+`mapped_ids`, is flagged in `one_to_many`, and gets one SSSOM row per id.
+
+Two curators (see `term2id.core.review`): a settled decision wins, else the first curator's, else
+the second's (a row only the second curator decided). In SSSOM a row decided by one curator has
+that curator as author_id; a row both decided alike, or settled after review, has the first
+curator as author_id and the second as reviewer_id. `only_reviewed` limits an export to those
+rows.
 """
 
 from __future__ import annotations
@@ -13,12 +21,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, MappingStatus, Query
+from term2id.core.review import RowReview, review_rows
 from term2id.core.session import MAPPING, Action, CurationSession, Decision
 from term2id.core.sources.index import index_of
 from term2id.core.store import OntologyStore
 from term2id.core.verification import recheck_result
 
 DECISION_COLUMNS = ("curator_decision", "curator", "curator_comment")
+# After the mapped columns: how the curator says the row maps, and every id it maps to.
+CURATED_COLUMNS = ("mapping_predicate", "mapped_ids", "one_to_many")
+MAPPED_IDS_SEPARATOR = "|"
 
 
 def curated_result(
@@ -61,27 +73,37 @@ def _curator_text(decision: Decision | None) -> str:
     return f"{decision.curator} ({decision.orcid})" if decision.orcid else decision.curator
 
 
+def _reviewed(review: RowReview | None) -> bool:
+    """Both curators decided the row alike, or it was settled after review."""
+    return review is not None and (review.settled is not None or review.agreed)
+
+
 def export_sheet(
     session: CurationSession,
     path: Path | str,
     threshold: float = 0.9,
     stores: dict[str, OntologyStore] | None = None,
+    only_reviewed: bool = False,
 ) -> int:
     """The input sheet with the mapped columns and the curator's decision; returns rows written.
 
     `stores` (by name) verify every exported id again; without them ids keep the verdicts the
-    session holds, and an id chosen by hand is exported as unchecked.
+    session holds, and an id chosen by hand is exported as unchecked. `only_reviewed` writes only
+    rows both curators decided alike or that were settled.
     """
-    from term2id.core.exports import MappedSheetWriter
+    from term2id.core.exports import MappedSheetWriter, curated_predicate
 
     decided = session.current_decisions()
     comments = session.current_comments()
+    reviews = review_rows(session.decisions()) if only_reviewed else {}
     inputs = [session.source_path] if session.source_path else []
     header = [*session.header, *DECISION_COLUMNS]
     width = len(session.header)
     queries = session.queries()
-    with MappedSheetWriter(path, header, inputs=inputs) as writer:
+    with MappedSheetWriter(path, header, inputs=inputs, trailing_columns=CURATED_COLUMNS) as writer:
         for row, cells, result in session.iter_rows():
+            if only_reviewed and not _reviewed(reviews.get(row)):
+                continue
             decision = decided.get(row)
             own = [c or "" for c in cells[:width]] + [""] * (width - len(cells))
             extra = [
@@ -89,21 +111,37 @@ def export_sheet(
                 _curator_text(decision),
                 comments.get(row, ""),
             ]
-            writer.write(
-                [*own, *extra, *cells[width:]],
-                curated_result(result, queries[row], decision, stores),
-            )
+            curated = curated_result(result, queries[row], decision, stores)
+            trailing = ["", curated.best.curie if curated.best else "", ""]
+            if decision is not None and decision.action in MAPPING and curated.best is not None:
+                ids = (curated.best.curie, *decision.also)
+                predicate = curated_predicate(decision.predicate, curated.best.verdict)
+                trailing = [
+                    predicate.value,
+                    MAPPED_IDS_SEPARATOR.join(ids),
+                    "yes" if len(ids) > 1 else "",
+                ]
+            writer.write([*own, *extra, *cells[width:]], curated, trailing)
     return writer.rows_written - 1  # the header
 
 
+def _orcid_id(decision: Decision) -> str | None:
+    return f"orcid:{decision.orcid}" if decision.orcid else None
+
+
 def export_sssom(
-    session: CurationSession, path: Path | str, stores: dict[str, OntologyStore] | None = None
+    session: CurationSession,
+    path: Path | str,
+    stores: dict[str, OntologyStore] | None = None,
+    only_reviewed: bool = False,
 ) -> int:
-    """An SSSOM TSV: curated rows with the curator as reviewer (or author of a manual pick)."""
+    """An SSSOM TSV: curated rows with their curators as author (and reviewer, after a second
+    review), one mapping per id; undecided rows with the machine's best candidate."""
     from term2id.core.exports import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
 
     decided = session.current_decisions()
     comments = session.current_comments()
+    reviews = review_rows(session.decisions())
     releases = session.releases()
     queries = session.queries()
     title = Path(session.source_path).name if session.source_path else session.path.name
@@ -111,6 +149,9 @@ def export_sssom(
     inputs = [session.source_path] if session.source_path else []
     with SSSOMWriter(path, metadata, inputs=inputs) as writer:
         for row, _cells, result in session.iter_rows():
+            review = reviews.get(row)
+            if only_reviewed and not _reviewed(review):
+                continue
             decision = decided.get(row)
             if decision is not None and decision.action is Action.REJECT:
                 continue
@@ -125,23 +166,36 @@ def export_sssom(
                     if mapping is not None:
                         writer.add(mapping)
                 continue
-            curated = curated_result(result, queries[row], decision, stores)
-            who = f"orcid:{decision.orcid}" if decision.orcid else None
-            note = comments.get(row) or None
-            if who is None:
-                note = "; ".join(n for n in (f"curator: {decision.curator}", note) if n)
-            manual = decision.action is Action.MANUAL
-            mapping = sssom_mapping_for(
-                curated,
-                release,
-                candidate=curated.candidates[0],
-                accepted=True,
-                author_id=who if manual else None,
-                reviewer_id=None if manual else who,
-                comment=note,
-            )
-            if mapping is not None:
-                writer.add(mapping)
+            # Who: the first curator wrote it and the second reviewed it when both decided alike
+            # or it was settled; otherwise whoever decided it alone is its author.
+            if _reviewed(review) and review.first is not None and review.second is not None:
+                author, reviewer = review.first, review.second
+            else:
+                author, reviewer = decision, None
+            notes = [comments.get(row) or None]
+            notes += [f"curator: {d.curator}" for d in (author, reviewer) if d and not d.orcid]
+            if review is not None and review.disagreed and review.settled is None:
+                notes.append("the second curator decided otherwise; not settled")
+            note = "; ".join(n for n in notes if n) or None
+            for curie in decision.curies:
+                one = (
+                    decision
+                    if curie == decision.curie
+                    else replace(decision, curie=curie, label=None)
+                )
+                curated = curated_result(result, queries[row], one, stores)
+                mapping = sssom_mapping_for(
+                    curated,
+                    release,
+                    candidate=curated.candidates[0],
+                    accepted=True,
+                    author_id=_orcid_id(author),
+                    reviewer_id=_orcid_id(reviewer) if reviewer else None,
+                    comment=note,
+                    predicate=decision.predicate,
+                )
+                if mapping is not None:
+                    writer.add(mapping)
     return writer.rows_written
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from term2id.core.candidates import Candidate, MappingStatus, Verdict
+from term2id.core.candidates import Candidate, MappingPredicate, MappingStatus, Verdict
 from term2id.core.session import Action, RowSummaries
 from term2id.core.terms import TextMatch
 
@@ -120,6 +120,8 @@ class ReviewRow:
     decision: str  # an Action value or UNDECIDED
     decided_curie: str | None
     comment: str | None
+    predicate: str | None = None  # MappingPredicate value of a mapping decision
+    also: tuple[str, ...] = ()  # further ids of a one-to-many mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,13 +222,22 @@ class ReviewTableModel(QAbstractTableModel):
         self._changed(row)
 
     def update_decision(
-        self, row: int, decision: str | None, curie: str | None, comment: str | None = None
+        self,
+        row: int,
+        decision: str | None,
+        curie: str | None,
+        comment: str | None = None,
+        predicate: str | None = None,
+        also: tuple[str, ...] = (),
     ) -> None:
         rows = self._rows
         rows.decisions[row] = decision
         rows.decided_curies[row] = curie
         if comment is not None:
             rows.comments[row] = comment or None
+        if rows.decided_predicates:
+            rows.decided_predicates[row] = predicate
+            rows.decided_also[row] = tuple(also)
         self._decision_codes[row] = DECISION_ORDER.index(decision or UNDECIDED)
         self._keys.arrays.pop(self.DECISION, None)
         self._changed(row)
@@ -369,6 +380,8 @@ class ReviewTableModel(QAbstractTableModel):
             decision=r.decisions[row] or UNDECIDED,
             decided_curie=r.decided_curies[row],
             comment=r.comments[row],
+            predicate=r.decided_predicates[row] if r.decided_predicates else None,
+            also=r.decided_also[row] if r.decided_also else (),
         )
 
     # -- QAbstractTableModel ------------------------------------------------------------------
@@ -418,6 +431,12 @@ class ReviewTableModel(QAbstractTableModel):
                 text = DECISION_TEXT.get(r.decisions[row] or UNDECIDED, "")
                 if decided and decided != r.best_curies[row]:
                     text = f"{text} {decided}"
+                predicate = r.decided_predicates[row] if r.decided_predicates else None
+                if predicate and predicate != MappingPredicate.EXACT.value:
+                    text = f"{text} · {predicate}"
+                also = r.decided_also[row] if r.decided_also else ()
+                if also:
+                    text = f"{text} +{len(also)} id{'s' if len(also) > 1 else ''}"
                 if r.comments[row]:
                     text = f"{text} 💬".strip()
                 return text
@@ -428,6 +447,10 @@ class ReviewTableModel(QAbstractTableModel):
             color = STATUS_COLOR.get(r.statuses[row] or "")
             return QBrush(QColor(color)) if color else None
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.DECISION and r.decided_also and r.decided_also[row]:
+                ids = (r.decided_curies[row], *r.decided_also[row])
+                tip = f"one-to-many: maps to {', '.join(i for i in ids if i)}"
+                return f"{tip}\n{r.comments[row]}" if r.comments[row] else tip
             if column == self.DECISION and r.comments[row]:
                 return r.comments[row]
             if column == self.TERM and r.contexts[row]:

@@ -214,6 +214,38 @@ def test_a_session_saved_by_the_previous_version_opens_with_nothing_lost(
     again.close()
 
 
+def test_a_session_saved_by_schema_2_opens_with_nothing_lost(session: CurationSession) -> None:
+    session.record_results([(2, result("x", "TP:0000001"))], {"tiny": "r1"}, sources=["exact"])
+    session.decide(0, Action.CHOOSE, CURATOR, "TP:0000004", "Focal seizure", comment="focal")
+    rejected = session.decide(1, Action.REJECT, CURATOR)
+    session.undo([rejected.id], CURATOR)
+    session.close()
+    # Schema 2, as term2id wrote it once results recorded their sources, before decisions had
+    # predicates, several ids and review rounds, and before sessions had an id.
+    conn = sqlite3.connect(session.path)
+    conn.executescript(
+        "ALTER TABLE decisions DROP COLUMN predicate; ALTER TABLE decisions DROP COLUMN also;"
+        "ALTER TABLE decisions DROP COLUMN review_round;"
+        "DELETE FROM meta WHERE key = 'session_id'; PRAGMA user_version = 2;"
+    )
+    conn.close()
+
+    reopened = CurationSession.open(session.path)
+    assert reopened.result_sources(2) == ("exact",)
+    chosen = reopened.current_decision(0)
+    assert (chosen.action, chosen.curie, chosen.comment) == (Action.CHOOSE, "TP:0000004", "focal")
+    assert (chosen.predicate, chosen.also, chosen.curies) == (
+        MappingPredicate.EXACT, (), ("TP:0000004",),
+    )  # fmt: skip
+    assert reopened.current_decision(1) is None  # the undo is kept
+    assert reopened.row_summaries().decided_predicates[:2] == ["exact", None]
+    assert len(reopened.decisions()) == 3
+    reopened.close()
+    conn = sqlite3.connect(session.path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
 def test_a_decision_keeps_its_predicate_its_further_ids_and_its_review_round(
     session: CurationSession,
 ) -> None:

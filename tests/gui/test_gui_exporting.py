@@ -85,3 +85,103 @@ def test_exported_ids_carry_their_real_verdict(tmp_path: Path, tiny_catalog: Sto
     )
     assert unchecked[2]["status"] == "unchecked" and unchecked[3]["status"] == "unchecked"
     session.close()
+
+
+def sssom_rows(path: Path) -> list[dict]:
+    lines = [line.split("\t") for line in path.read_text().splitlines() if line[:1] != "#"]
+    return [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
+
+
+def test_predicates_several_ids_and_two_curators_in_exports(
+    tmp_path: Path, tiny_catalog: StoreCatalog
+) -> None:
+    from term2id.core.review import settle
+    from term2id.core.session import ReviewRound
+
+    store = tiny_catalog.open("tiny")
+    terms = ["Seizure", "fits and swelling", "Anemia", "Tumour", "Seizures"]
+    source = SessionInput(
+        header=("phenotype",), rows=[[t] for t in terms], term_column="phenotype",
+        default_ontology="tiny",
+    )  # fmt: skip
+    session = CurationSession.create(tmp_path / "s.t2id", source)
+    session.record_results(
+        [
+            (0, stale("Seizure", "TP:0000003", "Seizure")),
+            (1, stale("fits and swelling", "TP:0000003", "Seizure")),
+            (2, stale("Anemia", "TP:0000005", "Anemia")),
+            (3, stale("Tumour", "TP:0000007", "Tumor")),
+            (4, stale("Seizures", "TP:0000003", "Seizure")),
+        ],
+        {"tiny": store.release},
+    )
+    bea = Curator("Bea Second", "0000-0001-5109-3700")
+    second = ReviewRound.SECOND
+    # Row 0: both accept alike. Row 1: one curator maps it to two ids, broader.
+    session.decide(0, Action.ACCEPT, CURATOR, "TP:0000003", "Seizure")
+    session.decide(0, Action.ACCEPT, bea, "TP:0000003", "Seizure", review_round=second)
+    session.decide(
+        1, Action.ACCEPT, CURATOR, "TP:0000003", "Seizure", predicate="broad", also=["TP:0000006"]
+    )
+    # Row 2: they disagree, then settle with the second curator's related mapping.
+    session.decide(2, Action.ACCEPT, CURATOR, "TP:0000005", "Anemia")
+    other = session.decide(
+        2, Action.MANUAL, bea, "TP:0000006", "Edema", predicate="related", review_round=second
+    )
+    settle(session, 2, other, CURATOR)
+    # Row 3: they disagree and nobody settled it. Row 4: only the second curator decided.
+    session.decide(3, Action.ACCEPT, CURATOR, "TP:0000007", "Tumor")
+    session.decide(3, Action.REJECT, bea, review_round=second)
+    session.decide(4, Action.ACCEPT, bea, "TP:0000003", "Seizure", review_round=second)
+    stores = {"tiny": store}
+
+    export_sheet(session, tmp_path / "sheet.csv", stores=stores)
+    rows = rows_of(tmp_path / "sheet.csv")
+    assert list(rows[0])[-3:] == ["mapping_predicate", "mapped_ids", "one_to_many"]
+    assert [r["mapped_id"] for r in rows] == [
+        "TP:0000003", "TP:0000003", "TP:0000006", "TP:0000007", "TP:0000003",
+    ]  # fmt: skip
+    assert [r["mapped_ids"] for r in rows][:3] == [
+        "TP:0000003", "TP:0000003|TP:0000006", "TP:0000006",
+    ]  # fmt: skip
+    assert [r["one_to_many"] for r in rows] == ["", "yes", "", "", ""]
+    assert [r["mapping_predicate"] for r in rows] == [
+        "exact", "broad", "related", "exact", "exact",
+    ]  # fmt: skip
+
+    export_sssom(session, tmp_path / "all.sssom.tsv", stores)
+    mappings = sssom_rows(tmp_path / "all.sssom.tsv")
+    by_row = {}
+    for mapping in mappings:
+        by_row.setdefault(mapping["subject_label"], []).append(mapping)
+    ada, bea_id = "orcid:0000-0002-1825-0097", "orcid:0000-0001-5109-3700"
+    # One mapping per id, each with the curator's predicate.
+    assert [(m["object_id"], m["predicate_id"]) for m in by_row["fits and swelling"]] == [
+        ("TP:0000003", "skos:broadMatch"), ("TP:0000006", "skos:broadMatch"),
+    ]  # fmt: skip
+    authors = {(m["author_id"], m["reviewer_id"]) for m in by_row["fits and swelling"]}
+    assert authors == {(ada, "")}
+    who = {
+        term: [(m["object_id"], m["author_id"], m["reviewer_id"]) for m in by_row[term]]
+        for term in ("Seizure", "Seizures")
+    }
+    assert who == {
+        "Seizure": [("TP:0000003", ada, bea_id)],  # both alike: first author, second reviewer
+        "Seizures": [("TP:0000003", bea_id, "")],  # the second curator alone: its author
+    }
+    anemia = by_row["Anemia"]
+    assert [(m["object_id"], m["predicate_id"]) for m in anemia] == [
+        ("TP:0000006", "skos:relatedMatch")
+    ]
+    assert (anemia[0]["author_id"], anemia[0]["reviewer_id"]) == (ada, bea_id)
+    assert "not settled" in by_row["Tumour"][0]["comment"]
+
+    # Limited to rows both decided alike or settled: rows 0 and 2.
+    assert export_sheet(session, tmp_path / "agreed.csv", stores=stores, only_reviewed=True) == 2
+    assert [r["phenotype"] for r in rows_of(tmp_path / "agreed.csv")] == ["Seizure", "Anemia"]
+    export_sssom(session, tmp_path / "agreed.sssom.tsv", stores, only_reviewed=True)
+    agreed = sssom_rows(tmp_path / "agreed.sssom.tsv")
+    assert [(m["subject_label"], m["object_id"]) for m in agreed] == [
+        ("Seizure", "TP:0000003"), ("Anemia", "TP:0000006"),
+    ]  # fmt: skip
+    session.close()

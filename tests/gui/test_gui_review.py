@@ -121,7 +121,8 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     seizure = next(r for r in body if r["object_id"] == "TP:0000003")
     assert seizure["predicate_id"] == "skos:exactMatch"
     assert seizure["mapping_justification"] == "semapv:ManualMappingCuration"
-    assert seizure["reviewer_id"] == "orcid:0000-0002-1825-0097"
+    # Decided by one curator: that curator is its author, and nobody reviewed it.
+    assert (seizure["author_id"], seizure["reviewer_id"]) == ("orcid:0000-0002-1825-0097", "")
     assert not any(r["object_id"] == "TP:0000005" for r in body)  # the rejected row
 
     from term2id.core.training_data import read_jsonl
