@@ -22,10 +22,11 @@ from pathlib import Path
 
 from term2id.core.session import Action, CurationSession, Curator, SessionInput
 
-WORDS = (
-    "abnormal absent brain cardiac delayed dental ear eye facial global hand heart kidney "
-    "large liver long low muscle short small speech skin thin weak wide"
-).split()
+WORDS = [
+    "abnormal", "absent", "brain", "cardiac", "delayed", "dental", "ear", "eye", "facial",
+    "global", "hand", "heart", "kidney", "large", "liver", "long", "low", "muscle", "short",
+    "small", "speech", "skin", "thin", "weak", "wide",
+]  # fmt: skip
 
 
 def make_terms(rows: int, same: int, seed: int) -> tuple[list[str], list[int]]:
