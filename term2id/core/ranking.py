@@ -38,6 +38,7 @@ SOURCE_WEIGHTS = {
     "llm": 0.6,
     "replacement": 0.95,
     "manual": 1.0,
+    "curated": 1.0,
 }
 DEFAULT_SOURCE_WEIGHT = 0.5
 # Fuzzy, semantic and agreement votes together stay below 0.9 (1 - 0.7 x 0.2 x 0.75 = 0.895):
@@ -215,3 +216,38 @@ def cap_shared_names(
             )
         capped.append(candidate)
     return capped
+
+
+# Verdicts under which an id a curator accepted before is not proposed again as it stands: it is
+# shown first, flagged by its verdict, and never accepted automatically.
+_NOT_REUSABLE = (Verdict.OBSOLETE, Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY)
+
+
+def apply_curation(
+    candidates: Sequence[Candidate], rejected: Mapping[str, str], threshold: float
+) -> list[Candidate]:
+    """Put what curators decided before (the mapping memory) above every source's ranking.
+
+    Candidates the `curated` source proposed come first, in its order (latest decision first);
+    one whose verdict still holds gets confidence 1.0, one now obsolete or unknown, or of
+    another store, keeps its verdict and confidence, so the row says so. Ids in `rejected`
+    (id -> "rejected by NAME on DATE") go last, capped below `threshold`, with that note.
+    """
+    if not rejected and not any("curated" in c.sources for c in candidates):
+        return list(candidates)
+    cap = max(0.0, round(threshold - SHARED_NAME_GAP, 4))
+    curated, others, refused = [], [], []
+    for candidate in candidates:
+        if candidate.curie in rejected:
+            note = "; ".join(filter(None, [rejected[candidate.curie], candidate.note]))
+            refused.append(replace(candidate, confidence=min(candidate.confidence, cap), note=note))
+        elif "curated" in candidate.sources:
+            evidence = next(e for e in candidate.evidence if e.source == "curated")
+            if candidate.verdict not in _NOT_REUSABLE:
+                candidate = replace(candidate, confidence=1.0)
+            note = "; ".join(filter(None, [evidence.detail, candidate.note]))
+            curated.append((evidence.rank, replace(candidate, note=note)))
+        else:
+            others.append(candidate)
+    curated.sort(key=lambda item: item[0])
+    return [c for _, c in curated] + others + refused

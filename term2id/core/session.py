@@ -715,6 +715,17 @@ class CurationSession:
             for i, r, a, c, lb, cu, o, at, ev, cm, t, p, al, rr in cursor
         ]  # fmt: skip
 
+    def decisions_after(self, decision_id: int) -> list[Decision]:
+        """The log entries after `decision_id`, oldest first, without their evidence: what a
+        record kept outside the file (the mapping memory) has not taken in yet."""
+        return [
+            Decision(i, r, Action(a), c, None, "", None, "", None, None, t)
+            for i, r, a, c, t in self._conn.execute(
+                "SELECT id, row, action, curie, target FROM decisions WHERE id > ? ORDER BY id",
+                (decision_id,),
+            )
+        ]
+
     def current_decisions(self) -> dict[int, Decision]:
         """row -> its decision now (the last deciding entry not revoked by undo)."""
         return replay_log(self.decisions())[0]
