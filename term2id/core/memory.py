@@ -339,14 +339,16 @@ class MappingMemory:
             )
 
     def add(self, entries: Sequence[MemoryEntry]) -> int:
-        """Add entries (those already there, by session and decision id, are replaced): one
-        transaction, so a failure adds none. Returns how many were given."""
+        """Add entries not there yet (by session and decision id): one transaction, so a
+        failure adds none. Returns how many were new."""
         with self._write() as conn:
+            before = conn.total_changes
             conn.executemany(
-                f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES ({_PLACES})",
+                f"INSERT OR IGNORE INTO entries ({_COLUMNS}) VALUES ({_PLACES})",
                 [entry._record() for entry in entries],
             )
-        return len(entries)
+            added = conn.total_changes - before
+        return added
 
 
 class _Writing:

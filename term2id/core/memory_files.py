@@ -54,6 +54,7 @@ class ImportSummary:
     kind: str  # "SSSOM" or "term,id table"
     accepted: int
     rejected: int
+    new: int  # entries not in the memory before (an imported file is remembered once)
 
 
 def import_file(
@@ -70,9 +71,9 @@ def import_file(
     """
     path = Path(path)
     entries, kind = read_file(path, ontology, curator, orcid)
-    memory.add(entries)
+    new = memory.add(entries)
     rejected = sum(e.rejected for e in entries)
-    return ImportSummary(path, kind, len(entries) - rejected, rejected)
+    return ImportSummary(path, kind, len(entries) - rejected, rejected, new)
 
 
 def read_file(

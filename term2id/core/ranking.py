@@ -218,19 +218,15 @@ def cap_shared_names(
     return capped
 
 
-# Verdicts under which an id a curator accepted before is not proposed again as it stands: it is
-# shown first, flagged by its verdict, and never accepted automatically.
-_NOT_REUSABLE = (Verdict.OBSOLETE, Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY)
-
-
 def apply_curation(
     candidates: Sequence[Candidate], rejected: Mapping[str, str], threshold: float
 ) -> list[Candidate]:
     """Put what curators decided before (the mapping memory) above every source's ranking.
 
     Candidates the `curated` source proposed come first, in its order (latest decision first);
-    one whose verdict still holds gets confidence 1.0, one now obsolete or unknown, or of
-    another store, keeps its verdict and confidence, so the row says so. Ids in `rejected`
+    one still verified gets confidence 1.0 (it may be accepted automatically); any other keeps
+    its verdict and confidence, so the row says what the store says now: an id that became
+    obsolete, is unknown or belongs to another store is flagged, never silently reused. Ids in `rejected`
     (id -> "rejected by NAME on DATE") go last, capped below `threshold`, with that note.
     """
     if not rejected and not any("curated" in c.sources for c in candidates):
@@ -243,7 +239,7 @@ def apply_curation(
             refused.append(replace(candidate, confidence=min(candidate.confidence, cap), note=note))
         elif "curated" in candidate.sources:
             evidence = next(e for e in candidate.evidence if e.source == "curated")
-            if candidate.verdict not in _NOT_REUSABLE:
+            if candidate.verdict is Verdict.VERIFIED:
                 candidate = replace(candidate, confidence=1.0)
             note = "; ".join(filter(None, [evidence.detail, candidate.note]))
             curated.append((evidence.rank, replace(candidate, note=note)))
