@@ -107,10 +107,14 @@ def test_opening_a_session_takes_in_decisions_the_memory_missed(
         assert catch_up(window.memory, session) == 0  # nothing left to take in
 
 
-def test_the_memory_can_be_turned_off(qtbot, window, tmp_path: Path) -> None:
+def test_the_memory_can_be_turned_off_in_the_settings(qtbot, window, tmp_path: Path) -> None:
     assert [s.name for s in window.mapper().sources][0] == "curated"
-    window.settings.use_memory = False
-    window._mapper = None
+    dialog = window.settings_dialog()
+    qtbot.addWidget(dialog)
+    assert dialog.use_memory.isChecked()  # on by default
+    dialog.use_memory.setChecked(False)
+    dialog.accept()
+    assert not window.settings.use_memory
     assert "curated" not in [s.name for s in window.mapper().sources]
     map_sheet(qtbot, window, tmp_path, "sheet.csv")
     window.select_row(0)
