@@ -51,7 +51,7 @@ def catch_up(memory: MappingMemory, session: CurationSession) -> int:
             decision = session.current_decision(row)
             if decision is not None:
                 current[row] = decision
-    releases = session.releases() if rows else {}
+    releases = session.releases(rows)
     entries = {row: entry_of(session, row, current.get(row), releases.get(row)) for row in rows}
     memory.replace_rows(session_id, entries, new[-1].id)
     log.debug("memory: %d rows of session %s taken in", len(rows), session_id)

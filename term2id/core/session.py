@@ -798,9 +798,16 @@ class CurationSession:
                 )
             yield row, json.loads(cells), result
 
-    def releases(self) -> dict[int, str]:
-        """row -> the release its result was mapped against."""
-        return dict(self._conn.execute("SELECT row, release FROM results"))
+    def releases(self, rows: Iterable[int] | None = None) -> dict[int, str]:
+        """row -> the release its result was mapped against (of `rows`, or of every row)."""
+        if rows is None:
+            return dict(self._conn.execute("SELECT row, release FROM results"))
+        return dict(
+            self._conn.execute(
+                "SELECT row, release FROM results WHERE row IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(rows)),),
+            )
+        )
 
     def training_decisions(self) -> list[tuple[str, str, str | None, list[str], list[tuple]]]:
         """Decisions in the form `training_data.records_from_decisions` reads:
