@@ -51,6 +51,7 @@ from term2id.core.ranking import (
     apply_curation,
     cap_shared_names,
     combined_vote,
+    curated_first,
     rank,
     sharing_the_name,
 )
@@ -229,6 +230,8 @@ class Mapper:
                 notes.append(str(exc))
                 continue
             notes.extend(reranker_notes)
+        if self.rerankers:  # a model choosing among candidates never overrules a curator
+            candidates = curated_first(candidates, rejected)
         return MappingResult(
             query, tuple(candidates), self._status(candidates, unavailable), tuple(notes)
         )

@@ -247,3 +247,17 @@ def apply_curation(
             others.append(candidate)
     curated.sort(key=lambda item: item[0])
     return [c for _, c in curated] + others + refused
+
+
+def curated_first(candidates: Sequence[Candidate], rejected: Mapping[str, str]) -> list[Candidate]:
+    """The order `apply_curation` gives, kept after a reranker: the curated source's candidates
+    first, ids in `rejected` last, the rest as they are."""
+    if not rejected and not any("curated" in c.sources for c in candidates):
+        return list(candidates)
+
+    def place(candidate: Candidate) -> int:
+        if candidate.curie in rejected:
+            return 2
+        return 0 if "curated" in candidate.sources else 1
+
+    return sorted(candidates, key=place)  # stable: the order within each part stays

@@ -393,3 +393,27 @@ def test_a_bad_file_is_refused_whole_with_the_line_named(
         import_file(memory, bad, "tiny")
     assert message in str(raised.value)
     assert len(memory) == 1  # nothing of the bad file was added
+
+
+class _Reverse:
+    """A reranker that puts the last candidate first (as a model choosing another might)."""
+
+    name = "reverse"
+
+    def rerank(self, query, candidates, stores):  # noqa: ANN001, ANN201
+        return list(reversed(candidates)), ["reversed"]
+
+
+def test_a_reranking_model_never_overrules_the_curator(
+    tmp_path: Path, tiny_catalog: StoreCatalog
+) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("seizure,TP:0000004\n")  # Focal seizure, for this lab
+    import_file(MappingMemory.in_folder(tiny_catalog.data_dir), pairs, "tiny")
+    base = memory_mapper(tiny_catalog)
+    mapper = Mapper(tiny_catalog, base.sources, rerankers=[_Reverse()])
+    result = mapper.map(Query("seizure", "tiny"))
+    assert result.best.curie == "TP:0000004" and "reversed" in result.notes
+    assert [c.curie for c in result.candidates[1:]] == [
+        c.curie for c in reversed(base.map(Query("seizure", "tiny")).candidates[1:])
+    ]
