@@ -112,3 +112,20 @@ def test_a_bad_file_gets_one_line_and_a_non_zero_exit_and_nothing_is_imported(
         assert message in done.stderr and "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert len(MappingMemory.in_folder(tiny_catalog.data_dir)) == 0
+
+
+@pytest.mark.slow
+def test_demo_never_uses_the_memory(run_cli, hpo_data_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"  # the shared HPO store, with a memory of its own
+    data.mkdir()
+    (data / "stores").symlink_to(hpo_data_dir / "stores")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("Seizures,HP:0001903\n")  # Anemia, remembered for Seizures
+    assert run_cli("memory", "import", wrong, "--data-dir", data).code == 0
+    out = tmp_path / "demo.csv"
+    result = run_cli("demo", "-o", out, "--sources", "exact,fuzzy", "--data-dir", data)
+    assert result.code == 0, result.err
+    assert "with exact, fuzzy" in result.out
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        by_term = {row[1]: row for row in csv.reader(handle)}
+    assert by_term["Seizures"][3] == "HP:0001250"
