@@ -52,6 +52,11 @@ db_app = typer.Typer(
     help="Ontology stores: import, list, inspect, search, compare releases.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+memory_app = typer.Typer(
+    help="The mapping memory: what curators decided before, proposed first when mapping.",
+    no_args_is_help=True,
+)
+app.add_typer(memory_app, name="memory")
 app.add_typer(train_app, name="train")
 app.add_typer(session_app, name="session")
 
@@ -453,6 +458,7 @@ def _mapping_config(
     server: str | None = None,
     tuned_embeddings: bool = False,
     api_key: str | None = None,
+    memory: bool = False,
 ) -> MappingConfig:
     """The mapping configuration the command's flags describe (and nothing else)."""
     if api_key is not None and server is None:
@@ -467,6 +473,7 @@ def _mapping_config(
         mode=mode,
         tuned_embeddings=tuned_embeddings,
         api_key=api_key,
+        memory=memory,
     )
 
 
@@ -547,6 +554,14 @@ def map_command(
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
     tuned_embeddings: TunedEmbeddingsOption = False,
+    no_memory: Annotated[
+        bool,
+        typer.Option(
+            "--no-memory",
+            help="Leave out the mapping memory (the ids curators decided before for the same "
+            "terms, proposed first by default).",
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Map a column of terms in a spreadsheet; write the sheet with mapped columns added."""
@@ -562,8 +577,9 @@ def map_command(
     started = time.perf_counter()
     table = open_table(input, sheet)
     config = _mapping_config(
-        sources, threshold, top_k, model, adapter, mode, server, tuned_embeddings, api_key
-    )
+        sources, threshold, top_k, model, adapter, mode, server, tuned_embeddings, api_key,
+        memory=not no_memory,
+    )  # fmt: skip
     mapper = _mapper(config)
     _build_embedded_store_if_needed((ontology or "hp").split(","))
     # Mistakes in the arguments are reported before minutes of preparing, not after.
@@ -852,6 +868,67 @@ def eval_command(
                 str(miss.rank) if miss.rank else "-",
             )
         out.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+
+
+@memory_app.command("import")
+def memory_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="An SSSOM TSV (subject_label is the term; predicate_modifier Not: a rejection) "
+            "or a two-column term,id CSV/TSV.",
+            show_default=False,
+        ),
+    ],
+    ontology: Annotated[
+        str, typer.Option("--ontology", help="Store the terms were mapped against (or hp,go).")
+    ] = "hp",
+    curator: Annotated[
+        str | None,
+        typer.Option(help="Curator of rows that name no author (default: 'import of FILE')."),
+    ] = None,
+    orcid: Annotated[str | None, typer.Option(help="That curator's ORCID.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add curated mappings from a file to the mapping memory (all of the file, or nothing)."""
+    from term2id.core.memory import MappingMemory
+    from term2id.core.memory_files import import_file
+
+    data_dir_option(data_dir)
+    with MappingMemory.in_folder(catalog().data_dir) as memory:
+        summary = import_file(memory, file, ontology, curator, orcid)
+        total = len(memory)
+    out.print(
+        f"read {summary.accepted:,} mappings and {summary.rejected:,} rejections from {file} "
+        f"({summary.kind}) for {ontology}: {summary.new:,} new; the memory holds {total:,} "
+        "entries",
+        highlight=False,
+    )
+
+
+@memory_app.command("export")
+def memory_export(
+    output: Annotated[Path, typer.Argument(help="SSSOM TSV file to write.", show_default=False)],
+    ontology: Annotated[
+        str | None,
+        typer.Option(
+            "--ontology", help="Only mappings to this store (default: all).", show_default=False
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write the mapping memory as SSSOM: the latest decision on each term and id."""
+    from term2id.core.memory import MappingMemory
+    from term2id.core.memory_files import export_sssom
+
+    data_dir_option(data_dir)
+    with MappingMemory.in_folder(catalog().data_dir) as memory:
+        rows = export_sssom(memory, output, ontology)
+    out.print(f"wrote {output} ({rows:,} mappings)", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------

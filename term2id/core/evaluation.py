@@ -191,7 +191,16 @@ def read_gold(path: Path | str) -> list[GoldItem]:
 def evaluate(
     mapper: Mapper, gold: Sequence[GoldItem], ontology: str, progress: Progress | None = None
 ) -> EvaluationReport:
-    """Map every gold term against `ontology` and score the answers."""
+    """Map every gold term against `ontology` and score the answers.
+
+    Never with the mapping memory: gold terms curators decided before would leak their answers
+    into the score.
+    """
+    if any(source.name == "curated" for source in mapper.sources):
+        raise Term2IdError(
+            "an evaluation never uses the mapping memory (the curated source): answers decided "
+            "before would leak into the score"
+        )
     started = time.perf_counter()
     mapper.prepare(ontology, progress)
     stores = mapper.stores_for(ontology)

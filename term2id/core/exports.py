@@ -368,6 +368,10 @@ class SSSOMMapping:
     author_id: str | None = None  # e.g. "orcid:0000-0002-1825-0097"
     reviewer_id: str | None = None
     comment: str | None = None
+    # Written only by writers given these columns (the mapping memory's export):
+    predicate_modifier: str | None = None  # "Not": the subject does not map to the object
+    author_label: str | None = None
+    mapping_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +416,7 @@ def subject_id_for(text: str) -> str:
 
 def justification_for(candidate: Candidate, curated: bool = False) -> str:
     sources = set(candidate.sources)
-    if curated or "manual" in sources:
+    if curated or sources & {"manual", "curated"}:  # curated: a curator's earlier decision
         return MANUAL
     if sources & {"exact", "fuzzy"}:
         return LEXICAL
@@ -507,23 +511,27 @@ class SSSOMWriter(_ClosedOnSuccess):
         path: Path | str,
         metadata: SSSOMSetMetadata | None = None,
         inputs: Sequence[Path | str | None] = (),
+        columns: Sequence[str] = SSSOM_COLUMNS,
     ) -> None:
         self.path = check_output_path(path, *inputs)
         self.metadata = metadata or SSSOMSetMetadata()
+        self.columns = tuple(columns)
         self._prefixes: set[str] = {"skos", "semapv"}
         self._versions: set[str] = set()
-        self._seen: set[tuple[str, str, str]] = set()
+        self._seen: set[tuple[str, ...]] = set()
         self._digest = hashlib.sha256()
         self._body = _AtomicFile(self.path)
         self._handle = self._body.temp.open("w", encoding="utf-8", newline="")
-        self._handle.write("\t".join(SSSOM_COLUMNS) + "\n")
+        self._handle.write("\t".join(self.columns) + "\n")
 
     @property
     def rows_written(self) -> int:
         return len(self._seen)
 
     def add(self, mapping: SSSOMMapping) -> None:
-        key = (mapping.subject_id, mapping.predicate_id, mapping.object_id)
+        key: tuple[str, ...] = (mapping.subject_id, mapping.predicate_id, mapping.object_id)
+        if mapping.predicate_modifier:
+            key += (mapping.predicate_modifier,)
         if key in self._seen:
             return
         self._seen.add(key)
@@ -544,8 +552,11 @@ class SSSOMWriter(_ClosedOnSuccess):
             "author_id": mapping.author_id,
             "reviewer_id": mapping.reviewer_id,
             "comment": neutralise(mapping.comment) if mapping.comment else None,
+            "predicate_modifier": mapping.predicate_modifier,
+            "author_label": mapping.author_label,
+            "mapping_date": mapping.mapping_date,
         }
-        line = "\t".join(_tsv_cell(values[c]) for c in SSSOM_COLUMNS) + "\n"
+        line = "\t".join(_tsv_cell(values[c]) for c in self.columns) + "\n"
         self._digest.update(line.encode("utf-8"))
         self._handle.write(line)
 

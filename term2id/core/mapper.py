@@ -48,8 +48,10 @@ from term2id.core.ranking import (
     DEFAULT_FUSION,
     TUNED_FUSION,
     FusionWeights,
+    apply_curation,
     cap_shared_names,
     combined_vote,
+    curated_first,
     rank,
     sharing_the_name,
 )
@@ -59,6 +61,8 @@ from term2id.core.store import OntologyStore
 from term2id.core.verification import ElsewhereLookup, Verification, verify_id
 
 log = logging.getLogger(__name__)
+
+CURATED = "curated"  # the mapping memory's source (sources/curated.py)
 
 __all__ = ["Mapper", "default_sources"]
 
@@ -112,12 +116,14 @@ class Mapper:
         self.rerankers = list(rerankers)
         # False: confidences as fused, before calibration (for fitting the curves).
         self.calibration = calibration
-        self._engine = engine_of(s.name for s in self.sources)
+        # The curated source (the mapping memory) does not change what the other sources'
+        # scores mean: the calibration curves of the rest still apply.
+        self._engine = engine_of(s.name for s in self.sources if s.name != CURATED)
         self._elsewhere_cache: dict[str, tuple[str, str] | None] = {}
         self._fusion_cache: dict[tuple[str, ...], FusionWeights] = {}
         # A deeper pool pays off only when several sources rank by similarity and fusion can
         # combine them; with exact and fuzzy alone it would only cost time.
-        rankers = sum(s.name != "exact" for s in self.sources)
+        rankers = sum(s.name not in ("exact", CURATED) for s in self.sources)
         self._pool = max(top_k, CANDIDATE_POOL) if rankers > 1 else top_k
 
     # -- stores -------------------------------------------------------------------------------
@@ -210,7 +216,12 @@ class Mapper:
                     log.warning("%s", exc)
                     break  # one note per source, not one per store
                 proposals.extend((p.curie, p.evidence) for p in found)
-        candidates = self._verify_and_rank(query, stores, proposals)
+        rejected: dict[str, str] = {}
+        for source in self.sources:
+            rejections = getattr(source, "rejections", None)
+            if rejections is not None:
+                rejected.update(rejections(query))
+        candidates = self._verify_and_rank(query, stores, proposals, rejected)
         for reranker in self.rerankers:
             try:
                 candidates, reranker_notes = reranker.rerank(query, candidates, stores)
@@ -219,12 +230,18 @@ class Mapper:
                 notes.append(str(exc))
                 continue
             notes.extend(reranker_notes)
+        if self.rerankers:  # a model choosing among candidates never overrules a curator
+            candidates = curated_first(candidates, rejected)
         return MappingResult(
             query, tuple(candidates), self._status(candidates, unavailable), tuple(notes)
         )
 
     def _verify_and_rank(
-        self, query: Query, stores: list[OntologyStore], proposals: list[tuple[str, Evidence]]
+        self,
+        query: Query,
+        stores: list[OntologyStore],
+        proposals: list[tuple[str, Evidence]],
+        rejected: dict[str, str] | None = None,
     ) -> list:
         elsewhere = self._elsewhere([s.name for s in stores])
         weights = self.fusion_for(stores)
@@ -267,7 +284,12 @@ class Mapper:
                     grouped[checked_replacement.curie] = (checked_replacement, [offered])
                 else:
                     current[1].append(offered)
-        ranked = rank(grouped.values(), self.top_k, weights)
+        # What curators decided before is applied to the whole list, then cut: a remembered id
+        # is never lost below the cut.
+        curation = bool(rejected) or any(
+            e.source == CURATED for _v, evidence in grouped.values() for e in evidence
+        )
+        ranked = rank(grouped.values(), None if curation else self.top_k, weights)
         # The curves were fitted on scores fused with DEFAULT_FUSION: a tuned model's fusion keeps
         # its scores.
         if self.calibration and weights is DEFAULT_FUSION:
@@ -277,7 +299,10 @@ class Mapper:
                 for c in ranked
             ]
         # Several terms carrying the name the term matched: none is accepted without a look.
-        return cap_shared_names(ranked, sharing_the_name(grouped.values()), self.threshold)
+        ranked = cap_shared_names(ranked, sharing_the_name(grouped.values()), self.threshold)
+        if curation:
+            ranked = apply_curation(ranked, rejected or {}, self.threshold)[: self.top_k]
+        return ranked
 
     def _prefetch(self, queries: list[Query]) -> None:
         """Let sources that work faster in batches (embeddings) see the next terms at once.

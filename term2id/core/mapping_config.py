@@ -6,6 +6,8 @@ the same configuration gives the same candidates for the same term wherever it i
 else assembles the list of sources.
 
 The default sources are exact, fuzzy and semantic, plus the local model when one is configured.
+With `memory` on (the window and `term2id map` turn it on; evaluation never does), the `curated`
+source, what curators decided before in this data folder, comes before all of them.
 Where the semantic extra is not installed (a bare `pip install term2id`), the default leaves it
 out and says so once, through `warn`; naming it explicitly in `sources` is an error instead.
 """
@@ -63,6 +65,9 @@ class MappingConfig:
     mode: str = "propose"  # the local model proposes ids, chooses among candidates, or both
     threads: int | None = None  # CPU threads for the local model; None: its default
     tuned_embeddings: bool = False  # the store's tuned sentence model instead of the packaged
+    # The data folder's mapping memory proposes first (the `curated` source). Off unless asked:
+    # an evaluation must never see answers curators gave before.
+    memory: bool = False
     # The key `server` asks for: held in memory only, never shown or written (None: the
     # TERM2ID_API_KEY environment variable, read by the model source).
     api_key: str | None = field(default=None, repr=False, compare=False)
@@ -158,6 +163,11 @@ def build_mapper(
     if llm is not None and config.mode == "choose":
         names.remove(LLM)  # it reorders the other sources' candidates instead of proposing
     sources = []
+    if config.memory:
+        from term2id.core.memory import MappingMemory
+        from term2id.core.sources.curated import CuratedSource
+
+        sources.append(CuratedSource(MappingMemory.in_folder(catalog.data_dir)))
     built = iter(_build(n, config) for n in names if n != LLM)
     for name in names:
         sources.append(llm if name == LLM else next(built))

@@ -38,6 +38,7 @@ SOURCE_WEIGHTS = {
     "llm": 0.6,
     "replacement": 0.95,
     "manual": 1.0,
+    "curated": 1.0,
 }
 DEFAULT_SOURCE_WEIGHT = 0.5
 # Fuzzy, semantic and agreement votes together stay below 0.9 (1 - 0.7 x 0.2 x 0.75 = 0.895):
@@ -215,3 +216,48 @@ def cap_shared_names(
             )
         capped.append(candidate)
     return capped
+
+
+def apply_curation(
+    candidates: Sequence[Candidate], rejected: Mapping[str, str], threshold: float
+) -> list[Candidate]:
+    """Put what curators decided before (the mapping memory) above every source's ranking.
+
+    Candidates the `curated` source proposed come first, in its order (latest decision first);
+    one still verified gets confidence 1.0 (it may be accepted automatically); any other keeps
+    its verdict and confidence, so the row says what the store says now: an id that became
+    obsolete, is unknown or belongs to another store is flagged, never silently reused. Ids in `rejected`
+    (id -> "rejected by NAME on DATE") go last, capped below `threshold`, with that note.
+    """
+    if not rejected and not any("curated" in c.sources for c in candidates):
+        return list(candidates)
+    cap = max(0.0, round(threshold - SHARED_NAME_GAP, 4))
+    curated, others, refused = [], [], []
+    for candidate in candidates:
+        if candidate.curie in rejected:
+            note = "; ".join(filter(None, [rejected[candidate.curie], candidate.note]))
+            refused.append(replace(candidate, confidence=min(candidate.confidence, cap), note=note))
+        elif "curated" in candidate.sources:
+            evidence = next(e for e in candidate.evidence if e.source == "curated")
+            if candidate.verdict is Verdict.VERIFIED:
+                candidate = replace(candidate, confidence=1.0)
+            note = "; ".join(filter(None, [evidence.detail, candidate.note]))
+            curated.append((evidence.rank, replace(candidate, note=note)))
+        else:
+            others.append(candidate)
+    curated.sort(key=lambda item: item[0])
+    return [c for _, c in curated] + others + refused
+
+
+def curated_first(candidates: Sequence[Candidate], rejected: Mapping[str, str]) -> list[Candidate]:
+    """The order `apply_curation` gives, kept after a reranker: the curated source's candidates
+    first, ids in `rejected` last, the rest as they are."""
+    if not rejected and not any("curated" in c.sources for c in candidates):
+        return list(candidates)
+
+    def place(candidate: Candidate) -> int:
+        if candidate.curie in rejected:
+            return 2
+        return 0 if "curated" in candidate.sources else 1
+
+    return sorted(candidates, key=place)  # stable: the order within each part stays

@@ -814,6 +814,17 @@ class CurationSession:
             for i, r, a, c, lb, cu, o, at, ev, cm, t, p, al, rr in cursor
         ]  # fmt: skip
 
+    def decisions_after(self, decision_id: int) -> list[Decision]:
+        """The log entries after `decision_id`, oldest first, without their evidence: what a
+        record kept outside the file (the mapping memory) has not taken in yet."""
+        return [
+            Decision(i, r, Action(a), c, None, "", None, "", None, None, t)
+            for i, r, a, c, t in self._conn.execute(
+                "SELECT id, row, action, curie, target FROM decisions WHERE id > ? ORDER BY id",
+                (decision_id,),
+            )
+        ]
+
     def current_decisions(self, view: ReviewView = ReviewView.EXPORT) -> dict[int, Decision]:
         """row -> its decision now (the last deciding entry not revoked by undo), as `view`
         sees the log."""
@@ -894,9 +905,16 @@ class CurationSession:
                 )
             yield row, json.loads(cells), result
 
-    def releases(self) -> dict[int, str]:
-        """row -> the release its result was mapped against."""
-        return dict(self._conn.execute("SELECT row, release FROM results"))
+    def releases(self, rows: Iterable[int] | None = None) -> dict[int, str]:
+        """row -> the release its result was mapped against (of `rows`, or of every row)."""
+        if rows is None:
+            return dict(self._conn.execute("SELECT row, release FROM results"))
+        return dict(
+            self._conn.execute(
+                "SELECT row, release FROM results WHERE row IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(rows)),),
+            )
+        )
 
     def training_decisions(self) -> list[tuple[str, str, str | None, list[str], list[tuple]]]:
         """Decisions in the form `training_data.records_from_decisions` reads:

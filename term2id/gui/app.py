@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self._mapped_count = 0
         self._mapping_started = 0.0
         self._current: tuple[int, MappingResult | None] | None = None
+        self._memory = None  # the data folder's MappingMemory, opened on first use
         self.setAcceptDrops(True)
         self.resize(1360, 820)
 
@@ -386,6 +387,7 @@ class MainWindow(QMainWindow):
         review_filter = ReviewFilter.from_json(state.get("filter", {}))
         self.filter_bar.show_filter(review_filter)
         self._refresh_verdicts()  # before the table shows the rows' statuses
+        self.remember()  # decisions a killed process left out of the memory
         self.model.set_rows(session.row_summaries(self.review_view))
         self.model.prepare_sort_keys()
         # The same-term keys (D and T) are built while the curator starts reviewing.
@@ -1279,10 +1281,40 @@ class MainWindow(QMainWindow):
         if len(rows) == 1:  # show the curator what changed back
             self.select_row(rows[0])
 
+    @property
+    def memory(self):  # -> MappingMemory
+        """The data folder's mapping memory (what curators decided before, in any session)."""
+        if self._memory is None:
+            from term2id.core.memory import MappingMemory
+
+            self._memory = MappingMemory.in_folder(self.catalog.data_dir)
+        return self._memory
+
+    def remember(self) -> None:
+        """Bring the mapping memory up to date with the session's log (decisions, undo, redo).
+
+        The session is written first; should the memory not be writable, nothing is lost: it
+        catches up the next time it can be written or the session is opened.
+        """
+        if self.session is None or not self.settings.use_memory:
+            return
+        from term2id.core.memory_sync import catch_up
+
+        try:
+            catch_up(self.memory, self.session)
+        except Term2IdError as exc:
+            log.warning("mapping memory not updated: %s", exc)
+            self.statusBar().showMessage(
+                f"The mapping memory was not updated ({exc}); the decision is safe in the "
+                "session and reaches the memory once it can be written.",
+                15000,
+            )
+
     def refresh_rows(self, rows: Sequence[int]) -> None:
         """Show the rows' decisions as the session's log now says."""
         if self.session is None:
             return
+        self.remember()
         view = self.review_view
         if len(rows) > _SMALL_REFRESH:
             decided = self.session.current_decisions(view)
@@ -1658,6 +1690,8 @@ class MainWindow(QMainWindow):
         self._abandon_preparing()
         self.pool.waitForDone(5000)
         self.close_session()
+        if self._memory is not None:
+            self._memory.close()
         super().closeEvent(event)
 
 

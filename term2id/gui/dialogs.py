@@ -344,6 +344,16 @@ class SettingsDialog(QDialog):
         self.use_tuned.setChecked(settings.tuned_embeddings)
         self.use_tuned.toggled.connect(lambda _on: self.refresh_stores())
         mapping_form.addRow(self.use_tuned)
+        self.use_memory = QCheckBox(
+            "Propose what curators decided before for the same terms (mapping memory)",
+            objectName="useMemory",
+        )
+        self.use_memory.setToolTip(
+            "Every decision is remembered in this data folder; the next sheet with the same term "
+            "gets the accepted id first, and a rejected id is never accepted automatically."
+        )
+        self.use_memory.setChecked(settings.use_memory)
+        mapping_form.addRow(self.use_memory)
 
         stores = QGroupBox("Ontology stores")
         stores_layout = QVBoxLayout(stores)
@@ -539,6 +549,7 @@ class SettingsDialog(QDialog):
         s.curator_orcid = orcid
         s.threshold = self.threshold.value()
         s.tuned_embeddings = self.use_tuned.isChecked()
+        s.use_memory = self.use_memory.isChecked()
         s.model_path = self.model_path.text()
         s.adapter_path = self.adapter_path.text()
         s.model_threads = self.threads.value()

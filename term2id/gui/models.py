@@ -549,7 +549,14 @@ class CandidateTableModel(_ListTableModel):
 
 
 def explain(candidate: Candidate) -> str:
-    return " · ".join(f"{e.source}: {e.score:.2f}" for e in candidate.evidence)
+    # The mapping memory's word is shown as it is ("accepted by Ada on 2026-12-02"); so is a
+    # rejection, first, whichever source proposed the id.
+    parts = [
+        f"{e.source}: {e.detail}" if e.source == "curated" else f"{e.source}: {e.score:.2f}"
+        for e in candidate.evidence
+    ]
+    rejected = next((n for n in candidate.note.split("; ") if n.startswith("rejected by ")), None)
+    return " · ".join([f"✘ {rejected}", *parts] if rejected else parts)
 
 
 def evidence_lines(candidate: Candidate) -> str:

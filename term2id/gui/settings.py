@@ -90,6 +90,15 @@ class GuiSettings:
     def tuned_embeddings(self, value: bool) -> None:
         self._set("mapping/tuned_embeddings", "true" if value else "false")
 
+    @property
+    def use_memory(self) -> bool:
+        """Whether the data folder's mapping memory proposes first (on by default)."""
+        return self._get("mapping/memory", "true").lower() in ("true", "1")
+
+    @use_memory.setter
+    def use_memory(self, value: bool) -> None:
+        self._set("mapping/memory", "true" if value else "false")
+
     def mapping_config(self) -> MappingConfig:
         """The mapping these settings describe (term2id.core.mapping_config.build_mapper)."""
         return MappingConfig(
@@ -100,6 +109,7 @@ class GuiSettings:
             server=self.server_url or None,
             threads=self.model_threads or None,
             tuned_embeddings=self.tuned_embeddings,
+            memory=self.use_memory,
         )
 
     # -- local model --------------------------------------------------------------------------

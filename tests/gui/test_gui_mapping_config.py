@@ -22,12 +22,13 @@ def test_the_window_and_the_cli_give_the_same_candidates_for_the_same_config(
 
     window.settings.sources = None  # the default sources (GUI tests otherwise name exact,fuzzy)
     window.settings.threshold = 0.8
-    config = cli._mapping_config(None, threshold=0.8, top_k=10)
-    assert window.settings.mapping_config() == config == MappingConfig(threshold=0.8)
+    # `map` and the window use the mapping memory by default (eval and demo never do).
+    config = cli._mapping_config(None, threshold=0.8, top_k=10, memory=True)
+    assert window.settings.mapping_config() == config == MappingConfig(threshold=0.8, memory=True)
 
     gui_mapper = window.mapper()
     cli_mapper = build_mapper(config, tiny_catalog)
-    assert [s.name for s in gui_mapper.sources] == ["exact", "fuzzy", "semantic"]
+    assert [s.name for s in gui_mapper.sources] == ["curated", "exact", "fuzzy", "semantic"]
     for term in TERMS:
         query = Query(term, "tiny")
         shown = [(c.curie, c.confidence) for c in gui_mapper.map(query).candidates]

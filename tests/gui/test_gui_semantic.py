@@ -50,7 +50,7 @@ def start(qtbot, window, tmp_path: Path) -> Path:
     # The first rows came from exact and fuzzy while the semantic index was being prepared.
     assert sorted(r for r, *_ in first_rows) == list(range(len(TERMS)))
     for _row, sources, preparing, label in first_rows:
-        assert sources == ("exact", "fuzzy")
+        assert sources == ("curated", "exact", "fuzzy")  # the mapping memory, then the quick engine
         assert preparing and "semantic index" in label.casefold()
     return window.session.path
 
@@ -71,7 +71,7 @@ def test_rows_appear_at_once_and_are_reranked_when_the_index_is_ready(
     assert [window.model.rows.statuses[r] for r in FOUND_BY_MEANING] == ["no_match", "no_match"]
 
     # A decision while the index is prepared: its row has not been re-ranked yet.
-    assert window.session.result_sources(0) == ("exact", "fuzzy")
+    assert window.session.result_sources(0) == ("curated", "exact", "fuzzy")
     window.select_row(0)
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key.Key_A)
