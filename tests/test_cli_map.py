@@ -55,7 +55,7 @@ def test_map_csv_writes_every_column_in_order_and_prints_a_summary(
     assert rows[4][6] == "empty" and rows[4][2] == "empty term"
     assert "mapped 5 rows (4 distinct terms)" in result.out
     assert "empty 1" in result.out and "verified" in result.out and "terms/s" in result.out
-    assert "sources: exact, fuzzy, semantic" in result.out  # the default engine
+    assert "sources: curated, exact, fuzzy, semantic" in result.out  # memory, default engine
     assert source.read_bytes() == before
 
 
