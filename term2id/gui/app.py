@@ -1536,12 +1536,11 @@ class MainWindow(QMainWindow):
         from term2id.gui.exporting import export_sheet
 
         stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
-        threshold = self.settings.threshold
         only = self._only_reviewed()
         if only is None:
             return None
         return self._export(
-            lambda: export_sheet(self.session, path, threshold, stores, only_reviewed=only), path
+            lambda: export_sheet(self.session, path, stores, only_reviewed=only), path
         )
 
     def export_sssom(self, path: Path | None = None) -> Path | None:

@@ -81,7 +81,6 @@ def _reviewed(review: RowReview | None) -> bool:
 def export_sheet(
     session: CurationSession,
     path: Path | str,
-    threshold: float = 0.9,
     stores: dict[str, OntologyStore] | None = None,
     only_reviewed: bool = False,
 ) -> int:
