@@ -661,6 +661,16 @@ OutputFormatOption = Annotated[
 ]
 
 
+def _threads_per_worker(workers: int) -> int:
+    """OMP_NUM_THREADS when set (the usual way to say so), else the cores shared out."""
+    import os
+
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def _map_on_engine(
     input: Path, column: str, output: Path, ontology: str | None, ontology_column: str | None,
     context_column: str | None, sheet: str | None, sssom: Path | None, top_k: int,
@@ -668,8 +678,6 @@ def _map_on_engine(
     workers: int | None, output_format: str,
 ) -> None:  # fmt: skip
     """`term2id map --engine dask`: the same mapping on a Dask cluster (term2id/scale)."""
-    import os
-
     if (engine or "dask") != "dask":
         raise Term2IdError(f"--engine must be dask, not {engine!r}")
     if ontology_column is not None or sheet is not None:
@@ -697,7 +705,7 @@ def _map_on_engine(
         input=input, output=output, column=column, ontology=ontology or "hp",
         context_column=context_column, config=config, data_dir=catalog().data_dir, top_k=top_k,
         output_format=output_format, sssom=sssom, servers=servers if len(servers) > 1 else (),
-        threads=None if address else max(1, (os.cpu_count() or 1) // count),
+        threads=None if address else _threads_per_worker(count),
     )  # fmt: skip
 
     check_input(job)  # before minutes of starting workers and preparing, not after
@@ -734,6 +742,12 @@ def _map_on_engine(
         highlight=False,
     )
     out.print(f"status: {counts or 'no rows'}", highlight=False)
+    peaks = ", ".join(f"{kib / 1024:,.0f}" for kib in summary.worker_peak_kib)
+    out.print(
+        f"peak memory: workers {peaks or '?'} MiB, driver {summary.driver_peak_kib / 1024:,.0f} MiB"
+        f"; {job.threads or '?'} threads per worker",
+        highlight=False,
+    )
     out.print(f"wrote {summary.output}", highlight=False)
     if summary.sssom is not None:
         out.print(f"wrote {summary.sssom} ({summary.sssom_rows:,} mappings)", highlight=False)

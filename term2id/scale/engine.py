@@ -106,6 +106,14 @@ class ScaleSummary:
     sssom: Path | None = None
     sssom_rows: int = 0
     warnings: tuple[str, ...] = ()
+    worker_peak_kib: tuple[int, ...] = ()  # each worker process's peak resident memory
+    driver_peak_kib: int = 0
+
+
+def _peak_kib() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 
 
 # -- input -------------------------------------------------------------------------------------
@@ -576,6 +584,9 @@ def map_on_cluster(
         status_counts.update(
             json.loads((parts_dir / f"{i:05d}.json").read_text(encoding="utf-8"))["status_counts"]
         )
+    peaks: dict[str, int] = {}
+    with contextlib.suppress(Exception):  # a worker gone since: its figure is missing
+        peaks = client.run(_peak_kib)
     with contextlib.suppress(Exception):
         client.unregister_worker_plugin(plugin)
 
@@ -599,6 +610,8 @@ def map_on_cluster(
         sssom=job.sssom,
         sssom_rows=sssom_rows,
         warnings=prepared.warnings,
+        worker_peak_kib=tuple(peaks[w] for w in sorted(peaks)),
+        driver_peak_kib=_peak_kib(),
     )
 
 
