@@ -384,22 +384,29 @@ def _fingerprint(job: ScaleJob, files: Sequence[Path], releases: dict[str, str])
     }  # fmt: skip
 
 
-def _check_output(job: ScaleJob, files: Sequence[Path], fingerprint: dict[str, Any]) -> Path:
-    """The run's work folder; refuses an output folder that is an input or holds other things."""
-    output = job.output
+def _check_output_folder(output: Path, files: Sequence[Path]) -> None:
+    """Refuse an output folder that is a file, holds the input, or holds other things."""
     if output.is_file():
         raise Term2IdError(f"{output}: is a file; the engine writes a folder of partitions")
     resolved = output.resolve()
     for file in files:
         if resolved == file.resolve().parent or resolved in file.resolve().parents:
             raise Term2IdError(f"{output}: holds the input; choose another output folder")
+    if output.is_dir() and any(output.iterdir()) and not (output / WORK_FOLDER).is_dir():
+        raise Term2IdError(
+            f"{output}: folder is not empty and holds no earlier run; choose a new folder"
+        )
+    if not resolved.parent.is_dir():
+        raise Term2IdError(f"{output}: folder {resolved.parent} does not exist")
+
+
+def _check_output(job: ScaleJob, files: Sequence[Path], fingerprint: dict[str, Any]) -> Path:
+    """The run's work folder: a new one, or that of an earlier run of the same job."""
+    output = job.output
+    _check_output_folder(output, files)
     work = output / WORK_FOLDER
     manifest = work / "manifest.json"
-    if output.is_dir() and any(output.iterdir()):
-        if not manifest.is_file():
-            raise Term2IdError(
-                f"{output}: folder is not empty and holds no earlier run; choose a new folder"
-            )
+    if manifest.is_file():
         earlier = json.loads(manifest.read_text(encoding="utf-8"))
         if earlier != fingerprint:
             raise Term2IdError(
@@ -407,8 +414,6 @@ def _check_output(job: ScaleJob, files: Sequence[Path], fingerprint: dict[str, A
                 "folder (or remove it to start again)"
             )
         return work
-    if not resolved.parent.is_dir():
-        raise Term2IdError(f"{output}: folder {resolved.parent} does not exist")
     work.mkdir(parents=True, exist_ok=True)
     _write_atomically(manifest, lambda p: p.write_text(json.dumps(fingerprint), encoding="utf-8"))
     return work
@@ -469,6 +474,7 @@ def check_input(job: ScaleJob) -> tuple[list[Path], Any]:
         )
     if job.sssom is not None:
         check_output_path(job.sssom, *files)
+    _check_output_folder(job.output, files)
     return files, frame
 
 
