@@ -125,6 +125,19 @@ def engine(
     return run(command, {"OMP_NUM_THREADS": str(threads)})
 
 
+RATES: dict[str, float] = {}  # per worker (one core): what the sizing uses
+
+
+def steps(stdout: str) -> dict[str, float]:
+    found = re.search(r"^steps: (.*)$", stdout, re.MULTILINE)
+    if not found:
+        return {}
+    return {
+        name.strip(): float(seconds)
+        for name, seconds in re.findall(r"([a-z ]+?) ([0-9.]+) s(?:,|$)", found.group(1).strip())
+    }
+
+
 def worker_peaks(stdout: str) -> str:
     found = re.search(r"peak memory: workers ([^;]+);", stdout)
     return found.group(1) if found else "?"
@@ -157,7 +170,7 @@ def report(name: str, wall: float, terms: int, rows: int, stdout: str, peak: str
         f"{rows / wall:10,.0f} rows/s  peak {peak}"
     )
     for line in stdout.strip().splitlines():
-        if line.startswith(("mapped ", "peak memory", "this run")):
+        if line.startswith(("mapped ", "peak memory", "this run", "steps")):
             print(f"      term2id: {line}")
 
 
@@ -174,9 +187,13 @@ def semantic_part(args: argparse.Namespace, work: Path, data_dir: Path, pool: li
         folder = work / f"semantic-engine-{workers}"
         wall, _, out = engine(source, folder, data_dir, None, workers, args.threads)
         walls[workers] = wall
+        took = steps(out)
+        if workers == 1 and took.get("mapping"):
+            RATES["semantic terms/s"] = distinct / took["mapping"]
+            print(f"      per worker: {RATES['semantic terms/s']:,.1f} distinct terms/s (mapping step)")
         report(
             f"engine {workers} worker(s) x {args.threads} thr", wall, distinct, rows, out,
-            f"workers {worker_peaks(out)} MiB",
+            f"workers {worker_peaks(out)}",
         )  # fmt: skip
         print(f"      vs plain map: {compare(work / 'semantic-plain.csv', folder)}")
     print(
@@ -189,7 +206,7 @@ def semantic_part(args: argparse.Namespace, work: Path, data_dir: Path, pool: li
 def rows_part(args: argparse.Namespace, work: Path, data_dir: Path, pool: list[str]) -> None:
     for name, phrases_used, sources in (
         ("exact+fuzzy", pool[: args.distinct], "exact,fuzzy"),
-        ("default sources", pool[: args.semantic_distinct], None),
+        ("default sources", pool[: args.rows_semantic_distinct or args.semantic_distinct], None),
     ):
         source = work / "rows.csv"
         started = time.perf_counter()
@@ -206,11 +223,37 @@ def rows_part(args: argparse.Namespace, work: Path, data_dir: Path, pool: list[s
         wall, _, out = engine(source, folder, data_dir, sources, 2, args.threads)
         report(
             f"engine 2 workers x {args.threads} thr", wall, distinct, args.rows, out,
-            f"workers {worker_peaks(out)} MiB",
+            f"workers {worker_peaks(out)}",
         )  # fmt: skip
         print(f"      vs plain map: {compare(plain_csv, folder)}")
         print(f"  engine / plain map: {wall_plain / wall:.2f}x")
+        took = steps(out)
+        rows_s = took.get("distinct terms", 0) + took.get("rows written", 0)
+        if rows_s and sources is not None:  # the rows' own cost: reading, de-duplicating, writing
+            RATES["rows/s"] = args.rows / (2 * rows_s)
+            RATES["fuzzy terms/s"] = distinct / (2 * took["mapping"])
+            print(
+                f"      per worker: {RATES['rows/s']:,.0f} rows/s read, joined and written; "
+                f"{RATES['fuzzy terms/s']:,.0f} distinct terms/s mapped with exact+fuzzy"
+            )
         subprocess.run(["rm", "-rf", str(folder), str(plain_csv), str(source)], check=True)
+
+
+def sizing(rows: float = 1e8, distinct: float = 1e6, hours: float = 1.0) -> None:
+    """Workers (one core each) for `rows` rows with `distinct` distinct terms in `hours`."""
+    if "rows/s" not in RATES:
+        return
+    budget = hours * 3600
+    print(f"\n## sizing: {rows:.0e} rows, {distinct:.0e} distinct terms, {hours:g} h")
+    row_seconds = rows / RATES["rows/s"]
+    for name in ("fuzzy terms/s", "semantic terms/s"):
+        if name in RATES:
+            seconds = row_seconds + distinct / RATES[name]
+            print(
+                f"  {name.split()[0]:>8}: {row_seconds / 3600:,.1f} core-hours of rows + "
+                f"{distinct / RATES[name] / 3600:,.1f} of mapping = {-(-seconds // budget):,.0f} "
+                "one-core workers"
+            )
 
 
 def main() -> None:
@@ -218,6 +261,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--distinct", type=int, default=100_000)
     parser.add_argument("--semantic-distinct", type=int, default=10_000)
+    parser.add_argument(
+        "--rows-semantic-distinct", type=int, default=0,
+        help="distinct terms of the rows part's semantic run (default: --semantic-distinct)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="threads per engine worker")
     parser.add_argument("--parts", default="semantic,rows")
     parser.add_argument("--seed", type=int, default=7)
@@ -242,6 +289,7 @@ def main() -> None:
             semantic_part(args, work, data_dir, pool)
         if "rows" in parts:
             rows_part(args, work, data_dir, pool)
+        sizing()
         print(f"\nload at the end: {os.getloadavg()}")
 
 

@@ -742,6 +742,8 @@ def _map_on_engine(
         highlight=False,
     )
     out.print(f"status: {counts or 'no rows'}", highlight=False)
+    steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phase_seconds.items())
+    out.print(f"steps: {steps}", highlight=False)
     peaks = ", ".join(f"{kib / 1024:,.0f}" for kib in summary.worker_peak_kib)
     out.print(
         f"peak memory: workers {peaks or '?'} MiB, driver {summary.driver_peak_kib / 1024:,.0f} MiB"

@@ -108,6 +108,8 @@ class ScaleSummary:
     warnings: tuple[str, ...] = ()
     worker_peak_kib: tuple[int, ...] = ()  # each worker process's peak resident memory
     driver_peak_kib: int = 0
+    # Wall time of each step: preparing, distinct terms, mapping, rows written, sssom.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _peak_kib() -> int:
@@ -511,6 +513,8 @@ def map_on_cluster(
         leftover.unlink(missing_ok=True)  # a file half-written when an earlier run was killed
     parts = frame.to_delayed()
 
+    phases: dict[str, float] = {"preparing": time.perf_counter() - started}
+    clock = time.perf_counter()
     # 1. distinct terms, in order of first appearance.
     distinct_path = work / "distinct.parquet"
     counts_path = work / "partitions.json"
@@ -533,6 +537,8 @@ def map_on_cluster(
     total_rows = int(sum(row_counts))
     rate = _Rate(progress, len(distinct), total_rows)
 
+    phases["distinct terms"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     # 2. each distinct term mapped once, by chunks; a chunk written is never mapped again.
     plugin = "term2id-mapping-" + zlib.crc32(str(work.resolve()).encode()).to_bytes(4).hex()
     state = MappingWorker(
@@ -568,6 +574,8 @@ def map_on_cluster(
         mapped_now += n
         rate.terms_done(done_terms, mapped_now)
 
+    phases["mapping"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     # 3. every partition joined to the mapped terms, written in input order.
     parts_dir = work / "parts"
     parts_dir.mkdir(exist_ok=True)
@@ -596,6 +604,8 @@ def map_on_cluster(
     with contextlib.suppress(Exception):
         client.unregister_worker_plugin(plugin)
 
+    phases["rows written"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     # 4. the SSSOM table, as plain `map` writes it: one row per distinct term, first seen first.
     terms = read_terms(chunks_dir)
     sssom_rows = 0
@@ -618,6 +628,7 @@ def map_on_cluster(
         warnings=prepared.warnings,
         worker_peak_kib=tuple(peaks[w] for w in sorted(peaks)),
         driver_peak_kib=_peak_kib(),
+        phase_seconds={**phases, "sssom": time.perf_counter() - clock},
     )
 
 
