@@ -60,7 +60,7 @@ TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 OUTPUT_FORMATS = ("parquet", "csv")
 CHUNK_TERMS = 250  # distinct terms per mapping task: small, so a kill loses little work
-BLOCKSIZE = "64MB"  # bytes of CSV per partition
+BLOCKSIZE = "16MB"  # bytes of CSV per partition (about 300,000 rows of short terms)
 # Columns of a chunk of mapped terms (and of terms.parquet).
 KEY = ["text", "key_context"]
 SSSOM_FIELDS = (
