@@ -20,9 +20,9 @@ $(VENV)/.app-installed: pyproject.toml Makefile | $(PY)
 	$(PIP) install --quiet -e '.[gui,llm,semantic]'
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(PY)
+$(VENV)/.test-installed: pyproject.toml Makefile | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[dev,gui,llm,train,semantic,bench]'
+	$(PIP) install --quiet -e '.[dev,gui,llm,train,semantic,bench,scale]'
 	# bitsandbytes (4-bit QLoRA) only where a CUDA GPU is present, so its test runs there.
 	if nvidia-smi >/dev/null 2>&1; then $(PIP) install --quiet -e '.[gpu]'; fi
 	touch $@ $(VENV)/.app-installed

@@ -354,11 +354,11 @@ class Mapper:
         done = 0
         iterator = iter(queries)
         while chunk := list(islice(iterator, PREFETCH_CHUNK)):
-            self._prefetch([q for q in chunk if _cache_key(q) not in cache])
+            self._prefetch([q for q in chunk if result_key(q) not in cache])
             for query in chunk:
                 if progress is not None and done % 100 == 0:
                     progress.update(done, total, f"{done:,} terms mapped")
-                key = _cache_key(query)
+                key = result_key(query)
                 result = cache.get(key)
                 if result is None:
                     result = self.map(query)
@@ -373,8 +373,15 @@ class Mapper:
             progress.update(done, total or done, f"{done:,} terms mapped")
 
 
-def _cache_key(query: Query) -> tuple[str, str, str | None]:
-    """Rows with the same term share a result, except ids in cells: their context is compared."""
-    text = query.text.strip()
-    holds_id = len(text) < 200 and canonical_curie(text) is not None
-    return query.text, query.ontology, query.context if holds_id else None
+def result_key(query: Query) -> tuple[str, str, str | None]:
+    """Rows with the same term share a result, except ids in cells: their context is compared.
+
+    The key `map_many` de-duplicates on; a distributed run de-duplicates on it too.
+    """
+    return query.text, query.ontology, query.context if holds_id(query.text) else None
+
+
+def holds_id(text: str) -> bool:
+    """Whether a cell holds an identifier (its row's context then decides its result)."""
+    text = text.strip()
+    return len(text) < 200 and canonical_curie(text) is not None

@@ -232,6 +232,11 @@ def _read_json(path: Path, default: object = None):  # noqa: ANN202 - JSON of an
 
 
 def _cpu_count() -> int:
+    # A process told how many threads to use (Dask workers and batch schedulers set
+    # OMP_NUM_THREADS) keeps to that, so that workers sharing a machine do not oversubscribe it.
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
