@@ -76,7 +76,9 @@ def timed_map(mapper, queries: list[Query]) -> tuple[float, list]:  # noqa: ANN0
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/h13mem-data"))
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "term2id-memory-benchmark"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     sheet = read_sheet()
