@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from term2id.core.session import Action, CurationSession, Curator, SessionInput
+from term2id.core.curation.session import Action, CurationSession, Curator, SessionInput
 
 WORDS = [
     "abnormal", "absent", "brain", "cardiac", "delayed", "dental", "ear", "eye", "facial",

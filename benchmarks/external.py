@@ -24,12 +24,12 @@ from pathlib import Path
 
 from peers import run_gilda, run_rapidfuzz
 
-from term2id.core.catalog import StoreCatalog
-from term2id.core.evaluation import GoldItem, evaluate, read_gold
-from term2id.core.mapper import Mapper
+from term2id.core.evaluation.measure import GoldItem, evaluate, read_gold
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.mapping.sources import ExactSource, FuzzySource
+from term2id.core.mapping.sources.semantic import SemanticSource
+from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.progress import Progress
-from term2id.core.sources import ExactSource, FuzzySource
-from term2id.core.sources.semantic import SemanticSource
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the clone (or beside the folder of worktrees holding it).

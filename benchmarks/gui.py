@@ -90,7 +90,7 @@ def build_session(path: Path, rows: int) -> None:
         Query,
         Verdict,
     )
-    from term2id.core.session import Action, CurationSession, Curator, SessionInput
+    from term2id.core.curation.session import Action, CurationSession, Curator, SessionInput
 
     rng = random.Random(7)
     words = [
@@ -142,7 +142,7 @@ def build_session(path: Path, rows: int) -> None:
 
 def decide_ms(path: Path, count: int = 200) -> float:
     """ms per CurationSession.decide, on the session at `path` (its rows, indexes and log)."""
-    from term2id.core.session import Action, CurationSession, Curator
+    from term2id.core.curation.session import Action, CurationSession, Curator
 
     curator = Curator("Bench")
     with CurationSession.open(path) as session:
@@ -193,7 +193,7 @@ def main() -> None:
     from PySide6.QtCore import QSortFilterProxyModel, Qt, QThreadPool
     from PySide6.QtWidgets import QApplication
 
-    from term2id.core.catalog import StoreCatalog
+    from term2id.core.ontology.catalog import StoreCatalog
     from term2id.gui.app import MainWindow
     from term2id.gui.models import ReviewFilter, ReviewTableModel
     from term2id.gui.settings import GuiSettings
@@ -296,9 +296,9 @@ def responsiveness(app, folder: Path, settings, rows: int) -> None:
     from PySide6.QtCore import QThreadPool, QTimer
 
     from term2id.core.candidates import Query
-    from term2id.core.catalog import StoreCatalog
-    from term2id.core.mapping_config import build_mapper
-    from term2id.core.session import CurationSession, SessionInput
+    from term2id.core.curation.session import CurationSession, SessionInput
+    from term2id.core.mapping.config import build_mapper
+    from term2id.core.ontology.catalog import StoreCatalog
     from term2id.gui.app import MainWindow
 
     print(f"\n== a {rows:,}-row mapping job against the embedded HPO, window open")

@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
 from term2id.core.llm.source import LLMSource, ModelOutputUnparsable, open_llm_source
-from term2id.core.mapper import PREFETCH_CHUNK
+from term2id.core.mapping.mapper import PREFETCH_CHUNK
+from term2id.core.ontology.catalog import StoreCatalog
 
 # What an instruction-tuned model is usually given before the question (a short one: the tiny model's context is 256 tokens): the
 # part every prompt shares, which prefix reuse reads once and a reset-per-call baseline reads

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from term2id.core.catalog import StoreCatalog
+from term2id.core.ontology.catalog import StoreCatalog
 
 
 def term_pool(catalog: StoreCatalog, distinct: int, seed: int) -> list[str]:

@@ -29,11 +29,17 @@ import time
 from pathlib import Path
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
-from term2id.core.mapping_config import MappingConfig, build_mapper
-from term2id.core.memory import MappingMemory, recall_of, store_spec, term_key
-from term2id.core.memory_sync import catch_up
-from term2id.core.session import Action, CurationSession, Curator, NewDecision, SessionInput
+from term2id.core.curation.memory_sync import catch_up
+from term2id.core.curation.session import (
+    Action,
+    CurationSession,
+    Curator,
+    NewDecision,
+    SessionInput,
+)
+from term2id.core.mapping.config import MappingConfig, build_mapper
+from term2id.core.mapping.memory import MappingMemory, recall_of, store_spec, term_key
+from term2id.core.ontology.catalog import StoreCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the clone (or beside the folder of worktrees holding it).

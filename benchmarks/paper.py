@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
-from term2id.core.evaluation import GoldItem, evaluate
-from term2id.core.mapper import Mapper
+from term2id.core.evaluation.measure import GoldItem, evaluate
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.mapping.sources import default_sources
 from term2id.core.normalize import normalize
-from term2id.core.sources import default_sources
+from term2id.core.ontology.catalog import StoreCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -28,11 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from term2id.core.catalog import StoreCatalog
-from term2id.core.evaluation import GoldItem, evaluate, hold_out_synonyms
-from term2id.core.mapper import Mapper
-from term2id.core.sources import default_sources
-from term2id.core.store import OntologyStore
+from term2id.core.evaluation.measure import GoldItem, evaluate, hold_out_synonyms
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.mapping.sources import default_sources
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from term2id.core.catalog import StoreCatalog
+from term2id.core.ontology.catalog import StoreCatalog
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "external"
 

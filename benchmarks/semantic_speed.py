@@ -34,15 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import SourceUnavailable
-from term2id.core.evaluation import GoldItem, evaluate, hold_out_synonyms, read_gold
-from term2id.core.mapper import Mapper
-from term2id.core.normalize import normalize
-from term2id.core.progress import Progress
-from term2id.core.sources import ExactSource, FuzzySource
-from term2id.core.sources.index import MAX_SCORED_CHARS, LexicalIndex, index_of
-from term2id.core.sources.semantic import (
+from term2id.core.evaluation.measure import GoldItem, evaluate, hold_out_synonyms, read_gold
+from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, LexicalIndex, index_of
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.mapping.sources import ExactSource, FuzzySource
+from term2id.core.mapping.sources.semantic import (
     _EMBED_BATCH,
     _QUERY_CACHE,
     EXPANSION_DISCOUNT,
@@ -53,7 +50,10 @@ from term2id.core.sources.semantic import (
     _StoreVectors,
     definition_text,
 )
-from term2id.core.store import OntologyStore
+from term2id.core.normalize import normalize
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
+from term2id.core.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the clone (or beside the folder of worktrees holding it).
@@ -175,7 +175,7 @@ class BaselineSemanticSource(SemanticSource):
 
 def embed_for_prepare(source: SemanticSource, texts: list[str], model: EmbeddingModel) -> None:
     """The embedding loop of today's `_vectors` (sorted by length, chunks of 1,024)."""
-    from term2id.core.sources.semantic import _PREPARE_CHUNK
+    from term2id.core.mapping.sources.semantic import _PREPARE_CHUNK
 
     texts = sorted(texts, key=len)
     for start in range(0, len(texts), _PREPARE_CHUNK):

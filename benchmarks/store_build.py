@@ -39,7 +39,7 @@ print(json.dumps({"seconds": elapsed, "terms": len(ontology.terms()),
 BUILD_JOB = """
 import json, resource, sys, time
 from pathlib import Path
-from term2id.core.catalog import StoreCatalog
+from term2id.core.ontology.catalog import StoreCatalog
 import pronto  # imported before the clock starts, as in the pronto job
 catalog = StoreCatalog(Path(sys.argv[2]))
 popularity = Path(sys.argv[3]) if sys.argv[3] != "-" else None
@@ -82,7 +82,7 @@ def compare(label: str, path: Path, popularity: Path | None, repeat: int) -> Pat
 
 
 def lookups(store_path: Path, n: int = 20_000) -> None:
-    from term2id.core.store import OntologyStore
+    from term2id.core.ontology.store import OntologyStore
 
     store = OntologyStore(store_path)
     conn = store._conn()  # benchmark only: draw the sample straight from the tables
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-go", action="store_true")
     args = parser.parse_args()
-    from term2id.core.catalog import embedded_hpo_files
+    from term2id.core.ontology.catalog import embedded_hpo_files
 
     obo, hpoa = embedded_hpo_files()
     print(f"python {sys.version.split()[0]}, {args.repeat} runs each, medians")

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from term2id.core.catalog import StoreCatalog
+from term2id.core.ontology.catalog import StoreCatalog
 from term2id.training.tiny import build_tiny_model
 
 

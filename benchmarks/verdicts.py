@@ -19,7 +19,7 @@ return are scored here by one function, so the figures compare like with like:
   and this tree's reliability table.
 
 --fit maps seed 1 with this tree's calibration turned off and prints the isotonic curves to put
-in term2id/core/calibration.py (CURVES). Nothing else is fitted, and nothing on seed 2 or the
+in term2id/core/mapping/calibration.py (CURVES). Nothing else is fitted, and nothing on seed 2 or the
 external sets.
 """
 
@@ -45,11 +45,11 @@ def worker(args: argparse.Namespace) -> None:
     import inspect
 
     from term2id.core.candidates import Evidence, Proposal, Query
-    from term2id.core.catalog import StoreCatalog
-    from term2id.core.evaluation import hold_out_synonyms, read_gold
-    from term2id.core.mapper import Mapper
-    from term2id.core.sources import default_sources
-    from term2id.core.sources.index import index_of
+    from term2id.core.evaluation.measure import hold_out_synonyms, read_gold
+    from term2id.core.mapping.lexical_index import index_of
+    from term2id.core.mapping.mapper import Mapper
+    from term2id.core.mapping.sources import default_sources
+    from term2id.core.ontology.catalog import StoreCatalog
 
     catalog = StoreCatalog(args.data_dir)
     engine = args.engine.split(",")
@@ -79,7 +79,7 @@ def worker(args: argparse.Namespace) -> None:
                     else None
                 )
                 if found is None:  # cut by top_k: judge it as the mapper would
-                    from term2id.core.verification import verify_id
+                    from term2id.core.mapping.verification import verify_id
 
                     verdict = verify_id(other, term, mapper.stores_for(args.ontology)).verdict
                 else:
@@ -135,7 +135,7 @@ def run_worker(tree: Path, args: argparse.Namespace, *extra: str) -> dict:
 
 
 def scores(rows: list[dict]) -> dict:
-    from term2id.core.evaluation import reliability
+    from term2id.core.evaluation.measure import reliability
 
     n = len(rows)
     verified = [r for r in rows if r["verdict"] == "verified"]
@@ -161,9 +161,9 @@ def scores(rows: list[dict]) -> dict:
 
 
 def ensure_stores(args: argparse.Namespace) -> list[str]:
-    from term2id.core.catalog import StoreCatalog
-    from term2id.core.mapper import Mapper
-    from term2id.core.sources import default_sources
+    from term2id.core.mapping.mapper import Mapper
+    from term2id.core.mapping.sources import default_sources
+    from term2id.core.ontology.catalog import StoreCatalog
 
     catalog = StoreCatalog(args.data_dir)
     if not catalog.exists("hp"):
@@ -209,8 +209,8 @@ def main() -> None:
         trees = {"baseline": args.baseline.resolve(), **trees}
 
     if args.fit:
-        from term2id.core.calibration import engine_of, fit_isotonic, verdict_group
         from term2id.core.candidates import Verdict
+        from term2id.core.mapping.calibration import engine_of, fit_isotonic, verdict_group
 
         curves = {}
         for engine in args.engines:
@@ -238,9 +238,9 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}; trees: "
           + ", ".join(f"{k} {v}" for k, v in trees.items()))  # fmt: skip
     if not args.skip_pairs:
-        from term2id.core.catalog import StoreCatalog
-        from term2id.core.sources.index import index_of
-        from term2id.core.verification import opposite_pairs
+        from term2id.core.mapping.lexical_index import index_of
+        from term2id.core.mapping.verification import opposite_pairs
+        from term2id.core.ontology.catalog import StoreCatalog
 
         catalog = StoreCatalog(args.data_dir)
         print("\nOpposite pairs (labels differing only by an opposing word or affix), each label "

@@ -30,16 +30,11 @@ from rich.table import Table
 from term2id import __version__
 from term2id.cli_options import DataDirOption
 from term2id.cli_session import session_app
-from term2id.core.catalog import DATA_DIR_ENV, StoreCatalog
 from term2id.core.errors import Term2IdError, TermNotFoundError
-from term2id.core.mapping_config import (
-    TUNED_EMBEDDINGS_HELP,
-    UNTRUSTED_GGUF_WARNING,
-    MappingConfig,
-)
-from term2id.core.ontology_files import FORMATS
+from term2id.core.exports import diff_stores
+from term2id.core.mapping import TUNED_EMBEDDINGS_HELP, UNTRUSTED_GGUF_WARNING, MappingConfig
+from term2id.core.ontology import DATA_DIR_ENV, FORMATS, StoreCatalog
 from term2id.core.progress import Progress
-from term2id.core.release_diff import diff_stores
 from term2id.training.cli import train_app
 
 app = typer.Typer(
@@ -214,7 +209,7 @@ def db_list(data_dir: DataDirOption = None) -> None:
             table.add_row(name, "[red]unreadable[/]", str(exc), "", "", "")
             continue
         table.add_row(
-            name, info.ontology or "", info.data_version or "", f"{info.term_count:,}",
+            name, info.ontology_id or "", info.data_version or "", f"{info.term_count:,}",
             f"{info.synonym_count:,}", info.imported_at.strftime("%Y-%m-%d %H:%M"),
         )  # fmt: skip
     out.print(table)
@@ -232,7 +227,7 @@ def db_info(
     counts = store.counts()
     rows = [
         ("name", info.name),
-        ("ontology", info.ontology or ""),
+        ("ontology", info.ontology_id or ""),
         ("title", info.title or ""),
         ("release", info.data_version or "(none in file)"),
         ("source", info.source_path),
@@ -256,7 +251,7 @@ def db_info(
 
 def _sentence_model_of(store) -> str:  # noqa: ANN001 - an OntologyStore
     """What the semantic source embeds this store with (numpy only; no model is loaded)."""
-    from term2id.core.sources.semantic import MODEL_NAME, tuned_model_of
+    from term2id.core.mapping import MODEL_NAME, tuned_model_of
 
     tuned = tuned_model_of(store)
     if tuned is None:
@@ -480,7 +475,7 @@ def _mapping_config(
 
 def _mapper(config: MappingConfig):  # noqa: ANN202 - a Mapper
     """build_mapper, with its one warning (a missing semantic extra) printed as a note."""
-    from term2id.core.mapping_config import build_mapper
+    from term2id.core.mapping import build_mapper
 
     if config.model is not None:
         err.print(f"[yellow]note:[/] {UNTRUSTED_GGUF_WARNING}", highlight=False)
@@ -572,8 +567,7 @@ def map_command(
     """Map a column of terms in a spreadsheet; write the sheet with mapped columns added."""
     import time
 
-    from term2id.core.batch import map_table
-    from term2id.core.exports import check_output_path
+    from term2id.core.exports import check_output_path, map_table
     from term2id.core.tables import open_table
 
     data_dir_option(data_dir)
@@ -779,7 +773,7 @@ def _uses_semantic(sources: list) -> bool:
 
 def _build_embedded_store_if_needed(names: list[str]) -> None:
     """The embedded HPO store is built on first use: show that as progress, not as a pause."""
-    from term2id.core.catalog import DEFAULT_STORE
+    from term2id.core.ontology import DEFAULT_STORE
 
     if DEFAULT_STORE in (n.strip() for n in names) and not catalog().exists(DEFAULT_STORE):
         with progress_bar("building the embedded HPO store (once)") as progress:
@@ -805,7 +799,7 @@ def demo_command(
     import tempfile
     from importlib.resources import as_file, files
 
-    from term2id.core.batch import map_table
+    from term2id.core.exports import map_table
     from term2id.core.tables import open_table
 
     data_dir_option(data_dir)
@@ -906,14 +900,14 @@ def eval_command(
 
     from term2id.core.evaluation import evaluate, read_gold
     from term2id.core.evaluation import hold_out_synonyms as make_hold_out
-    from term2id.core.mapper import Mapper
+    from term2id.core.mapping import Mapper
 
     data_dir_option(data_dir)
     if (gold is None) == (hold_out_synonyms is None):
         raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
     if hold_out_synonyms is not None and model is not None:
         from term2id.core.evaluation import held_out_synonyms_seen
-        from term2id.core.llm.source import read_manifest
+        from term2id.core.llm import read_manifest
 
         trained = adapter or model  # what the adapter learned is what it adds to the model
         message, refuse = held_out_synonyms_seen(trained, read_manifest(trained), ontology)
@@ -1046,8 +1040,8 @@ def memory_import(
     data_dir: DataDirOption = None,
 ) -> None:
     """Add curated mappings from a file to the mapping memory (all of the file, or nothing)."""
-    from term2id.core.memory import MappingMemory
-    from term2id.core.memory_files import import_file
+    from term2id.core.curation import import_file
+    from term2id.core.mapping import MappingMemory
 
     data_dir_option(data_dir)
     with MappingMemory.in_folder(catalog().data_dir) as memory:
@@ -1073,12 +1067,12 @@ def memory_export(
     data_dir: DataDirOption = None,
 ) -> None:
     """Write the mapping memory as SSSOM: the latest decision on each term and id."""
-    from term2id.core.memory import MappingMemory
-    from term2id.core.memory_files import export_sssom
+    from term2id.core.curation import export_memory
+    from term2id.core.mapping import MappingMemory
 
     data_dir_option(data_dir)
     with MappingMemory.in_folder(catalog().data_dir) as memory:
-        rows = export_sssom(memory, output, ontology)
+        rows = export_memory(memory, output, ontology)
     out.print(f"wrote {output} ({rows:,} mappings)", highlight=False)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from term2id.core.catalog import DATA_DIR_ENV
+from term2id.core.ontology import DATA_DIR_ENV
 
 DataDirOption = Annotated[
     Path | None,

@@ -22,7 +22,7 @@ SessionArgument = Annotated[Path, typer.Argument(help="A session file (.t2id).")
 
 
 def _open(path: Path):  # noqa: ANN202 - a CurationSession
-    from term2id.core.session import CurationSession
+    from term2id.core.curation import CurationSession
 
     return CurationSession.open(path)
 
@@ -31,7 +31,7 @@ def _open(path: Path):  # noqa: ANN202 - a CurationSession
 def agreement_command(path: SessionArgument) -> None:
     """Raw agreement and Cohen's kappa of a first and a blind second curator, with the
     disagreements and how each was settled."""
-    from term2id.core.review import (
+    from term2id.core.curation import (
         CATEGORIES,
         CATEGORY_TEXT,
         decision_text,
@@ -93,8 +93,7 @@ def export_command(
     """Export a session as the window does: the curators' decisions win over the machine's
     ranking, and every id is verified again against the stores installed here."""
     from term2id.cli import catalog, data_dir_option
-    from term2id.core.review import has_second_review
-    from term2id.gui.exporting import export_sheet, export_sssom
+    from term2id.core.curation import export_sheet, export_sssom, has_second_review
 
     data_dir_option(data_dir)
     with _open(path) as session:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from term2id.core.catalog import StoreCatalog
-from term2id.core.store import OntologyStore
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

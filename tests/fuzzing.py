@@ -237,7 +237,7 @@ def _read_gguf(path: Path, folder: Path) -> None:
 
 
 def _read_obo(path: Path, folder: Path) -> None:
-    from term2id.core.ontology_files import read_ontology_file
+    from term2id.core.ontology.formats import read_ontology_file
 
     read_ontology_file(path)
 

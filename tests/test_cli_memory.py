@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sssom.parsers import parse_sssom_table
 
-from term2id.core.catalog import StoreCatalog
-from term2id.core.memory import MappingMemory
+from term2id.core.mapping.memory import MappingMemory
+from term2id.core.ontology.catalog import StoreCatalog
 
 DATA = Path(__file__).parent / "data"
 

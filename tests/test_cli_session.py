@@ -9,8 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from term2id.core.catalog import StoreCatalog
-from term2id.core.session import Action, CurationSession, Curator, ReviewRound, SessionInput
+from term2id.core.curation.session import (
+    Action,
+    CurationSession,
+    Curator,
+    ReviewRound,
+    SessionInput,
+)
+from term2id.core.ontology.catalog import StoreCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 TERM2ID = Path(sys.executable).with_name("term2id")

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from term2id.core.store import OntologyStore
 
 
 class Verdict(StrEnum):
@@ -133,17 +129,6 @@ class Proposal:
 
     curie: str
     evidence: Evidence
-
-
-@runtime_checkable
-class CandidateSource(Protocol):
-    """Anything that proposes identifiers for a term."""
-
-    name: str
-
-    def propose(self, query: Query, store: OntologyStore, limit: int) -> list[Proposal]:
-        """Up to `limit` proposals for `query`, best first. May raise SourceUnavailable."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,8 +48,7 @@ from term2id.core.candidates import (
     MappingStatus,
     Verdict,
 )
-from term2id.core.errors import StoreError, Term2IdError
-from term2id.core.session import (
+from term2id.core.curation import (
     MAPPING,
     SESSION_SUFFIX,
     Action,
@@ -60,7 +59,8 @@ from term2id.core.session import (
     ReviewView,
     replay_log,
 )
-from term2id.core.terms import TextMatch
+from term2id.core.errors import StoreError, Term2IdError
+from term2id.core.ontology import TextMatch
 from term2id.gui.commands import DecisionCommand
 from term2id.gui.errors import show_error
 from term2id.gui.models import ReviewFilter, ReviewTableModel
@@ -71,8 +71,7 @@ from term2id.gui.workers import TimeLeft, Worker
 if TYPE_CHECKING:
     # Imported when first used: the store module pulls in sqlite-utils, which imports pandas
     # when it is installed (about a second), and the window must appear before that.
-    from term2id.core.catalog import StoreCatalog
-    from term2id.core.store import OntologyStore
+    from term2id.core.ontology import OntologyStore, StoreCatalog
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ class MainWindow(QMainWindow):
     @property
     def catalog(self) -> StoreCatalog:
         if self._catalog is None:
-            from term2id.core.catalog import StoreCatalog
+            from term2id.core.ontology import StoreCatalog
 
             self._catalog = StoreCatalog()
         return self._catalog
@@ -335,7 +334,7 @@ class MainWindow(QMainWindow):
 
     def start_from_table(self, choice, destination: Path | None = None) -> Worker:
         """Read the chosen table into a new session file (in a worker), then map it."""
-        from term2id.gui.jobs import create_session, session_path_for
+        from term2id.core.curation import create_session, session_path_for
 
         destination = destination or session_path_for(
             choice.path, self.catalog.data_dir / "sessions"
@@ -463,7 +462,7 @@ class MainWindow(QMainWindow):
     def _missing_stores(self) -> list[str]:
         if self.session is None:
             return []
-        from term2id.core.catalog import DEFAULT_STORE
+        from term2id.core.ontology import DEFAULT_STORE
 
         names = {n.strip() for spec in self.session.ontologies() for n in spec.split(",")}
         return sorted(n for n in names if n and n != DEFAULT_STORE and not self.catalog.exists(n))
@@ -516,7 +515,7 @@ class MainWindow(QMainWindow):
         if self._mapper is None:
             from dataclasses import replace
 
-            from term2id.core.mapping_config import build_mapper
+            from term2id.core.mapping import build_mapper
 
             config = self.settings.mapping_config()
             self.model_label.setText("")
@@ -602,7 +601,7 @@ class MainWindow(QMainWindow):
         ]
 
     def _start_job(self, mapper, todo: list, model: str | None, rerank: bool = False) -> Worker:
-        from term2id.gui.jobs import map_rows
+        from term2id.core.curation import map_rows
 
         worker = Worker(map_rows, mapper, todo, model)
         # Each handler checks that the worker is still the current one: a cancelled job's last
@@ -701,7 +700,7 @@ class MainWindow(QMainWindow):
         if self._quick_mapper is None:
             from dataclasses import replace
 
-            from term2id.core.mapping_config import build_mapper
+            from term2id.core.mapping import build_mapper
 
             config = replace(
                 self.settings.mapping_config(),
@@ -724,7 +723,7 @@ class MainWindow(QMainWindow):
     def prepare_semantic(self, stores: Sequence[str]) -> Worker | None:
         """Prepare the semantic index of `stores` in a worker, with progress, time left and
         cancel in the status bar; rows are re-ranked when it is ready."""
-        from term2id.gui.jobs import prepare_semantic
+        from term2id.core.curation import prepare_semantic
 
         if self._preparing is not None:
             return None  # the one running re-ranks when done, and asks again for the rest
@@ -894,7 +893,7 @@ class MainWindow(QMainWindow):
         """Blind review: the first curator's decision, shown once the second decided the row."""
         if self.session is None or self.review_view is not ReviewView.SECOND:
             return ()
-        from term2id.core.review import decision_text, review_rows, same_outcome
+        from term2id.core.curation import decision_text, review_rows, same_outcome
 
         review = review_rows(self.session.decisions(row)).get(row)
         if review is None or review.second is None:
@@ -1153,7 +1152,7 @@ class MainWindow(QMainWindow):
         disagreements to settle."""
         if self.session is None:
             return None
-        from term2id.core.review import session_agreement
+        from term2id.core.curation import session_agreement
         from term2id.gui.reviewing import AgreementDialog
 
         if self.agreement_dialog is not None:
@@ -1180,7 +1179,7 @@ class MainWindow(QMainWindow):
         """Settle a disagreement with `taken`: a settled entry in the log, undone like any other."""
         if self.session is None:
             return False
-        from term2id.core.review import decision_text, settle
+        from term2id.core.curation import decision_text, settle
 
         try:
             made = settle(self.session, row, taken, self.settings.curator)
@@ -1193,7 +1192,7 @@ class MainWindow(QMainWindow):
     def _verify_choice(self, row: int, curie: str):
         """The id a curator is putting on `row`, through `verify_id` against the row's stores
         (another installed store is named when the id is one of its); None without a store."""
-        from term2id.core.verification import verify_id
+        from term2id.core.mapping import verify_id
 
         assert self.session is not None
         query = self.session.query(row)
@@ -1285,7 +1284,7 @@ class MainWindow(QMainWindow):
     def memory(self):  # -> MappingMemory
         """The data folder's mapping memory (what curators decided before, in any session)."""
         if self._memory is None:
-            from term2id.core.memory import MappingMemory
+            from term2id.core.mapping import MappingMemory
 
             self._memory = MappingMemory.in_folder(self.catalog.data_dir)
         return self._memory
@@ -1298,7 +1297,7 @@ class MainWindow(QMainWindow):
         """
         if self.session is None or not self.settings.use_memory:
             return
-        from term2id.core.memory_sync import catch_up
+        from term2id.core.curation import catch_up
 
         try:
             catch_up(self.memory, self.session)
@@ -1456,7 +1455,7 @@ class MainWindow(QMainWindow):
     # -- search -------------------------------------------------------------------------------
 
     def search(self, text: str) -> Worker | None:
-        from term2id.gui.jobs import search_terms
+        from term2id.core.curation import search_terms
 
         row = self.current_row()
         if not text.strip():
@@ -1533,7 +1532,7 @@ class MainWindow(QMainWindow):
         )
         if path is None:
             return None
-        from term2id.gui.exporting import export_sheet
+        from term2id.core.curation import export_sheet
 
         stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
         only = self._only_reviewed()
@@ -1551,7 +1550,7 @@ class MainWindow(QMainWindow):
         )
         if path is None:
             return None
-        from term2id.gui.exporting import export_sssom
+        from term2id.core.curation import export_sssom
 
         stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
         only = self._only_reviewed()
@@ -1566,7 +1565,7 @@ class MainWindow(QMainWindow):
         why) when that is asked of a session no second curator reviewed."""
         if not self.only_reviewed_action.isChecked():
             return False
-        from term2id.core.review import has_second_review
+        from term2id.core.curation import has_second_review
 
         assert self.session is not None
         if not has_second_review(self.session):
@@ -1588,7 +1587,7 @@ class MainWindow(QMainWindow):
         )
         if path is None:
             return None
-        from term2id.gui.exporting import export_training
+        from term2id.core.curation import export_training
 
         return self._export(lambda: export_training(self.session, path), path)
 
@@ -1709,8 +1708,8 @@ def _predicate_of(verdict: Verdict | None) -> MappingPredicate | None:
 
 
 def _warm_imports() -> None:
-    import term2id.core.catalog  # noqa: F401
-    import term2id.core.mapper  # noqa: F401
+    import term2id.core.mapping.mapper  # noqa: F401
+    import term2id.core.ontology.catalog  # noqa: F401
 
 
 def main(paths: Sequence[str] = ()) -> int:

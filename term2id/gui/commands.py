@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
+from term2id.core.curation import CurationSession, Curator
 from term2id.core.errors import Term2IdError
-from term2id.core.session import CurationSession, Curator
 
 log = logging.getLogger(__name__)
 

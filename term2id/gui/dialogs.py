@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import StoreError, Term2IdError
-from term2id.core.mapping_config import UNTRUSTED_GGUF_WARNING
+from term2id.core.mapping import UNTRUSTED_GGUF_WARNING
+from term2id.core.ontology import StoreCatalog
 from term2id.gui.errors import show_error
 from term2id.gui.settings import GuiSettings
 from term2id.gui.tuning import EmbeddingTuningProcess
@@ -431,7 +431,7 @@ class SettingsDialog(QDialog):
                 store = self._catalog.open(name)
                 info = store.info
                 text = (
-                    f"{name} — {info.title or info.ontology or ''} release "
+                    f"{name} — {info.title or info.ontology_id or ''} release "
                     f"{info.data_version or '?'} · {info.term_count:,} terms\n"
                     f"    sentence model: {sentence_model_text(store, use_tuned)}"
                 )
@@ -461,7 +461,7 @@ class SettingsDialog(QDialog):
 
     def _update_tune_button(self) -> None:
         running = self._tuning is not None and self._tuning.running
-        from term2id.core.mapping_config import semantic_missing
+        from term2id.core.mapping import semantic_missing
 
         available = semantic_missing() is None
         self.tune_button.setEnabled(self.selected_store() is not None and not running and available)
@@ -593,8 +593,7 @@ class SettingsDialog(QDialog):
 
 def sentence_model_text(store, use_tuned: bool) -> str:  # store: OntologyStore
     """Which sentence model the semantic source searches `store` with, in words."""
-    from term2id.core.mapping_config import SEMANTIC_EXTRA, semantic_missing
-    from term2id.core.sources.semantic import MODEL_NAME, tuned_model_of
+    from term2id.core.mapping import MODEL_NAME, SEMANTIC_EXTRA, semantic_missing, tuned_model_of
 
     missing = semantic_missing()
     if missing is not None:

@@ -16,8 +16,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from term2id.core.candidates import Candidate, MappingPredicate, MappingStatus, Verdict
-from term2id.core.session import Action, RowSummaries
-from term2id.core.terms import TextMatch
+from term2id.core.curation import Action, RowSummaries
+from term2id.core.ontology import TextMatch
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's object: ReviewRow, Candidate or TextMatch
 

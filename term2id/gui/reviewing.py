@@ -1,7 +1,7 @@
 """Saying how a row maps and reviewing with a second curator: the several-ids dialog and the
 agreement dialog with its queue of disagreements to settle.
 
-The figures come from `term2id.core.review`; settling writes a log entry through the window, so
+The figures come from `term2id.core.curation.review`; settling writes a log entry through the window, so
 that it is undone and redone like every other decision.
 """
 
@@ -28,8 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from term2id.core.candidates import Candidate, MappingPredicate
-from term2id.core.review import CATEGORIES, CATEGORY_TEXT, Agreement, RowReview, decision_text
-from term2id.core.session import Decision
+from term2id.core.curation import (
+    CATEGORIES,
+    CATEGORY_TEXT,
+    Agreement,
+    Decision,
+    RowReview,
+    decision_text,
+)
 from term2id.gui.models import ROW_ROLE, _ListTableModel
 
 PREDICATE_TEXT = {

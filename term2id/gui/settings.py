@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from term2id.core.mapping_config import MappingConfig
-from term2id.core.session import Curator
+from term2id.core.curation import Curator
+from term2id.core.mapping import MappingConfig
 
 MAX_RECENT = 10
 
@@ -100,7 +100,7 @@ class GuiSettings:
         self._set("mapping/memory", "true" if value else "false")
 
     def mapping_config(self) -> MappingConfig:
-        """The mapping these settings describe (term2id.core.mapping_config.build_mapper)."""
+        """The mapping these settings describe (term2id.core.mapping.config.build_mapper)."""
         return MappingConfig(
             sources=self.sources,
             threshold=self.threshold,

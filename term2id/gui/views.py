@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from term2id.core.candidates import Candidate
-from term2id.core.terms import Term
+from term2id.core.ontology import Term
 from term2id.gui.models import (
     DECISION_TEXT,
     ROW_ROLE,
@@ -38,7 +38,7 @@ from term2id.gui.models import (
 )
 
 if TYPE_CHECKING:
-    from term2id.core.store import OntologyStore
+    from term2id.core.ontology import OntologyStore
 
 
 def _table(model, object_name: str) -> QTableView:

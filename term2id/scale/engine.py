@@ -48,8 +48,7 @@ from term2id.core.exports import (
     neutralise,
     sssom_mapping_for,
 )
-from term2id.core.mapper import holds_id
-from term2id.core.mapping_config import MappingConfig
+from term2id.core.mapping import MappingConfig, holds_id
 from term2id.core.progress import Progress
 from term2id.core.tables import cell_text
 
@@ -215,9 +214,8 @@ class MappingWorker(WorkerPlugin):
         self._results: tuple[str, pd.DataFrame] | None = None
 
     def setup(self, worker: Any) -> None:
-        from term2id.core.batch import prepare_targets
-        from term2id.core.catalog import StoreCatalog
-        from term2id.core.mapping_config import build_mapper
+        from term2id.core.mapping import build_mapper, prepare_targets
+        from term2id.core.ontology import StoreCatalog
 
         self.lock = threading.Lock()  # one mapping at a time per worker: the Mapper is shared
         if self.threads:
@@ -490,9 +488,8 @@ def map_on_cluster(
     import dask
     from distributed import as_completed
 
-    from term2id.core.batch import prepare_targets
-    from term2id.core.catalog import StoreCatalog
-    from term2id.core.mapping_config import build_mapper
+    from term2id.core.mapping import build_mapper, prepare_targets
+    from term2id.core.ontology import StoreCatalog
 
     started = time.perf_counter()
     files, frame = check_input(job)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from term2id.core.errors import SourceUnavailable, Term2IdError
-from term2id.core.llm.backend import Completion, OpenAICompletionsBackend
+from term2id.core.llm import Completion, OpenAICompletionsBackend
 
 log = logging.getLogger(__name__)
 

@@ -19,20 +19,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from term2id.core.catalog import StoreCatalog
+from term2id.core.curation import TrainingRecord, write_jsonl
 from term2id.core.files import atomic_path
-from term2id.core.progress import Progress
-from term2id.core.store import OntologyStore
-from term2id.core.terms import Term
-from term2id.core.training_data import (
+from term2id.core.llm import (
     NONE_ANSWER,
     TASKS,
-    TrainingRecord,
     format_candidates,
     ontology_display_name,
     render_prompt,
-    write_jsonl,
 )
+from term2id.core.ontology import OntologyStore, StoreCatalog, Term
+from term2id.core.progress import Progress
 from term2id.training.errors import EmptyDatasetError, TrainingError
 
 log = logging.getLogger(__name__)
@@ -142,7 +139,7 @@ def store_retriever(store: OntologyStore) -> Retriever:
 def mapper_retriever(catalog: StoreCatalog, store_name: str) -> Retriever:
     """Candidates as the mapper's exact and fuzzy sources rank them (no embeddings to build)."""
     from term2id.core.candidates import Query
-    from term2id.core.mapper import Mapper, default_sources
+    from term2id.core.mapping import Mapper, default_sources
 
     mapper = Mapper(catalog, default_sources(["exact", "fuzzy"]), top_k=10)
 

@@ -11,7 +11,7 @@ mapper from 0.602 / 0.780 to 0.682 / 0.857; see docs/mapping.md.
 
 The result is a sentence-transformers folder beside the store file (`hp.sqlite` ->
 `hp.embeddings/`) with a manifest naming the store and release it was tuned on; the semantic
-source uses it for that store while the release matches (term2id.core.sources.semantic).
+source uses it for that store while the release matches (term2id.core.mapping.sources.semantic).
 
 The loop is plain torch rather than sentence-transformers' `fit`, which needs the `datasets`
 package for one loss: the loop is twenty lines, and it lets progress and cancellation go through
@@ -29,8 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from term2id.core.progress import Progress
-from term2id.core.sources.semantic import (
+from term2id.core.mapping import (
     MODEL_NAME,
     TUNED_MANIFEST,
     definition_text,
@@ -38,7 +37,8 @@ from term2id.core.sources.semantic import (
     tuned_model_folder,
     weights_digest,
 )
-from term2id.core.store import OntologyStore
+from term2id.core.ontology import OntologyStore
+from term2id.core.progress import Progress
 from term2id.training.errors import EmptyDatasetError, ModelDirectoryError, TrainingError
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from term2id.core.curation import TrainingRecord
 from term2id.core.progress import Progress
-from term2id.core.training_data import TrainingRecord
 from term2id.training.gguf_export import read_adapter_config, safetensors_files
 from term2id.training.trainer import PromptTokenizer, load_base_model, load_records
 

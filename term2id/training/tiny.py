@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from term2id.core.llm import ontology_display_name, render_prompt
+from term2id.core.ontology import OntologyStore
 from term2id.core.progress import Progress
-from term2id.core.store import OntologyStore
-from term2id.core.training_data import ontology_display_name, render_prompt
 from term2id.training.errors import TrainingError
 from term2id.training.gguf_export import (
     export_lora_adapter,

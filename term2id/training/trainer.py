@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from term2id.core.training_data import TrainingRecord, read_jsonl
+from term2id.core.curation import TrainingRecord, read_jsonl
 from term2id.training.config import RunConfig, require
 from term2id.training.errors import (
     EmptyDatasetError,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from term2id.core.batch import map_rows, prepare_targets
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import CancelledError, Term2IdError
-from term2id.core.mapper import Mapper, default_sources
+from term2id.core.mapping.batch import map_rows, prepare_targets
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.progress import Progress
 
 

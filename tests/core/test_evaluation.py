@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import InputFileError, Term2IdError
-from term2id.core.evaluation import (
+from term2id.core.evaluation.measure import (
     GoldItem,
     evaluate,
     hold_out_synonyms,
     read_gold,
     reliability,
 )
-from term2id.core.mapper import Mapper, default_sources
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.ontology.catalog import StoreCatalog
 
 
 def test_read_gold_tsv_and_csv(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_hold_out_copies_cached_vectors_except_the_held_out_names(
 def test_hold_out_copies_the_cached_vectors_of_definitions(
     tiny_catalog: StoreCatalog, tmp_path: Path
 ) -> None:
-    from term2id.core.sources.semantic import MODEL_NAME, definition_text
+    from term2id.core.mapping.sources.semantic import MODEL_NAME, definition_text
 
     original = tiny_catalog.open("tiny")
     seizure = original.term("TP:0000003")

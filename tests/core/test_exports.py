@@ -10,7 +10,6 @@ import pytest
 from sssom.parsers import parse_sssom_table
 from sssom.validators import validate
 
-from term2id.core.batch import map_table
 from term2id.core.candidates import (
     Candidate,
     Evidence,
@@ -19,8 +18,8 @@ from term2id.core.candidates import (
     Query,
     Verdict,
 )
-from term2id.core.catalog import StoreCatalog
-from term2id.core.exports import (
+from term2id.core.exports.mapped_table import map_table
+from term2id.core.exports.writers import (
     CLOSE_MATCH,
     EXACT_MATCH,
     LEXICAL,
@@ -37,7 +36,8 @@ from term2id.core.exports import (
     subject_id_for,
     write_sssom,
 )
-from term2id.core.mapper import Mapper, default_sources
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.tables import open_table
 
 DATA = Path(__file__).parents[1] / "data"

@@ -22,12 +22,12 @@ import pytest
 import uvicorn  # noqa: F401 - the server tests need it (llama-cpp-python[server])
 
 from term2id.core.candidates import MappingStatus, Query, Verdict
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import SourceUnavailable
 from term2id.core.llm.backend import BATCH_WIDTH
 from term2id.core.llm.source import LLMSource, ModelOutputUnparsable, open_llm_source
-from term2id.core.mapper import Mapper
-from term2id.core.sources import default_sources
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.mapping.sources import default_sources
+from term2id.core.ontology.catalog import StoreCatalog
 
 pytestmark = pytest.mark.slow
 
@@ -331,7 +331,7 @@ def test_a_server_beyond_the_local_network_is_refused() -> None:
 
 
 def test_llm_source_satisfies_the_candidate_source_protocol(tiny) -> None:
-    from term2id.core.candidates import CandidateSource
+    from term2id.core.mapping.sources import CandidateSource
 
     assert isinstance(open_llm_source(model=tiny.model_gguf), CandidateSource)
     assert LLMSource.name == "llm"
@@ -568,8 +568,8 @@ def test_a_servers_api_key_is_sent_but_never_written_or_logged(
     import logging
     import sqlite3
 
+    from term2id.core.curation.session import CurationSession, SessionInput
     from term2id.core.llm.backend import API_KEY_ENV
-    from term2id.core.session import CurationSession, SessionInput
 
     caplog.set_level(logging.DEBUG)
     monkeypatch.delenv(API_KEY_ENV, raising=False)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import Evidence, MappingStatus, Proposal, Query, Verdict
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import CancelledError, SourceUnavailable, StoreNotFoundError
-from term2id.core.mapper import Mapper, default_sources
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.mapping.verification import verify_id
+from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.progress import Progress
-from term2id.core.verification import verify_id
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import Term2IdError
-from term2id.core.mapping_config import DEFAULT_SOURCES, MappingConfig, build_mapper
+from term2id.core.mapping.config import DEFAULT_SOURCES, MappingConfig, build_mapper
+from term2id.core.ontology.catalog import StoreCatalog
 
 DATA = Path(__file__).parents[1] / "data"
 

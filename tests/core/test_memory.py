@@ -11,22 +11,9 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import MappingPredicate, MappingStatus, Query, Verdict
-from term2id.core.catalog import StoreCatalog
-from term2id.core.errors import InputFileError, Term2IdError
-from term2id.core.evaluation import GoldItem, evaluate
-from term2id.core.mapper import Mapper
-from term2id.core.mapping_config import MappingConfig, build_mapper
-from term2id.core.memory import (
-    MappingMemory,
-    MappingMemoryError,
-    MemoryAction,
-    MemoryEntry,
-    store_spec,
-    term_key,
-)
-from term2id.core.memory_files import export_sssom, import_file
-from term2id.core.memory_sync import catch_up
-from term2id.core.session import (
+from term2id.core.curation.memory_files import export_memory, import_file
+from term2id.core.curation.memory_sync import catch_up
+from term2id.core.curation.session import (
     Action,
     CurationSession,
     Curator,
@@ -34,7 +21,20 @@ from term2id.core.session import (
     ReviewRound,
     SessionInput,
 )
-from term2id.core.sources import default_sources
+from term2id.core.errors import InputFileError, Term2IdError
+from term2id.core.evaluation.measure import GoldItem, evaluate
+from term2id.core.mapping.config import MappingConfig, build_mapper
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.mapping.memory import (
+    MappingMemory,
+    MappingMemoryError,
+    MemoryAction,
+    MemoryEntry,
+    store_spec,
+    term_key,
+)
+from term2id.core.mapping.sources import default_sources
+from term2id.core.ontology.catalog import StoreCatalog
 
 DATA = Path(__file__).parents[1] / "data"
 ADA = Curator("Ada Curator", "0000-0002-1825-0097")
@@ -150,9 +150,9 @@ def test_decisions_undo_and_redo_are_mirrored_in_the_memory(
 _DECIDE_THEN_DIE = textwrap.dedent(
     """
     import os, signal, sys
-    from term2id.core.memory import MappingMemory
-    from term2id.core.memory_sync import catch_up
-    from term2id.core.session import Action, CurationSession, Curator
+    from term2id.core.mapping.memory import MappingMemory
+    from term2id.core.curation.memory_sync import catch_up
+    from term2id.core.curation.session import Action, CurationSession, Curator
     session = CurationSession.open(sys.argv[1])
     memory = MappingMemory(sys.argv[2])
     curator = Curator("Kill Test")
@@ -349,7 +349,7 @@ def test_sssom_and_term_id_tables_import_and_the_memory_exports_as_sssom(
     assert memory.lookup("neoplasms", "tiny").accepted[0][0] == "HP:0002664"
 
     exported = tmp_path / "memory.sssom.tsv"
-    assert export_sssom(memory, exported) == 5
+    assert export_memory(memory, exported) == 5
     lines = [line.split("\t") for line in exported.read_text().splitlines() if line[0] != "#"]
     header, rows = lines[0], {row[1]: dict(zip(lines[0], row, strict=True)) for row in lines[1:]}
     assert header[:5] == [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from term2id.core.errors import OntologyFileError
-from term2id.core.ontology_files import read_ontology_file
+from term2id.core.ontology.formats import read_ontology_file
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -17,7 +17,7 @@ def test_obo_records_carry_everything_a_curator_needs() -> None:
     parsed = read_ontology_file(DATA / "tiny.obo")
     assert parsed.source_format == "obo"
     assert parsed.data_version == "tiny/releases/2024-01-01"
-    assert parsed.ontology == "tiny"
+    assert parsed.ontology_id == "tiny"
     seizure = next(r for r in parsed.records if r.curie == "TP:0000003")
     assert seizure.label == "Seizure"
     assert seizure.definition == "An intermittent abnormality of nervous system physiology."
@@ -138,7 +138,7 @@ def test_hpo_2018_release_imports_with_a_warning() -> None:
 
 
 def _records_by_pronto(path: Path) -> dict:
-    from term2id.core.ontology_files import _read_with_pronto
+    from term2id.core.ontology.formats import _read_with_pronto
 
     return {r.curie: r for r in _read_with_pronto(path, path.read_bytes(), "obo").records}
 
@@ -170,7 +170,7 @@ def test_our_obo_reader_agrees_with_pronto_on_every_record() -> None:
 
 @pytest.mark.slow
 def test_our_obo_reader_agrees_with_pronto_on_the_whole_of_hpo() -> None:
-    from term2id.core.catalog import embedded_hpo_files
+    from term2id.core.ontology.catalog import embedded_hpo_files
 
     obo = embedded_hpo_files()[0]
     _assert_same_records(read_ontology_file(obo).records, _records_by_pronto(obo))

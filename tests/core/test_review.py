@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from term2id.core.review import (
+from term2id.core.curation.review import (
     AgreementCategory,
     agreed_or_settled_rows,
     has_second_review,
@@ -14,7 +14,7 @@ from term2id.core.review import (
     session_agreement,
     settle,
 )
-from term2id.core.session import (
+from term2id.core.curation.session import (
     Action,
     CurationSession,
     Curator,

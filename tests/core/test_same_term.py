@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import MappingPredicate
-from term2id.core.session import (
+from term2id.core.curation.session import (
     Action,
     CurationSession,
     Curator,
@@ -111,7 +111,7 @@ def test_a_comment_is_not_applied_and_rounds_are_kept_apart(tmp_path: Path) -> N
 _APPLY_FOREVER = textwrap.dedent(
     """
     import sys
-    from term2id.core.session import Action, CurationSession, Curator
+    from term2id.core.curation.session import Action, CurationSession, Curator
     session = CurationSession.open(sys.argv[1])
     curator = Curator("Ada")
     group = 0

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
-from term2id.core.progress import Progress
-from term2id.core.sources.semantic import (
+from term2id.core.mapping.sources.semantic import (
     MODEL_NAME,
     ONNX_FOLDER,
     PACKAGED_MODEL,
     OnnxEncoder,
     SemanticSource,
 )
-from term2id.core.store import OntologyStore
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
+from term2id.core.progress import Progress
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TERMS = [

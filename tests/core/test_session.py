@@ -20,8 +20,7 @@ from term2id.core.candidates import (
     Query,
     Verdict,
 )
-from term2id.core.errors import SchemaVersionError
-from term2id.core.session import (
+from term2id.core.curation.session import (
     SCHEMA_VERSION,
     Action,
     CurationSession,
@@ -30,6 +29,7 @@ from term2id.core.session import (
     SessionError,
     SessionInput,
 )
+from term2id.core.errors import SchemaVersionError
 
 CURATOR = Curator("Ada Curator", "0000-0002-1825-0097")
 
@@ -314,7 +314,7 @@ def test_reverify_flags_ids_obsolete_in_a_newer_release(tmp_path: Path, catalog)
 _DECIDE_FOREVER = textwrap.dedent(
     """
     import sys
-    from term2id.core.session import Action, CurationSession, Curator
+    from term2id.core.curation.session import Action, CurationSession, Curator
     session = CurationSession.open(sys.argv[1])
     curator = Curator("Kill Test")
     n = 0

@@ -6,13 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from term2id.core.candidates import CandidateSource, Query
-from term2id.core.catalog import StoreCatalog
+from term2id.core.candidates import Query
 from term2id.core.errors import Term2IdError
-from term2id.core.sources import default_sources, register_source, source_names
-from term2id.core.sources.exact import ExactSource
-from term2id.core.sources.fuzzy import FuzzySource
-from term2id.core.store import OntologyStore
+from term2id.core.mapping.sources import (
+    CandidateSource,
+    default_sources,
+    register_source,
+    source_names,
+)
+from term2id.core.mapping.sources.exact import ExactSource
+from term2id.core.mapping.sources.fuzzy import FuzzySource
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
 
 
 def _ids(proposals) -> list[str]:  # noqa: ANN001
@@ -125,7 +130,7 @@ def test_a_registered_source_can_be_named() -> None:
 def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
     tiny_store: OntologyStore,
 ) -> None:
-    from term2id.core.sources.semantic import MODEL_NAME, SemanticSource
+    from term2id.core.mapping.sources.semantic import MODEL_NAME, SemanticSource
 
     assert tiny_store.cached_embeddings(MODEL_NAME) == {}
     source = SemanticSource()
@@ -143,7 +148,7 @@ def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
 
 @pytest.mark.slow
 def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> None:
-    from term2id.core.sources.semantic import MODEL_NAME, SemanticSource
+    from term2id.core.mapping.sources.semantic import MODEL_NAME, SemanticSource
 
     found = SemanticSource().propose(Query("dysfunction of the cerebellum", "tiny"), tiny_store, 3)
     ataxia = next(p for p in found if p.curie == "TP:0000011")
@@ -157,7 +162,7 @@ def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> 
 
 @pytest.mark.slow
 def test_semantic_source_rewords_the_term_with_words_the_ontology_pairs(tmp_path: Path) -> None:
-    from term2id.core.sources.semantic import SemanticSource
+    from term2id.core.mapping.sources.semantic import SemanticSource
 
     terms = [
         ("Distal finger fracture", "Outermost finger fracture"),

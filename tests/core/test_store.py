@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import OntologyFileError, SchemaVersionError, StoreNotFoundError
-from term2id.core.store import OntologyStore
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -55,7 +55,7 @@ def test_parents_and_children(tiny_store: OntologyStore) -> None:
 
 def test_store_records_its_release_and_source(tiny_store: OntologyStore) -> None:
     info = tiny_store.info
-    assert info.name == "tiny" and info.ontology == "tiny"
+    assert info.name == "tiny" and info.ontology_id == "tiny"
     assert info.data_version == "tiny/releases/2024-01-01"
     assert info.term_count == 12 and info.obsolete_count == 2
     assert info.source_path.endswith("tiny.obo") and len(info.source_sha256) == 64

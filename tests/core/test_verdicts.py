@@ -12,19 +12,19 @@ from term2id.core.candidates import (
     Query,
     Verdict,
 )
-from term2id.core.catalog import StoreCatalog
-from term2id.core.mapper import Mapper
-from term2id.core.normalize import normalize
-from term2id.core.sources import default_sources
-from term2id.core.sources.index import index_of
-from term2id.core.store import OntologyStore
-from term2id.core.verification import (
+from term2id.core.mapping.lexical_index import index_of
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.mapping.sources import default_sources
+from term2id.core.mapping.verification import (
     compare_names,
     interchangeable_words,
     opposite_pairs,
     verify_id,
     vocabulary_of,
 )
+from term2id.core.normalize import normalize
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
 
 pytestmark = pytest.mark.slow  # the embedded HPO, built once per test run
 

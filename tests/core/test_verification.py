@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from term2id.core.candidates import Verdict
-from term2id.core.catalog import StoreCatalog
-from term2id.core.verification import verify_id
+from term2id.core.mapping.verification import verify_id
+from term2id.core.ontology.catalog import StoreCatalog
 
 
 def test_an_existing_id_whose_name_agrees_is_verified(tiny_catalog: StoreCatalog) -> None:

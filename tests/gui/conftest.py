@@ -11,7 +11,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
 
-from term2id.core.catalog import StoreCatalog  # noqa: E402
+from term2id.core.ontology.catalog import StoreCatalog  # noqa: E402
 from term2id.gui.settings import GuiSettings  # noqa: E402
 
 

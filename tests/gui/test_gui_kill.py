@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
-from term2id.core.mapper import Mapper, default_sources
-from term2id.core.session import CurationSession, SessionInput
+from term2id.core.curation.session import CurationSession, SessionInput
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.ontology.catalog import StoreCatalog
 
 # The real window, offscreen, driven by key presses; after each key it prints the newest entry
 # of the decision log, which the window has committed by then.
@@ -27,7 +27,7 @@ _REVIEW_FOREVER = textwrap.dedent(
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    from term2id.core.catalog import StoreCatalog
+    from term2id.core.ontology.catalog import StoreCatalog
     from term2id.gui.app import MainWindow
     from term2id.gui.settings import GuiSettings
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QThreadPool
 
-from term2id.core.catalog import StoreCatalog
-from term2id.core.session import CurationSession, SessionInput
+from term2id.core.curation.session import CurationSession, SessionInput
+from term2id.core.ontology.catalog import StoreCatalog
 
 
 @pytest.mark.slow

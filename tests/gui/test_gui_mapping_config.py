@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
-from term2id.core.exports import MAPPED_COLUMNS, mapped_cells
-from term2id.core.mapping_config import MappingConfig, build_mapper
-from term2id.core.session import CurationSession, SessionInput
+from term2id.core.curation.session import CurationSession, SessionInput
+from term2id.core.exports.writers import MAPPED_COLUMNS, mapped_cells
+from term2id.core.mapping.config import MappingConfig, build_mapper
+from term2id.core.ontology.catalog import StoreCatalog
 
 # Exact names, a British spelling, a related synonym, a paraphrase only the semantic source finds.
 TERMS = ["Seizures", "Anaemia", "lack of coordination", "not enough red blood cells", "Tumour"]

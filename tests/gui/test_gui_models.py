@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from term2id.core.candidates import Candidate, Evidence, Verdict
-from term2id.core.session import RowSummaries
-from term2id.core.terms import TextMatch
+from term2id.core.curation.session import RowSummaries
+from term2id.core.ontology.terms import TextMatch
 from term2id.gui.models import (
     ROW_ROLE,
     CandidateTableModel,

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from term2id.core.session import CurationSession
+from term2id.core.curation.session import CurationSession
 from term2id.gui.dialogs import OpenTableDialog
 
 TERMS = ["Seizure", "Anaemia", "Oedema", "Intellectual disability", "qwxz nothing like it"]
@@ -125,7 +125,7 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     assert (seizure["author_id"], seizure["reviewer_id"]) == ("orcid:0000-0002-1825-0097", "")
     assert not any(r["object_id"] == "TP:0000005" for r in body)  # the rejected row
 
-    from term2id.core.training_data import read_jsonl
+    from term2id.core.curation.training_records import read_jsonl
 
     records = list(read_jsonl(window.export_training(tmp_path / "curated.jsonl")))
     assert {(r.task, r.term, r.answer) for r in records} == {
@@ -234,7 +234,7 @@ def test_a_model_that_cannot_load_leaves_mapping_working(
 def test_opening_another_session_mid_mapping_keeps_the_two_apart(
     qtbot, window, tmp_path: Path
 ) -> None:
-    from term2id.core.session import SessionInput
+    from term2id.core.curation.session import SessionInput
 
     first, second = tmp_path / "first.t2id", tmp_path / "second.t2id"
     for path, terms in ((first, ["Seizure"] * 400), (second, ["Anaemia", "Oedema"])):

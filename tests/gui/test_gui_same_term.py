@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from term2id.core.session import CurationSession
+from term2id.core.curation.session import CurationSession
 from term2id.gui.dialogs import OpenTableDialog
 
 TERMS = ["Seizure", "seizures", "Anaemia", "SEIZURE", "Seizure", "Anaemia"]

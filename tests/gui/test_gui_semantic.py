@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from term2id.core.session import CurationSession
+from term2id.core.curation.session import CurationSession
 from term2id.gui.workers import TimeLeft, time_left
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
-from term2id.core.mapper import Mapper, default_sources
-from term2id.core.session import Action, CurationSession, SessionInput
-from term2id.core.terms import TextMatch
+from term2id.core.curation.session import Action, CurationSession, SessionInput
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.terms import TextMatch
 from term2id.gui.models import CandidateTableModel, ReviewTableModel
 
 TERMS = ["Seizure", "Anemia", "Tumour"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from term2id.core.catalog import StoreCatalog
+from term2id.core.ontology.catalog import StoreCatalog
 
 DATA = Path(__file__).parents[1] / "data"
 

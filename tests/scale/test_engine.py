@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from term2id.core.catalog import StoreCatalog
-from term2id.core.exports import MAPPED_COLUMNS
-from term2id.core.mapping_config import MappingConfig
+from term2id.core.exports.writers import MAPPED_COLUMNS
+from term2id.core.mapping.config import MappingConfig
+from term2id.core.ontology.catalog import StoreCatalog
 from term2id.scale.engine import WORK_FOLDER, ScaleJob, local_cluster, map_on_cluster
 
 DATA = Path(__file__).parents[1] / "data"
@@ -171,7 +171,7 @@ KILLED_RUN = """
 import sys
 from pathlib import Path
 from distributed import Client
-from term2id.core.mapping_config import MappingConfig
+from term2id.core.mapping.config import MappingConfig
 from term2id.scale.engine import ScaleJob, local_cluster, map_on_cluster
 
 table, output, data_dir = map(Path, sys.argv[1:4])

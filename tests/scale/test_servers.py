@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from term2id.core.batch import prepare_targets
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import SourceUnavailable
-from term2id.core.mapping_config import MappingConfig, build_mapper
+from term2id.core.mapping.batch import prepare_targets
+from term2id.core.mapping.config import MappingConfig, build_mapper
+from term2id.core.ontology.catalog import StoreCatalog
 from term2id.scale.engine import ScaleJob, local_cluster, map_on_cluster
 from term2id.scale.servers import ServerPool
 

@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import Query
-from term2id.core.catalog import StoreCatalog
 from term2id.core.errors import CancelledError
-from term2id.core.mapper import Mapper, default_sources
-from term2id.core.mapping_config import MappingConfig, build_mapper
-from term2id.core.progress import Progress
-from term2id.core.ranking import DEFAULT_FUSION, TUNED_FUSION
-from term2id.core.sources.semantic import (
+from term2id.core.mapping.config import MappingConfig, build_mapper
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.mapping.ranking import DEFAULT_FUSION, TUNED_FUSION
+from term2id.core.mapping.sources.semantic import (
     MODEL_NAME,
     TUNED_MANIFEST,
     SemanticSource,
     tuned_model_folder,
     weights_digest,
 )
-from term2id.core.store import OntologyStore
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
+from term2id.core.progress import Progress
 from term2id.training.embeddings import EmbeddingTuning, name_pairs, tune_embeddings
 from term2id.training.errors import EmptyDatasetError
 
@@ -197,7 +197,7 @@ def test_train_embeddings_command(tiny_catalog: StoreCatalog, run_cli) -> None:
 def test_eval_can_tune_on_the_held_out_copy_only(
     tiny_catalog: StoreCatalog, run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from term2id.core.evaluation import hold_out_synonyms
+    from term2id.core.evaluation.measure import hold_out_synonyms
     from term2id.training import embeddings
 
     tuned_on: list[tuple[str, str]] = []  # the pairs the real tuning was given

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from term2id.core.training_data import TrainingRecord, write_jsonl
+from term2id.core.curation.training_records import TrainingRecord, write_jsonl
 from term2id.training.config import load_config, require
 from term2id.training.errors import ConfigError, EmptyDatasetError, ModelDirectoryError
 

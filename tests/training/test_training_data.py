@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from term2id.core.errors import InputFileError
-from term2id.core.training_data import (
+from term2id.core.curation.training_records import (
     TrainingRecord,
     read_jsonl,
     records_from_decisions,
-    render_prompt,
     write_jsonl,
 )
+from term2id.core.errors import InputFileError
+from term2id.core.llm.prompts import render_prompt
 from term2id.training.datasets import build_dataset, popularity_split, write_dataset
 from term2id.training.errors import TrainingError
 
@@ -151,7 +151,7 @@ def test_cli_rejects_an_unknown_task(tiny_catalog) -> None:
 def test_the_training_records_ask_what_the_model_source_asks() -> None:
     # The model is tuned on the first wording of each task and asked in the resource's wording:
     # one text, so that they cannot drift apart.
-    from term2id.core.training_data import load_template, render_prompt
+    from term2id.core.llm.prompts import load_template, render_prompt
 
     for task, resource in (("term2id", "propose"), ("name2symbol", "propose_symbol")):
         asked = load_template(resource).format(ontology="HGNC", term="tumor protein p53")

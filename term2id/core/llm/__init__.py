@@ -5,11 +5,19 @@ so term2id runs without the extra and only `--model` asks for it.
 """
 
 from term2id.core.llm.backend import (
+    Completion,
     CompletionBackend,
     LlamaCppBackend,
     OpenAICompletionsBackend,
 )
 from term2id.core.llm.gguf_check import ModelFileError, check_model_files, read_gguf_header
+from term2id.core.llm.prompts import (
+    NONE_ANSWER,
+    TASKS,
+    format_candidates,
+    ontology_display_name,
+    render_prompt,
+)
 from term2id.core.llm.source import (
     MODES,
     LLMSource,
@@ -19,6 +27,12 @@ from term2id.core.llm.source import (
 )
 
 __all__ = [
+    "NONE_ANSWER",
+    "TASKS",
+    "Completion",
+    "format_candidates",
+    "ontology_display_name",
+    "render_prompt",
     "MODES",
     "CompletionBackend",
     "LLMSource",
@@ -32,20 +46,3 @@ __all__ = [
     "read_manifest",
 ]
 
-
-def _needs_a_model() -> LLMSource:
-    from term2id.core.errors import Term2IdError
-
-    raise Term2IdError(
-        "the llm source needs a model file (--model PATH.gguf) or a server (--server URL)"
-    )
-
-
-def _register() -> None:
-    # Listed among the sources by name; built with its options by open_llm_source.
-    from term2id.core.sources import register_source
-
-    register_source("llm", _needs_a_model)
-
-
-_register()

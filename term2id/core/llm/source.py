@@ -41,8 +41,8 @@ from term2id.core.llm.grammar import (
     symbol_grammar,
     syntax_grammar,
 )
-from term2id.core.store import OntologyStore
-from term2id.core.training_data import load_template, ontology_display_name
+from term2id.core.llm.prompts import load_template, ontology_display_name
+from term2id.core.ontology.store import OntologyStore
 
 log = logging.getLogger(__name__)
 

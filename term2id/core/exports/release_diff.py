@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from term2id.core.exports import atomic_output, neutralise
-from term2id.core.store import OntologyStore
+from term2id.core.exports.writers import atomic_output, neutralise
+from term2id.core.ontology.store import OntologyStore
 
 
 @dataclass(frozen=True, slots=True)

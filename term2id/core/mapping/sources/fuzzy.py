@@ -5,10 +5,10 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process
 
 from term2id.core.candidates import Evidence, Proposal, Query
+from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, index_of
+from term2id.core.mapping.sources.exact import describe_name, name_kind
 from term2id.core.normalize import normalize
-from term2id.core.sources.exact import describe_name, name_kind
-from term2id.core.sources.index import MAX_SCORED_CHARS, index_of
-from term2id.core.store import OntologyStore
+from term2id.core.ontology.store import OntologyStore
 
 # How many names the blocking step hands to rapidfuzz.
 BLOCK_SIZE = 60

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from term2id.core.candidates import Evidence, Proposal, Query
 from term2id.core.curie import canonical_curie
+from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, IndexedName, index_of
 from term2id.core.normalize import normalize
-from term2id.core.sources.index import MAX_SCORED_CHARS, IndexedName, index_of
-from term2id.core.store import OntologyStore
-from term2id.core.terms import name_order
+from term2id.core.ontology.store import OntologyStore
+from term2id.core.ontology.terms import name_order
 
 # Among several terms matching one key, terms.name_order ranks them (the confidence prior for
 # each kind of name lives in ranking.SCOPE_PRIOR).

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from term2id.core.errors import OntologyFileError
-from term2id.core.terms import ParsedOntology, SynonymScope, TermRecord
+from term2id.core.ontology.terms import ParsedOntology, SynonymScope, TermRecord
 
 # A quoted OBO string: "..." with backslash escapes.
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -213,7 +213,7 @@ def read_obo(path: Path, text: str) -> ParsedOntology:
         source_path=path,
         source_format="obo",
         sha256="",
-        ontology=ontology,
+        ontology_id=ontology,
         title=title,
         data_version=header.get("data-version") or None,
         warnings=warnings,

@@ -15,10 +15,10 @@ from pathlib import Path
 import platformdirs
 
 from term2id.core.errors import StoreError, StoreNotFoundError, Term2IdError
-from term2id.core.ontology_files import read_ontology_file
-from term2id.core.popularity import read_popularity
+from term2id.core.ontology.formats import read_ontology_file
+from term2id.core.ontology.popularity import read_popularity
+from term2id.core.ontology.store import OntologyStore, build_store
 from term2id.core.progress import Progress
-from term2id.core.store import OntologyStore, build_store
 
 log = logging.getLogger(__name__)
 

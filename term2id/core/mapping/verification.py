@@ -43,9 +43,9 @@ from term2id.core.candidates import (
     status_of_verdict,
 )
 from term2id.core.curie import canonical_curie, prefix_of
+from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, IndexedTerm, LexicalIndex, index_of
 from term2id.core.normalize import normalize
-from term2id.core.sources.index import MAX_SCORED_CHARS, IndexedTerm, LexicalIndex, index_of
-from term2id.core.store import OntologyStore
+from term2id.core.ontology.store import OntologyStore
 
 # Finds an id in stores other than the requested ones: (store name, label) or None.
 ElsewhereLookup = Callable[[str], tuple[str, str] | None]

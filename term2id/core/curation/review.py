@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from term2id.core.candidates import MappingPredicate
-from term2id.core.session import (
+from term2id.core.curation.session import (
     MAPPING,
     Action,
     CurationSession,

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from term2id.core.candidates import Candidate, Evidence, Verdict
-from term2id.core.verification import Verification
+from term2id.core.mapping.verification import Verification
 
 SOURCE_WEIGHTS = {
     "exact": 1.0,

@@ -28,14 +28,14 @@ from pathlib import Path
 from term2id.core.candidates import PREDICATE_SKOS, MappingPredicate
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import InputFileError
-from term2id.core.exports import (
+from term2id.core.exports.writers import (
     MANUAL,
     SSSOMMapping,
     SSSOMSetMetadata,
     SSSOMWriter,
     subject_id_for,
 )
-from term2id.core.memory import MappingMemory, MemoryAction, MemoryEntry, store_spec
+from term2id.core.mapping.memory import MappingMemory, MemoryAction, MemoryEntry, store_spec
 from term2id.core.tables import detect_encoding, sniff_delimiter
 
 SKOS_PREDICATE = {skos: predicate for predicate, skos in PREDICATE_SKOS.items()}
@@ -242,7 +242,7 @@ def _curie(path: Path, value: str, number: int, column: str) -> str:
     return curie
 
 
-def export_sssom(memory: MappingMemory, path: Path | str, ontology: str | None = None) -> int:
+def export_memory(memory: MappingMemory, path: Path | str, ontology: str | None = None) -> int:
     """Write the memory's current word on each (term, store, id) as an SSSOM TSV; returns rows.
 
     `ontology` limits it to one store spec. Rejections are written with predicate_modifier Not.

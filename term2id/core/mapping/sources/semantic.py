@@ -45,11 +45,11 @@ import numpy as np
 
 from term2id.core.candidates import Evidence, Proposal, Query
 from term2id.core.errors import SourceUnavailable
+from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, LexicalIndex, index_of
+from term2id.core.mapping.sources.exact import describe_name, name_kind
 from term2id.core.normalize import normalize
+from term2id.core.ontology.store import OntologyStore
 from term2id.core.progress import Progress
-from term2id.core.sources.exact import describe_name, name_kind
-from term2id.core.sources.index import MAX_SCORED_CHARS, LexicalIndex, index_of
-from term2id.core.store import OntologyStore
 
 log = logging.getLogger(__name__)
 

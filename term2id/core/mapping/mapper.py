@@ -29,10 +29,8 @@ from dataclasses import replace
 from itertools import islice
 from typing import Protocol
 
-from term2id.core.calibration import calibrate, engine_of
 from term2id.core.candidates import (
     Candidate,
-    CandidateSource,
     Evidence,
     MappingResult,
     MappingStatus,
@@ -40,11 +38,11 @@ from term2id.core.candidates import (
     Verdict,
     status_of_verdict,
 )
-from term2id.core.catalog import StoreCatalog
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
-from term2id.core.progress import Progress
-from term2id.core.ranking import (
+from term2id.core.mapping.calibration import calibrate, engine_of
+from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, index_of
+from term2id.core.mapping.ranking import (
     DEFAULT_FUSION,
     TUNED_FUSION,
     FusionWeights,
@@ -55,10 +53,11 @@ from term2id.core.ranking import (
     rank,
     sharing_the_name,
 )
-from term2id.core.sources import default_sources
-from term2id.core.sources.index import MAX_SCORED_CHARS, index_of
-from term2id.core.store import OntologyStore
-from term2id.core.verification import ElsewhereLookup, Verification, verify_id
+from term2id.core.mapping.sources import CandidateSource, default_sources
+from term2id.core.mapping.verification import ElsewhereLookup, Verification, verify_id
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore
+from term2id.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class Reranker(Protocol):
 class Mapper:
     """Maps terms to verified, ranked candidates from the stores of a catalog.
 
-    The sources are given explicitly; `mapping_config.build_mapper` builds the default set.
+    The sources are given explicitly; `config.build_mapper` builds the default set.
     """
 
     def __init__(

@@ -19,7 +19,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from term2id.core.normalize import normalize
-from term2id.core.store import OntologyStore
+from term2id.core.ontology.store import OntologyStore
 
 log = logging.getLogger(__name__)
 

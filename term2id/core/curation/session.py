@@ -39,7 +39,7 @@ from term2id.core.errors import SchemaVersionError, Term2IdError
 from term2id.core.normalize import normalize
 
 if TYPE_CHECKING:
-    from term2id.core.store import OntologyStore
+    from term2id.core.ontology.store import OntologyStore
 
 log = logging.getLogger(__name__)
 
@@ -917,7 +917,7 @@ class CurationSession:
         )
 
     def training_decisions(self) -> list[tuple[str, str, str | None, list[str], list[tuple]]]:
-        """Decisions in the form `training_data.records_from_decisions` reads:
+        """Decisions in the form `training_records.records_from_decisions` reads:
         (term, ontology, accepted id or None, rejected ids, candidates shown as (id, label))."""
         queries = self.queries()
         decided = []
@@ -998,7 +998,7 @@ class CurationSession:
         Each mapped id goes through `verify_id` against `stores`, with the row's term and context:
         "changed" flags an id whose verdict differs from the one the row recorded for it.
         """
-        from term2id.core.verification import verify_id
+        from term2id.core.mapping.verification import verify_id
 
         recorded = {
             row: {c["curie"]: c["verdict"] for c in json.loads(candidates)}
@@ -1043,7 +1043,7 @@ class CurationSession:
         Returns (rows re-checked, rows whose best candidate's verdict changed). Rows whose store
         is not in `stores` keep their stale verdicts: `stale_verdict_rows` still lists them.
         """
-        from term2id.core.verification import recheck_result
+        from term2id.core.mapping.verification import recheck_result
 
         rechecked, changed, updates = [], [], []
         for row in self.stale_verdict_rows():

@@ -1,22 +1,36 @@
 """Candidate sources, by name: exact, fuzzy, semantic (optional extra), and any registered later.
 
 `default_sources(("exact", "fuzzy"))` builds the named sources in order (which sources a mapping
-uses by default is MappingConfig's business, in core/mapping_config.py). Another module adds a
-source with `register_source("llm", factory)`; the factory takes no arguments.
+uses by default is MappingConfig's business, in core/mapping/config.py). The local model ("llm")
+is no factory here: it needs its options, and `build_mapper` opens it. Another module may add a
+source with `register_source(name, factory)`; the factory takes no arguments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
-from term2id.core.candidates import CandidateSource
+from term2id.core.candidates import Proposal, Query
 from term2id.core.errors import Term2IdError
-from term2id.core.sources.exact import ExactSource
-from term2id.core.sources.fuzzy import FuzzySource
+from term2id.core.mapping.sources.exact import ExactSource
+from term2id.core.mapping.sources.fuzzy import FuzzySource
+from term2id.core.ontology.store import OntologyStore
+
+
+@runtime_checkable
+class CandidateSource(Protocol):
+    """Anything that proposes identifiers for a term."""
+
+    name: str
+
+    def propose(self, query: Query, store: OntologyStore, limit: int) -> list[Proposal]:
+        """Up to `limit` proposals for `query`, best first. May raise SourceUnavailable."""
+        ...
 
 
 def _semantic() -> CandidateSource:
-    from term2id.core.sources.semantic import SemanticSource  # needs the `semantic` extra
+    from term2id.core.mapping.sources.semantic import SemanticSource  # needs the `semantic` extra
 
     return SemanticSource()
 
@@ -55,4 +69,4 @@ def default_sources(names: Sequence[str]) -> list[CandidateSource]:
     return sources
 
 
-__all__ = ["ExactSource", "FuzzySource", "default_sources", "register_source", "source_names"]
+__all__ = ["CandidateSource", "ExactSource", "FuzzySource", "default_sources", "register_source", "source_names"]

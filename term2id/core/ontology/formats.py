@@ -1,4 +1,4 @@
-"""Reading ontology files into plain term records: OBO (our own reader, see obo_reader.py),
+"""Reading ontology files into plain term records: OBO (our own reader, see obo.py),
 OWL and OBO-JSON through pronto, and HGNC's gene table (TSV).
 
 Every problem with a file is reported as an OntologyFileError naming the file and, where there
@@ -18,9 +18,9 @@ import zlib
 from pathlib import Path
 
 from term2id.core.errors import OntologyFileError
-from term2id.core.obo_reader import read_obo
+from term2id.core.ontology.obo import read_obo
+from term2id.core.ontology.terms import ParsedOntology, TermRecord
 from term2id.core.progress import Progress
-from term2id.core.terms import ParsedOntology, TermRecord
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _read_with_pronto(path: Path, data: bytes, fmt: str) -> ParsedOntology:
         source_path=path,
         source_format=fmt,
         sha256="",
-        ontology=ontology_name,
+        ontology_id=ontology_name,
         title=_title_of(metadata),
         data_version=metadata.data_version or None,
         warnings=_imports_not_followed(metadata.imports) + _summarise_warnings(caught),
@@ -337,7 +337,7 @@ def _read_hgnc(path: Path, text: str) -> ParsedOntology:
         source_path=path,
         source_format="hgnc",
         sha256="",
-        ontology="hgnc",
+        ontology_id="hgnc",
         title="HUGO Gene Nomenclature Committee gene symbols",
     )
 

@@ -10,8 +10,8 @@ auto-accept threshold with the note "rejected by NAME on DATE" wherever another 
 from __future__ import annotations
 
 from term2id.core.candidates import Evidence, Proposal, Query
-from term2id.core.memory import MappingMemory, Recall
-from term2id.core.store import OntologyStore
+from term2id.core.mapping.memory import MappingMemory, Recall
+from term2id.core.ontology.store import OntologyStore
 
 CURATED = "curated"
 

@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from term2id.core.candidates import MappingStatus, Query, Verdict
-from term2id.core.catalog import StoreCatalog
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import InputFileError, Term2IdError
-from term2id.core.mapper import Mapper
+from term2id.core.mapping.lexical_index import index_of
+from term2id.core.mapping.mapper import Mapper
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.ontology.store import OntologyStore, build_store, releases_of
+from term2id.core.ontology.terms import ParsedOntology, TermRecord
 from term2id.core.progress import Progress
-from term2id.core.sources.index import index_of
-from term2id.core.store import OntologyStore, build_store, releases_of
-from term2id.core.terms import ParsedOntology, TermRecord
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ def hold_out_synonyms(
         source_path=Path(info.source_path),
         source_format=info.source_format,
         sha256=info.source_sha256,
-        ontology=info.ontology,
+        ontology_id=info.ontology_id,
         title=info.title,
         data_version=f"{store.release} without {n} held-out synonyms (seed {seed})",
     )
@@ -370,7 +370,7 @@ def hold_out_synonyms(
     if copy is not None:
         copy(store)
         # Definitions are embedded too (the semantic source); numpy only, no model is loaded.
-        from term2id.core.sources.semantic import copy_definition_vectors
+        from term2id.core.mapping.sources.semantic import copy_definition_vectors
 
         copy_definition_vectors(store, copied)
     gold = [GoldItem(text, curie) for curie, text in held]

@@ -7,7 +7,7 @@ undecided or skipped rows keep the machine's best candidate. Every exported id i
 against the stores. A row mapped to several ids keeps the first in `mapped_id`, all of them in
 `mapped_ids`, is flagged in `one_to_many`, and gets one SSSOM row per id.
 
-Two curators (see `term2id.core.review`): a settled decision wins, else the first curator's, else
+Two curators (see `term2id.core.curation.review`): a settled decision wins, else the first curator's, else
 the second's (a row only the second curator decided). In SSSOM a row decided by one curator has
 that curator as author_id; a row both decided alike, or settled after review, has the first
 curator as author_id and the second as reviewer_id. `only_reviewed` limits an export to those
@@ -21,11 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, MappingStatus, Query
-from term2id.core.review import RowReview, review_rows
-from term2id.core.session import MAPPING, Action, CurationSession, Decision
-from term2id.core.sources.index import index_of
-from term2id.core.store import OntologyStore
-from term2id.core.verification import recheck_result
+from term2id.core.curation.review import RowReview, review_rows
+from term2id.core.curation.session import MAPPING, Action, CurationSession, Decision
+from term2id.core.mapping.lexical_index import index_of
+from term2id.core.mapping.verification import recheck_result
+from term2id.core.ontology.store import OntologyStore
 
 DECISION_COLUMNS = ("curator_decision", "curator", "curator_comment")
 # After the mapped columns: how the curator says the row maps, and every id it maps to.
@@ -90,7 +90,7 @@ def export_sheet(
     session holds, and an id chosen by hand is exported as unchecked. `only_reviewed` writes only
     rows both curators decided alike or that were settled.
     """
-    from term2id.core.exports import MappedSheetWriter, curated_predicate
+    from term2id.core.exports.writers import MappedSheetWriter, curated_predicate
 
     decided = session.current_decisions()
     comments = session.current_comments()
@@ -136,7 +136,7 @@ def export_sssom(
 ) -> int:
     """An SSSOM TSV: curated rows with their curators as author (and reviewer, after a second
     review), one mapping per id; undecided rows with the machine's best candidate."""
-    from term2id.core.exports import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
+    from term2id.core.exports.writers import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
 
     decided = session.current_decisions()
     comments = session.current_comments()
@@ -200,7 +200,7 @@ def export_sssom(
 
 def export_training(session: CurationSession, path: Path | str, paraphrases: int = 1) -> int:
     """Accepted and rejected decisions as training records (JSON lines)."""
-    from term2id.core.training_data import records_from_decisions, write_jsonl
+    from term2id.core.curation.training_records import records_from_decisions, write_jsonl
 
     records = records_from_decisions(session.training_decisions(), paraphrases=paraphrases)
     return write_jsonl(records, path)

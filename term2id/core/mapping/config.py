@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from term2id.core.errors import Term2IdError
 
 if TYPE_CHECKING:  # imported when a mapper is built: the window must appear before that
-    from term2id.core.catalog import StoreCatalog
-    from term2id.core.mapper import Mapper
+    from term2id.core.mapping.mapper import Mapper
+    from term2id.core.ontology.catalog import StoreCatalog
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +134,13 @@ def build_mapper(
     hears it once. Bad settings raise Term2IdError with a message naming the setting; a local
     model that cannot be opened raises it too (the caller decides whether to map without it).
     """
-    from term2id.core.mapper import Mapper
-    from term2id.core.sources import source_names
+    from term2id.core.mapping.mapper import Mapper
+    from term2id.core.mapping.sources import source_names
 
     quiet_third_party_output()
     say = warn if warn is not None else log.warning
     names = list(config.source_names())
-    known = list(dict.fromkeys([*source_names(), LLM]))  # llm registers when core.llm loads
+    known = [*source_names(), LLM]  # the local model is opened with its options, below
     if not names:
         raise Term2IdError(f"no candidate source named; known sources: {', '.join(known)}")
     for name in names:
@@ -164,8 +164,8 @@ def build_mapper(
         names.remove(LLM)  # it reorders the other sources' candidates instead of proposing
     sources = []
     if config.memory:
-        from term2id.core.memory import MappingMemory
-        from term2id.core.sources.curated import CuratedSource
+        from term2id.core.mapping.memory import MappingMemory
+        from term2id.core.mapping.sources.curated import CuratedSource
 
         sources.append(CuratedSource(MappingMemory.in_folder(catalog.data_dir)))
     built = iter(_build(n, config) for n in names if n != LLM)
@@ -177,10 +177,10 @@ def build_mapper(
 
 
 def _build(name: str, config: MappingConfig):  # noqa: ANN202 - a CandidateSource
-    from term2id.core.sources import default_sources
+    from term2id.core.mapping.sources import default_sources
 
     if name == SEMANTIC:
-        from term2id.core.sources.semantic import SemanticSource
+        from term2id.core.mapping.sources.semantic import SemanticSource
 
         return SemanticSource(use_tuned=config.tuned_embeddings)
     return default_sources([name])[0]

@@ -13,16 +13,16 @@ from datetime import datetime
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, Query
-from term2id.core.errors import StoreError
-from term2id.core.files import file_sha256
-from term2id.core.progress import Progress
-from term2id.core.session import (
+from term2id.core.curation.session import (
     SESSION_SUFFIX,
     CurationSession,
     SessionInput,
     result_records,
 )
-from term2id.core.terms import TextMatch
+from term2id.core.errors import StoreError
+from term2id.core.files import file_sha256
+from term2id.core.ontology.terms import TextMatch
+from term2id.core.progress import Progress
 
 BATCH_ROWS = 200
 LLM = "llm"  # the local model source's name
@@ -98,14 +98,16 @@ def create_session(
 
 
 def map_rows(
-    mapper,  # term2id.core.mapper.Mapper
+    mapper,  # term2id.core.mapping.mapper.Mapper
     queries: Sequence[tuple[int, Query]],
     model: str | None = None,
     *,
     progress: Progress,
 ) -> Iterator[MappingBatch]:
     """Map (row, query) pairs with core's batch loop; yields batches as they come, in input order."""
-    from term2id.core import batch as batch_loop  # the mapper's modules: not before they are needed
+    from term2id.core.mapping import (
+        batch as batch_loop,  # the mapper's modules: not before they are needed
+    )
 
     # A model that fails to load is left out (of a new mapper: the window's own is not touched
     # from this thread); the other sources still map every row, and the batch says why.
@@ -143,7 +145,7 @@ def _batch(batch, releases, model, warnings, sources) -> MappingBatch:
 
 
 def prepare_semantic(
-    mapper,  # term2id.core.mapper.Mapper
+    mapper,  # term2id.core.mapping.mapper.Mapper
     stores: Sequence[str],
     *,
     progress: Progress,
@@ -163,7 +165,7 @@ def prepare_semantic(
 
 
 def search_terms(
-    mapper,  # term2id.core.mapper.Mapper | None
+    mapper,  # term2id.core.mapping.mapper.Mapper | None
     stores,  # Sequence[OntologyStore]
     text: str,
     ontology: str,

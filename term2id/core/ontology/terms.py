@@ -91,7 +91,7 @@ class TextMatch:
 class StoreInfo:
     name: str
     path: str
-    ontology: str | None
+    ontology_id: str | None  # the id the file gives its ontology (OBO's `ontology:`), e.g. "hp"
     title: str | None
     data_version: str | None
     source_path: str
@@ -133,7 +133,7 @@ class ParsedOntology:
     source_path: Path
     source_format: str
     sha256: str
-    ontology: str | None = None  # the file's own ontology name, e.g. "hp", "go"
+    ontology_id: str | None = None  # the id the file gives its ontology, e.g. "hp", "go"
     title: str | None = None
     data_version: str | None = None
     warnings: list[str] = field(default_factory=list)

@@ -25,8 +25,7 @@ from term2id.core.curie import canonical_curie
 from term2id.core.errors import SchemaVersionError, StoreError
 from term2id.core.files import atomic_path
 from term2id.core.normalize import normalize
-from term2id.core.progress import Progress
-from term2id.core.terms import (
+from term2id.core.ontology.terms import (
     ParsedOntology,
     StoreInfo,
     Synonym,
@@ -35,6 +34,7 @@ from term2id.core.terms import (
     TextMatch,
     name_order,
 )
+from term2id.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def _write_store(
         obsolete_count = sum(1 for r in records if r.obsolete)
         meta = {
             "name": name,
-            "ontology": parsed.ontology or "",
+            "ontology": parsed.ontology_id or "",
             "title": parsed.title or "",
             "data_version": parsed.data_version or "",
             "source_path": str(parsed.source_path.resolve()),
@@ -252,7 +252,7 @@ class OntologyStore:
         return StoreInfo(
             name=m["name"],
             path=str(self.path),
-            ontology=m.get("ontology") or None,
+            ontology_id=m.get("ontology") or None,  # the column keeps its name on disk
             title=m.get("title") or None,
             data_version=m.get("data_version") or None,
             source_path=m["source_path"],

@@ -1,0 +1,59 @@
+"""What mapping produces, written: the mapped sheet, SSSOM tables, `term2id map`'s run over a
+table, and the report of what changed between two releases.
+
+The names below are its public face (the GUI and the CLI import only these); each is loaded on
+first use, so that importing one does not load the libraries of all (the window must appear
+before the mapper's libraries are loaded).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from term2id.core.exports.mapped_table import map_table
+    from term2id.core.exports.release_diff import diff_stores
+    from term2id.core.exports.writers import (
+        MAPPED_COLUMNS,
+        SSSOMMapping,
+        SSSOMSetMetadata,
+        SSSOMWriter,
+        check_output_path,
+        mapped_cells,
+        neutralise,
+        sssom_mapping_for,
+    )
+
+_PUBLIC = {
+    "check_output_path": "writers",
+    "diff_stores": "release_diff",
+    "map_table": "mapped_table",
+    "mapped_cells": "writers",
+    "MAPPED_COLUMNS": "writers",
+    "neutralise": "writers",
+    "sssom_mapping_for": "writers",
+    "SSSOMMapping": "writers",
+    "SSSOMSetMetadata": "writers",
+    "SSSOMWriter": "writers",
+}
+__all__ = [
+    "MAPPED_COLUMNS",
+    "SSSOMMapping",
+    "SSSOMSetMetadata",
+    "SSSOMWriter",
+    "check_output_path",
+    "diff_stores",
+    "map_table",
+    "mapped_cells",
+    "neutralise",
+    "sssom_mapping_for",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+    globals()[name] = value
+    return value
