@@ -71,7 +71,7 @@ def main() -> int:
     from term2id.core.ontology.catalog import StoreCatalog
     from term2id.core.tables import open_table
     from term2id.gui.app import MainWindow
-    from term2id.gui.dialogs import TableChoice
+    from term2id.gui.open_table_dialog import TableChoice
     from term2id.gui.settings import GuiSettings
 
     settings = GuiSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))

@@ -46,8 +46,9 @@ def main() -> int:
     from term2id.core.ontology.catalog import StoreCatalog
     from term2id.core.tables import open_table
     from term2id.gui.app import MainWindow
-    from term2id.gui.dialogs import OpenTableDialog, SettingsDialog, TableChoice
+    from term2id.gui.open_table_dialog import OpenTableDialog, TableChoice
     from term2id.gui.settings import GuiSettings
+    from term2id.gui.settings_dialog import SettingsDialog
 
     settings = GuiSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
     settings.curator_name = "Ada Curator"

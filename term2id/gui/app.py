@@ -317,14 +317,14 @@ class MainWindow(QMainWindow):
     # -- opening ------------------------------------------------------------------------------
 
     def open_table(self, path: Path | None = None) -> None:
-        from term2id.gui.dialogs import OpenTableDialog
+        from term2id.gui.open_table_dialog import OpenTableDialog
 
         dialog = OpenTableDialog(self.catalog, self.settings, self, path=path)
         if dialog.exec() and (choice := dialog.choice()) is not None:
             self.start_from_table(choice)
 
     def paste_terms(self) -> None:
-        from term2id.gui.dialogs import OpenTableDialog
+        from term2id.gui.open_table_dialog import OpenTableDialog
 
         dialog = OpenTableDialog(self.catalog, self.settings, self)
         dialog.tabs.setCurrentIndex(1)
@@ -1622,7 +1622,7 @@ class MainWindow(QMainWindow):
 
     def settings_dialog(self):  # -> SettingsDialog
         """The settings dialog; once it closes, the next mapping uses what it changed."""
-        from term2id.gui.dialogs import SettingsDialog
+        from term2id.gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.catalog, self.settings, self)
         dialog.finished.connect(lambda result: self._settings_closed(dialog, result))

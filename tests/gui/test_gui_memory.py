@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from term2id.core.curation.memory_sync import catch_up
 from term2id.core.curation.session import Action, CurationSession, Curator
-from term2id.gui.dialogs import OpenTableDialog
+from term2id.gui.open_table_dialog import OpenTableDialog
 
 TERMS = ["Swelling", "Anaemia", "Seizure", "Tumour"]
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from term2id.core.curation.session import CurationSession
-from term2id.gui.dialogs import OpenTableDialog
+from term2id.gui.open_table_dialog import OpenTableDialog
 
 TERMS = ["Seizure", "Anaemia", "Oedema", "Intellectual disability", "qwxz nothing like it"]
 

@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction
 
 from term2id.core.candidates import MappingPredicate
 from term2id.core.curation.session import ReviewRound
-from term2id.gui.dialogs import OpenTableDialog
+from term2id.gui.open_table_dialog import OpenTableDialog
 
 TERMS = ["Seizure", "Anaemia", "Oedema", "Intellectual disability", "qwxz nothing like it"]
 NO = Qt.KeyboardModifier.NoModifier

@@ -23,7 +23,7 @@ FOUND_BY_MEANING = {2: "TP:0000003", 3: "TP:0000008"}
 def start(qtbot, window, tmp_path: Path) -> Path:
     """Paste TERMS for the tiny store; returns the session's path once every row has a result."""
     from term2id.core.tables import read_pasted
-    from term2id.gui.dialogs import TableChoice
+    from term2id.gui.open_table_dialog import TableChoice
 
     window.settings.sources = None  # the default sources: exact, fuzzy and semantic
     first_rows: list[tuple[int, tuple[str, ...] | None, bool, str]] = []

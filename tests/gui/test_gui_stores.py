@@ -8,8 +8,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from term2id.core.curation.session import CurationSession, SessionInput
-from term2id.gui.dialogs import OpenTableDialog, SettingsDialog
+from term2id.gui.open_table_dialog import OpenTableDialog
 from term2id.gui.settings import GuiSettings
+from term2id.gui.settings_dialog import SettingsDialog
 
 DATA = Path(__file__).parents[1] / "data"
 

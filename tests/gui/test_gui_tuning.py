@@ -7,7 +7,7 @@ import pytest
 
 from term2id.core.candidates import Query
 from term2id.core.mapping.sources.semantic import TUNED_MANIFEST, tuned_model_folder
-from term2id.gui.dialogs import SettingsDialog
+from term2id.gui.settings_dialog import SettingsDialog
 
 pytestmark = pytest.mark.slow
 
