@@ -49,15 +49,26 @@ from term2id.core.candidates import (
     Verdict,
 )
 from term2id.core.curation import (
+    CHOICE_WARNINGS,
     MAPPING,
     SESSION_SUFFIX,
     Action,
     CurationSession,
     Decision,
-    NewDecision,
     ReviewRound,
     ReviewView,
+    bulk_accept_decisions,
+    bulk_accept_rows,
+    decision_phrase,
+    evidence_shown,
+    mapping_action,
+    missing_stores,
+    next_predicate,
+    prepare_same_term,
     replay_log,
+    starting_predicate,
+    store_names,
+    verify_choice,
 )
 from term2id.core.errors import StoreError, Term2IdError
 from term2id.core.ontology import TextMatch
@@ -77,14 +88,6 @@ log = logging.getLogger(__name__)
 
 SESSION_FILTER = f"term2id sessions (*{SESSION_SUFFIX});;All files (*)"
 VIEW_STATE_DELAY_MS = 400
-# How the apply-to-same-term question names a decision.
-_DECISION_PHRASE = {
-    Action.ACCEPT: "accept",
-    Action.CHOOSE: "choose",
-    Action.MANUAL: "map to",
-    Action.REJECT: "reject every candidate",
-    Action.SKIP: "skip",
-}
 
 _SMALL_REFRESH = 64  # above this many rows, replay the whole log once instead of per row
 # The source whose index (every name's vector) is prepared in the background: until it is ready,
@@ -390,7 +393,7 @@ class MainWindow(QMainWindow):
         self.model.set_rows(session.row_summaries(self.review_view))
         self.model.prepare_sort_keys()
         # The same-term keys (D and T) are built while the curator starts reviewing.
-        self._run(Worker(_prepare_same_term, session, self.model.rows))
+        self._run(Worker(prepare_same_term, session, self.model.rows))
         gc.freeze()  # the row lists live as long as the session: keep full collections short
         sort = state.get("sort")
         if sort and sort[0] >= 0:
@@ -462,10 +465,7 @@ class MainWindow(QMainWindow):
     def _missing_stores(self) -> list[str]:
         if self.session is None:
             return []
-        from term2id.core.ontology import DEFAULT_STORE
-
-        names = {n.strip() for spec in self.session.ontologies() for n in spec.split(",")}
-        return sorted(n for n in names if n and n != DEFAULT_STORE and not self.catalog.exists(n))
+        return missing_stores(self.session.ontologies(), self.catalog.exists)
 
     def _check_stores(self) -> None:
         """A session whose store is missing: offer to import it; newer releases: re-verify."""
@@ -713,8 +713,7 @@ class MainWindow(QMainWindow):
         """The stores named in `ontologies` whose semantic index `mapper` does not hold yet."""
         if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
             return []
-        names = {n.strip() for spec in ontologies for n in spec.split(",") if n.strip()}
-        return sorted(names - self._semantic_ready)
+        return sorted(store_names(ontologies) - self._semantic_ready)
 
     @property
     def semantic_preparing(self) -> bool:
@@ -930,19 +929,6 @@ class MainWindow(QMainWindow):
 
     # -- decisions ----------------------------------------------------------------------------
 
-    def _evidence_shown(self, result: MappingResult | None) -> dict:
-        """What the curator saw when deciding: the candidates, in order, with their verdicts."""
-        if result is None:
-            return {"status": None, "shown": []}
-        return {
-            "status": result.status.value,
-            "shown": [
-                [c.curie, c.label, c.verdict.value, round(c.confidence, 4), list(c.sources)]
-                for c in result.candidates
-            ],
-            "notes": list(result.notes),
-        }
-
     def decide(
         self,
         action: Action,
@@ -965,7 +951,7 @@ class MainWindow(QMainWindow):
                 return False
         curie = candidate.curie if candidate is not None else None
         label = candidate.label if candidate is not None else None
-        evidence = self._evidence_shown(result)
+        evidence = evidence_shown(result)
         verdict = candidate.verdict if isinstance(candidate, Candidate) else None
         if curie is not None and action in MAPPING:
             checked = self._verify_choice(row, curie)
@@ -984,7 +970,7 @@ class MainWindow(QMainWindow):
                 label=label,
                 evidence=evidence,
                 comment=comment,
-                predicate=_predicate_of(verdict) if action in MAPPING else None,
+                predicate=starting_predicate(verdict) if action in MAPPING else None,
                 review_round=self.review_round,
             )
         except Term2IdError as exc:
@@ -1044,8 +1030,7 @@ class MainWindow(QMainWindow):
             return False
         from term2id.gui.reviewing import PREDICATE_TEXT
 
-        order = list(MappingPredicate)
-        predicate = order[(order.index(decision.predicate) + step) % len(order)]
+        predicate = next_predicate(decision.predicate, step)
         done = self._redecide(decision, f"row {row + 1}: {predicate.value}", predicate)
         if done:
             self.statusBar().showMessage(f"Row {row + 1}: {PREDICATE_TEXT[predicate]}", 6000)
@@ -1092,14 +1077,12 @@ class MainWindow(QMainWindow):
             checked_ids.append(curie)
         ids = list(dict.fromkeys(checked_ids))
         first = ids[0]
-        action = Action.MANUAL
-        if first in candidates:
-            action = Action.ACCEPT if first == best else Action.CHOOSE
+        action = mapping_action(first, candidates, best)
         decision = self.decision_now(row)
         predicate = (
             decision.predicate
             if decision is not None and decision.action in MAPPING
-            else _predicate_of(verdicts.get(first))
+            else starting_predicate(verdicts.get(first))
         )
         try:
             made = self.session.decide(
@@ -1108,7 +1091,7 @@ class MainWindow(QMainWindow):
                 self.settings.curator,
                 curie=first,
                 label=labels.get(first),
-                evidence=self._evidence_shown(result),
+                evidence=evidence_shown(result),
                 predicate=predicate,
                 also=ids[1:],
                 review_round=self.review_round,
@@ -1190,41 +1173,20 @@ class MainWindow(QMainWindow):
         return True
 
     def _verify_choice(self, row: int, curie: str):
-        """The id a curator is putting on `row`, through `verify_id` against the row's stores
-        (another installed store is named when the id is one of its); None without a store."""
-        from term2id.core.mapping import verify_id
-
+        """The id a curator is putting on `row`, checked against the row's stores."""
         assert self.session is not None
-        query = self.session.query(row)
-        stores = [s for n in query.ontology.split(",") if (s := self._store(n.strip()))]
-        if not stores:
-            return None
-        requested = {s.name for s in stores}
-
-        def elsewhere(other: str) -> tuple[str, str] | None:
-            for name in self.catalog.names():
-                store = self._store(name) if name not in requested else None
-                term = store.term(other) if store is not None else None
-                if term is not None:
-                    return name, term.label
-            return None
-
-        return verify_id(curie, query.text, stores, elsewhere, context=query.context)
+        return verify_choice(curie, self.session.query(row), self._store, self.catalog.names)
 
     def _confirm_choice(self, checked) -> bool:
         """An obsolete id, an unknown one or another store's is mapped only after a warning."""
-        if checked.verdict not in (Verdict.OBSOLETE, Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
+        if checked.verdict not in CHOICE_WARNINGS:
             if checked.verdict is not Verdict.VERIFIED:
                 self.statusBar().showMessage(
                     f"{checked.curie} is {checked.verdict.value.replace('_', ' ')}: {checked.note}",
                     8000,
                 )
             return True
-        what = {
-            Verdict.OBSOLETE: "is obsolete",
-            Verdict.UNKNOWN_ID: "is not in the row's ontology",
-            Verdict.WRONG_ONTOLOGY: "belongs to another ontology",
-        }[checked.verdict]
+        what = CHOICE_WARNINGS[checked.verdict]
         answer = QMessageBox.warning(
             self,
             "Map to this id?",
@@ -1342,18 +1304,7 @@ class MainWindow(QMainWindow):
 
     def bulk_accept_rows(self) -> list[int]:
         """Undecided rows whose best candidate is verified at or above the threshold."""
-        rows = self.model.rows
-        threshold = self.settings.threshold
-        return [
-            i
-            for i, (status, confidence, decision) in enumerate(
-                zip(rows.statuses, rows.confidences, rows.decisions, strict=True)
-            )
-            if status == MappingStatus.VERIFIED.value
-            and confidence is not None
-            and confidence >= threshold
-            and decision is None
-        ]
+        return bulk_accept_rows(self.model.rows, self.settings.threshold)
 
     def bulk_accept(self, confirm: bool = True) -> int:
         if self.session is None:
@@ -1374,15 +1325,7 @@ class MainWindow(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
-        summaries = self.model.rows
-        decisions = [
-            NewDecision(row, Action.ACCEPT, summaries.best_curies[row], summaries.best_labels[row],
-             {"status": "verified", "bulk": True, "threshold": threshold,
-              "shown": [[summaries.best_curies[row], summaries.best_labels[row], "verified",
-                         summaries.confidences[row], []]]}, None,
-             review_round=self.review_round)
-            for row in rows
-        ]  # fmt: skip
+        decisions = bulk_accept_decisions(self.model.rows, rows, threshold, self.review_round)
         try:
             made = self.session.decide_many(decisions, self.settings.curator)
         except Term2IdError as exc:
@@ -1410,11 +1353,7 @@ class MainWindow(QMainWindow):
         if not rows:
             self.statusBar().showMessage(f"No other undecided row has the term “{term}”.", 5000)
             return 0
-        what = _DECISION_PHRASE[decision.action] + (f" {decision.curie}" if decision.curie else "")
-        if decision.label:
-            what += f" ({decision.label})"
-        if decision.curie and decision.predicate is not MappingPredicate.EXACT:
-            what += f" as a {decision.predicate.value} match"
+        what = decision_phrase(decision)
         if confirm:
             answer = QMessageBox.question(
                 self,
@@ -1691,20 +1630,6 @@ class MainWindow(QMainWindow):
         if self._memory is not None:
             self._memory.close()
         super().closeEvent(event)
-
-
-def _prepare_same_term(session: CurationSession, rows, progress) -> None:
-    session.prepare_same_term(rows)
-
-
-def _predicate_of(verdict: Verdict | None) -> MappingPredicate | None:
-    """The predicate a mapping starts with: narrow or broad for a candidate the store judges
-    narrower or broader than the term, else exact (None). The curator changes it with P."""
-    if verdict is Verdict.NARROWER:
-        return MappingPredicate.NARROW
-    if verdict is Verdict.BROADER:
-        return MappingPredicate.BROAD
-    return None
 
 
 def _warm_imports() -> None:
