@@ -234,7 +234,7 @@ def main() -> None:
         print(f"ratio                {opened / plain:7.1f}x")
 
         print(f"\n== sort and filter {n:,} rows (ms per action, view updated)")
-        model = window.model
+        model = window.table_model
         actions = [
             ("sort by term", lambda: model.sort(ReviewTableModel.TERM)),
             ("sort by term, descending",
@@ -331,10 +331,11 @@ def responsiveness(app, folder: Path, settings, rows: int) -> None:
     window._check_stores = lambda: None  # type: ignore[method-assign]
     window.show()
     window.open_session(path)
-    window.mapper().prepare("hp")  # the index is built once per store, outside the measurement
+    # the index is built once per store, outside the measurement
+    window.mapping_controller.mapper().prepare("hp")
     # The window is told its semantic index is ready, so it maps in one pass with every source.
-    window.prepare_semantic(["hp"])
-    while window.semantic_preparing:
+    window.mapping_controller.prepare_semantic(["hp"])
+    while window.mapping_controller.semantic_preparing:
         app.processEvents()
         time.sleep(0.01)
     gaps: list[float] = []

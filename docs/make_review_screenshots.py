@@ -114,9 +114,9 @@ def main() -> int:
         window.step_predicate(1)  # floppy baby: close to its id, not exact
     window.select_row(2)
     window.centralWidget().setSizes([1010, 430])  # room for the Decision column
-    window.table.setColumnWidth(window.model.TERM, 170)
-    window.table.setColumnWidth(window.model.LABEL, 170)
-    window.table.setColumnWidth(window.model.DECISION, 330)
+    window.table.setColumnWidth(window.table_model.TERM, 170)
+    window.table.setColumnWidth(window.table_model.LABEL, 170)
+    window.table.setColumnWidth(window.table_model.DECISION, 330)
     shoot(app, "term2id", "predicates.png")
 
     # The second curator, blind, on the same session.

@@ -80,7 +80,7 @@ def main() -> int:
     window.decide(Action.ACCEPT)
     window.decide(Action.SKIP)
     # Show a row with several candidates, the second one highlighted.
-    rows = window.model.rows
+    rows = window.table_model.rows
     many = next(
         (
             r

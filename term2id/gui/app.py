@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -33,8 +32,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -67,17 +64,18 @@ from term2id.core.curation import (
     prepare_same_term,
     replay_log,
     starting_predicate,
-    store_names,
     verify_choice,
 )
 from term2id.core.errors import StoreError, Term2IdError
 from term2id.core.ontology import TextMatch
 from term2id.gui.commands import DecisionCommand
 from term2id.gui.errors import show_error
+from term2id.gui.mapping_controller import MappingController
+from term2id.gui.mapping_indicators import MappingIndicators
 from term2id.gui.models import ReviewFilter, ReviewTableModel
 from term2id.gui.settings import GuiSettings
 from term2id.gui.views import CandidatePanel, FilterBar, ReviewTableView
-from term2id.gui.workers import TimeLeft, Worker
+from term2id.gui.workers import Worker
 
 if TYPE_CHECKING:
     # Imported when first used: the store module pulls in sqlite-utils, which imports pandas
@@ -90,10 +88,6 @@ SESSION_FILTER = f"term2id sessions (*{SESSION_SUFFIX});;All files (*)"
 VIEW_STATE_DELAY_MS = 400
 
 _SMALL_REFRESH = 64  # above this many rows, replay the whole log once instead of per row
-# The source whose index (every name's vector) is prepared in the background: until it is ready,
-# rows come from the lexical sources and are re-ranked with it as soon as it is.
-SEMANTIC = "semantic"
-QUICK_SOURCES = ("exact", "fuzzy")
 
 
 class MainWindow(QMainWindow):
@@ -114,24 +108,14 @@ class MainWindow(QMainWindow):
         self.review_view = ReviewView.FIRST
         self.agreement_dialog = None  # the open Review → Agreement dialog, if any
         self.several_ids_dialog = None  # the open "Map to several ids" dialog, if any
-        self._mapper = None
-        self._quick_mapper = None
-        self._mapping: Worker | None = None
-        self._preparing: Worker | None = None
-        self._semantic_ready: set[str] = set()  # stores whose semantic index the mapper holds
-        self._rerank_pending = False
-        self._mapping_reranks = False  # the running job re-ranks rows with the semantic source
-        self._semantic_mapper = None  # the mapper the index is being prepared for
         self._workers: set[Worker] = set()
-        self._mapped_count = 0
-        self._mapping_started = 0.0
         self._current: tuple[int, MappingResult | None] | None = None
         self._memory = None  # the data folder's MappingMemory, opened on first use
         self.setAcceptDrops(True)
         self.resize(1360, 820)
 
-        self.model = ReviewTableModel(parent=self)
-        self.table = ReviewTableView(self.model)
+        self.table_model = ReviewTableModel(parent=self)
+        self.table = ReviewTableView(self.table_model)
         self.filter_bar = FilterBar()
         self.panel = CandidatePanel()
         self.panel.store_of = self._store
@@ -148,38 +132,25 @@ class MainWindow(QMainWindow):
         splitter.setSizes([790, 650])
         self.setCentralWidget(splitter)
 
-        self.progress_bar = QProgressBar(objectName="mappingProgress")
-        self.progress_bar.setMaximumWidth(260)
-        self.rate_label = QLabel(objectName="mappingRate")
-        self.cancel_button = QPushButton("Cancel", objectName="cancelMapping")
-        self.cancel_button.clicked.connect(self.cancel_mapping)
-        for widget in (self.progress_bar, self.rate_label, self.cancel_button):
-            self.statusBar().addPermanentWidget(widget)
-            widget.setVisible(False)
+        self.mapping_controller = MappingController(
+            lambda: self.catalog, self.settings, self.pool, self
+        )
+        self.mapping_indicators = MappingIndicators(self.statusBar(), self.mapping_controller)
         self.summary_label = QLabel(objectName="summary")
         self.statusBar().addWidget(self.summary_label)
-        self.model_label = QLabel(objectName="modelState")
-        self.statusBar().addPermanentWidget(self.model_label)
-        self.semantic_label = QLabel(objectName="semanticState")
-        self.semantic_progress = QProgressBar(objectName="semanticProgress")
-        self.semantic_progress.setMaximumWidth(160)
-        self.semantic_cancel = QPushButton("Cancel", objectName="cancelSemantic")
-        self.semantic_cancel.setToolTip(
-            "Stop preparing the semantic index; rows keep their exact and fuzzy candidates"
-        )
-        self.semantic_cancel.clicked.connect(self.cancel_semantic)
-        for widget in (self.semantic_label, self.semantic_progress, self.semantic_cancel):
-            self.statusBar().addPermanentWidget(widget)
-            widget.setVisible(False)
-        self._semantic_time_left = TimeLeft()
+        mapping = self.mapping_controller
+        mapping.message.connect(self.statusBar().showMessage)
+        mapping.error.connect(lambda exc: show_error(self, exc))
+        mapping.rows_mapped.connect(self._rows_mapped)
+        mapping.mapping_done.connect(self._mapping_done)
 
         self._view_state_timer = QTimer(self, singleShot=True, interval=VIEW_STATE_DELAY_MS)
         self._view_state_timer.timeout.connect(self.save_view_state)
         self._build_actions()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self._row_before_reset: int | None = None
-        self.model.modelAboutToBeReset.connect(self._before_reset)
-        self.model.modelReset.connect(self._after_reset)
+        self.table_model.modelAboutToBeReset.connect(self._before_reset)
+        self.table_model.modelReset.connect(self._after_reset)
         self.filter_bar.changed.connect(self._filter_changed)
         self.table.horizontalHeader().sortIndicatorChanged.connect(
             lambda *_: self._view_state_timer.start()
@@ -378,7 +349,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return False
         self.close_session()
-        self.session = session
+        self.session = self.mapping_controller.session = session
         self.settings.add_recent_file(path)
         self.undo_stack.clear()
         state = session.view_state()
@@ -390,31 +361,30 @@ class MainWindow(QMainWindow):
         self.filter_bar.show_filter(review_filter)
         self._refresh_verdicts()  # before the table shows the rows' statuses
         self.remember()  # decisions a killed process left out of the memory
-        self.model.set_rows(session.row_summaries(self.review_view))
-        self.model.prepare_sort_keys()
+        self.table_model.set_rows(session.row_summaries(self.review_view))
+        self.table_model.prepare_sort_keys()
         # The same-term keys (D and T) are built while the curator starts reviewing.
-        self._run(Worker(prepare_same_term, session, self.model.rows))
+        self._run(Worker(prepare_same_term, session, self.table_model.rows))
         gc.freeze()  # the row lists live as long as the session: keep full collections short
         sort = state.get("sort")
         if sort and sort[0] >= 0:
             order = Qt.SortOrder(sort[1])
             self.table.horizontalHeader().setSortIndicator(sort[0], order)
-        self.model.set_filter(review_filter)
+        self.table_model.set_filter(review_filter)
         self.select_row(int(state.get("current_row", 0)))
         self._update_title()
         self._update_summary()
         self._check_stores()
         # Rows mapped before the semantic index was ready (the window was closed meanwhile, or
         # an older term2id mapped them) are re-ranked with it now, in the background.
-        QTimer.singleShot(0, lambda s=session: s is self.session and self.rerank())
+        rerank = self.mapping_controller.rerank
+        QTimer.singleShot(0, lambda s=session: s is self.session and rerank())
         return True
 
     def close_session(self) -> None:
         if self.session is None:
             return
-        self._abandon_mapping()
-        self._abandon_preparing()
-        self._rerank_pending = False
+        self.mapping_controller.close_session()
         self.save_view_state()
         for dialog in (self.agreement_dialog, self.several_ids_dialog):
             if dialog is not None:
@@ -422,7 +392,7 @@ class MainWindow(QMainWindow):
         self.agreement_dialog = self.several_ids_dialog = None
         self.session.close()
         self.session = None
-        self.model.set_rows(ReviewTableModel().rows)
+        self.table_model.set_rows(ReviewTableModel().rows)
         self.panel.clear()
         self._current = None
 
@@ -510,150 +480,21 @@ class MainWindow(QMainWindow):
 
     # -- mapping ------------------------------------------------------------------------------
 
-    def mapper(self):
-        """The Mapper the settings describe (built once; settings changes drop it)."""
-        if self._mapper is None:
-            from dataclasses import replace
-
-            from term2id.core.mapping import build_mapper
-
-            config = self.settings.mapping_config()
-            self.model_label.setText("")
-            try:
-                self._mapper = build_mapper(config, self.catalog, warn=self._source_missing)
-            except Term2IdError as exc:
-                if not config.uses_model:
-                    raise
-                # A model that cannot be opened is left out; the other sources still map.
-                self.model_unavailable(str(exc))
-                without = replace(config, model=None, adapter=None, server=None)
-                self._mapper = build_mapper(without, self.catalog, warn=self._source_missing)
-            else:
-                if config.uses_model:
-                    name = Path(config.model).name if config.model else config.server
-                    self.model_label.setText(f"model: {name}")
-                    self.model_label.setToolTip("")
-        return self._mapper
-
-    def _source_missing(self, message: str) -> None:
-        """A default source that is not installed (the semantic extra): said once, plainly."""
-        log.warning("%s", message)
-        self.statusBar().showMessage(message[:1].upper() + message[1:] + ".", 15000)
-
-    def model_unavailable(self, reason: str) -> None:
-        """The application keeps working with the other sources, and says so."""
-        self.model_label.setText("⚡ model unavailable")
-        self.model_label.setToolTip(reason)
-        self.statusBar().showMessage(
-            f"The local model is not used ({reason}); mapping with the other sources.",
-            15000,
-        )
-
     def start_mapping(self, rows: Sequence[int] | None = None) -> Worker | None:
-        """Map `rows` (default: every row without a result) in a worker; results appear as they
-        come.
-
-        While a store's semantic index is not ready, its rows come at once from the exact and
-        fuzzy sources; the index is prepared in the background, and the rows are re-ranked with
-        the semantic source as soon as it is ready (`rerank`).
-        """
-        if self.session is None or self._mapping is not None:
-            return None
-        if rows is None:
-            mapped = self.session.mapped_rows()
-            rows = [r for r in range(len(self.session)) if r not in mapped]
-            if not rows:  # F5 with every row mapped: bring rows mapped without semantic up
-                worker = self.rerank()
-                if worker is None and self._preparing is None:
-                    self.statusBar().showMessage("Nothing to map.", 5000)
-                return worker
-        todo = self._queries_for(rows)
-        if not todo:
-            self.statusBar().showMessage("Nothing to map.", 5000)
-            return None
-        try:
-            mapper = self.mapper()
-        except Term2IdError as exc:
-            show_error(self, exc)
-            return None
-        waiting = self._semantic_waiting(mapper, {q.ontology for _, q in todo})
-        if waiting:
-            self.prepare_semantic(waiting)
-            try:
-                quick = self.quick_mapper()
-            except Term2IdError as exc:
-                show_error(self, exc)
-                return None
-            return self._start_job(quick, todo, None)
-        return self._start_job(mapper, todo, self._model_name())
-
-    def _queries_for(self, rows: Sequence[int]) -> list:
-        """(row, Query) for `rows`, leaving out rows whose store is missing."""
-        from term2id.core.candidates import Query
-
-        assert self.session is not None
-        missing = set(self._missing_stores())
-        queries = self.session.queries()
-        return [
-            (r, Query(queries[r].text, queries[r].ontology, queries[r].context))
-            for r in rows
-            if not {n.strip() for n in queries[r].ontology.split(",")} & missing
-        ]
-
-    def _start_job(self, mapper, todo: list, model: str | None, rerank: bool = False) -> Worker:
-        from term2id.core.curation import map_rows
-
-        worker = Worker(map_rows, mapper, todo, model)
-        # Each handler checks that the worker is still the current one: a cancelled job's last
-        # batches, queued before it stopped, must not land in a session opened since.
-        worker.signals.item.connect(lambda batch: self._mapped(batch, worker))
-        worker.signals.progress.connect(self._mapping_progress)
-        worker.signals.finished.connect(lambda: self._mapping_finished(worker))
-        worker.signals.cancelled.connect(
-            lambda: self.statusBar().showMessage("Mapping cancelled; F5 maps the rest.", 8000)
-        )
-        self._mapping = worker
-        self._mapping_reranks = rerank
-        self._mapped_count = 0
-        self._mapping_total = len(todo)
-        self._mapping_started = time.monotonic()
-        self.progress_bar.setRange(0, len(todo))
-        self.progress_bar.setValue(0)
-        for widget in (self.progress_bar, self.rate_label, self.cancel_button):
-            widget.setVisible(True)
-        return self._run(worker)
+        """Map `rows` (default: every row without a result) in the background."""
+        return self.mapping_controller.start_mapping(rows)
 
     def cancel_mapping(self) -> None:
-        if self._mapping is not None:
-            self._mapping.cancel()
-
-    def _abandon_mapping(self) -> None:
-        """Stop the job and forget it now (its remaining signals are ignored)."""
-        if self._mapping is not None:
-            self._mapping.cancel()
-            self._mapping = None
-            for widget in (self.progress_bar, self.rate_label, self.cancel_button):
-                widget.setVisible(False)
+        self.mapping_controller.cancel_mapping()
 
     @property
     def mapping(self) -> bool:
-        return self._mapping is not None
+        return self.mapping_controller.mapping
 
-    def _mapped(self, batch, worker: Worker) -> None:
-        session = self.session
-        if session is None or worker is not self._mapping:
-            return
-        for warning in batch.warnings:
-            self.model_unavailable(warning)
-        try:
-            session.write_result_records(batch.records)
-        except Term2IdError as exc:
-            self.cancel_mapping()
-            show_error(self, exc)
-            return
-        for row, result in batch.results:
+    def _rows_mapped(self, results) -> None:
+        for row, result in results:
             best = result.best
-            self.model.update_result(
+            self.table_model.update_result(
                 row,
                 result.status.value,
                 best.curie if best else None,
@@ -662,181 +503,12 @@ class MainWindow(QMainWindow):
             )
             if self._current is not None and self._current[0] == row:
                 self._show_row(row)
-        self._mapped_count += len(batch.results)
-        elapsed = max(time.monotonic() - self._mapping_started, 1e-6)
-        self.progress_bar.setValue(self._mapped_count)
-        self.rate_label.setText(f"{self._mapped_count / elapsed:,.0f} rows/s")
 
-    def _mapping_progress(self, done: int, total: int, message: str) -> None:
-        if self._mapped_count == 0:
-            self.statusBar().showMessage(message)
-
-    def _mapping_finished(self, worker: Worker) -> None:
-        self._workers.discard(worker)
-        if worker is not self._mapping:
-            return
-        self._mapping = None
-        for widget in (self.progress_bar, self.rate_label, self.cancel_button):
-            widget.setVisible(False)
-        if self._mapping_reranks:
-            done = f"Re-ranked {self._mapped_count:,} rows with the semantic source."
-        else:
-            done = f"Mapped {self._mapped_count:,} rows."
-            if self._preparing is not None:
-                done += " They are re-ranked once the semantic index is ready."
+    def _mapping_done(self, done: str) -> None:
         self.statusBar().showMessage(done, 8000)
-        if self.model.filter.active or self.model.sort_column >= 0:
-            self._keep_row(self.model.refilter)
+        if self.table_model.filter.active or self.table_model.sort_column >= 0:
+            self._keep_row(self.table_model.refilter)
         self._update_summary()
-        if self._rerank_pending:
-            self._rerank_pending = False
-            QTimer.singleShot(0, self.rerank)
-
-    # -- the semantic index, prepared in the background ----------------------------------------
-
-    def quick_mapper(self):
-        """The settings' mapping with the exact and fuzzy sources only: rows come from it while
-        the semantic index is prepared."""
-        if self._quick_mapper is None:
-            from dataclasses import replace
-
-            from term2id.core.mapping import build_mapper
-
-            config = replace(
-                self.settings.mapping_config(),
-                sources=QUICK_SOURCES, model=None, adapter=None, server=None,
-            )  # fmt: skip
-            self._quick_mapper = build_mapper(config, self.catalog)
-        return self._quick_mapper
-
-    def _semantic_waiting(self, mapper, ontologies) -> list[str]:
-        """The stores named in `ontologies` whose semantic index `mapper` does not hold yet."""
-        if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
-            return []
-        return sorted(store_names(ontologies) - self._semantic_ready)
-
-    @property
-    def semantic_preparing(self) -> bool:
-        return self._preparing is not None
-
-    def prepare_semantic(self, stores: Sequence[str]) -> Worker | None:
-        """Prepare the semantic index of `stores` in a worker, with progress, time left and
-        cancel in the status bar; rows are re-ranked when it is ready."""
-        from term2id.core.curation import prepare_semantic
-
-        if self._preparing is not None:
-            return None  # the one running re-ranks when done, and asks again for the rest
-        mapper = self.mapper()
-        if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
-            return None
-        worker = Worker(prepare_semantic, mapper, list(stores))
-        worker.signals.progress.connect(lambda *a: self._semantic_progress(worker, *a))
-        worker.signals.result.connect(lambda names: self._semantic_prepared(worker, names))
-        worker.signals.error.connect(lambda exc: self._semantic_failed(worker, exc))
-        worker.signals.cancelled.connect(lambda: self._semantic_failed(worker, None))
-        self._preparing = worker
-        self._semantic_mapper = mapper
-        self._semantic_time_left = TimeLeft()
-        self.semantic_label.setText(
-            f"Preparing the semantic index of {', '.join(stores)} (once per release)…"
-        )
-        self.semantic_progress.setRange(0, 0)
-        for widget in (self.semantic_label, self.semantic_progress, self.semantic_cancel):
-            widget.setVisible(True)
-        self._workers.add(worker)
-        worker.signals.finished.connect(lambda: self._workers.discard(worker))
-        self.pool.start(worker)
-        return worker
-
-    def cancel_semantic(self) -> None:
-        if self._preparing is not None:
-            self._abandon_preparing()
-            self.statusBar().showMessage(
-                "The semantic index was not prepared: rows keep their exact and fuzzy "
-                "candidates. F5 or reopening the session prepares it again.",
-                10000,
-            )
-
-    def _abandon_preparing(self) -> None:
-        """Stop preparing and forget the job now (its remaining signals are ignored)."""
-        if self._preparing is not None:
-            self._preparing.cancel()
-            self._end_preparing()
-
-    def _end_preparing(self) -> None:
-        self._preparing = None
-        for widget in (self.semantic_label, self.semantic_progress, self.semantic_cancel):
-            widget.setVisible(False)
-
-    def _semantic_progress(self, worker: Worker, done: int, total: int, message: str) -> None:
-        if worker is not self._preparing:
-            return
-        if total > 0:
-            self.semantic_progress.setRange(0, total)
-            self.semantic_progress.setValue(done)
-        left = self._semantic_time_left.update(done, total)
-        counted = f" {done:,} / {total:,}" if total > 0 else ""
-        self.semantic_label.setText(
-            f"Semantic index: {message}{counted}" + (f" · {left}" if left else "")
-        )
-
-    def _semantic_prepared(self, worker: Worker, names: list[str]) -> None:
-        if worker is not self._preparing:
-            return
-        self._end_preparing()
-        if self._semantic_mapper is self._mapper:  # not rebuilt since (settings changed)
-            self._semantic_ready.update(names)
-        self.rerank()
-
-    def _semantic_failed(self, worker: Worker, exc: Exception | None) -> None:
-        if worker is not self._preparing:
-            return
-        self._end_preparing()
-        if exc is not None:
-            log.warning("semantic index not prepared: %s", exc)
-            self.statusBar().showMessage(
-                f"The semantic source is not used ({exc}); rows keep their exact and fuzzy "
-                "candidates.",
-                15000,
-            )
-
-    def rerank(self) -> Worker | None:
-        """Map again, with the semantic source, the rows whose result was made without it.
-
-        Prepares the semantic index first when needed; waits for a running mapping to end.
-        Decisions are kept: they live in the session's log, apart from the results.
-        """
-        if self.session is None or SEMANTIC not in self.settings.mapping_config().source_names():
-            return None
-        if self._mapping is not None:
-            # Its rows are not all written yet: look again when it ends.
-            self._rerank_pending = True
-            return None
-        # Looked at before the mapper is built: opening a session must not load a model for
-        # nothing.
-        todo = self._queries_for(self.session.rows_mapped_without(SEMANTIC))
-        if not todo:
-            return None
-        try:
-            mapper = self.mapper()
-        except Term2IdError:
-            return None  # start_mapping shows why
-        if not any(getattr(s, "name", "") == SEMANTIC for s in mapper.sources):
-            return None  # not installed: said once when the mapper was built
-        waiting = self._semantic_waiting(mapper, {q.ontology for _, q in todo})
-        if waiting:
-            self.prepare_semantic(waiting)
-            return None
-        return self._start_job(mapper, todo, self._model_name(), rerank=True)
-
-    def _model_name(self) -> str | None:
-        if not self.settings.model_configured or self._mapper is None:
-            return None
-        if not any(getattr(s, "name", "") == "llm" for s in self._mapper.sources):
-            return None
-        settings = self.settings
-        name = Path(settings.model_path).name if settings.model_path else settings.server_url
-        return f"{name} + {Path(settings.adapter_path).name}" if settings.adapter_path else name
 
     def _run(self, worker: Worker) -> Worker:
         self._workers.add(worker)
@@ -851,18 +523,18 @@ class MainWindow(QMainWindow):
         index = self.table.currentIndex()
         if not index.isValid():
             return None
-        return self.model.source_row(index.row())
+        return self.table_model.source_row(index.row())
 
     def select_row(self, row: int) -> None:
-        position = self.model.view_row(row)
+        position = self.table_model.view_row(row)
         if position < 0:
-            position = 0 if self.model.rowCount() else -1
+            position = 0 if self.table_model.rowCount() else -1
         if position >= 0:
             self.table.selectRow(position)
-            self.table.scrollTo(self.model.index(position, 0))
+            self.table.scrollTo(self.table_model.index(position, 0))
 
     def move(self, step: int) -> None:
-        count = self.model.rowCount()
+        count = self.table_model.rowCount()
         if not count:
             return
         index = self.table.currentIndex()
@@ -873,7 +545,7 @@ class MainWindow(QMainWindow):
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid() or self.session is None:
             return
-        self._show_row(self.model.source_row(current.row()))
+        self._show_row(self.table_model.source_row(current.row()))
         self._view_state_timer.start()
 
     def _show_row(self, row: int) -> None:
@@ -908,7 +580,7 @@ class MainWindow(QMainWindow):
     def _after_reset(self) -> None:
         # Sorting and filtering reorder the table: the curator stays on the same input row.
         row, self._row_before_reset = self._row_before_reset, None
-        if row is not None and row < len(self.model.rows):
+        if row is not None and row < len(self.table_model.rows):
             self.select_row(row)
         self._update_summary()
 
@@ -920,7 +592,7 @@ class MainWindow(QMainWindow):
             self.select_row(row)
 
     def _filter_changed(self, review_filter: ReviewFilter) -> None:
-        self._keep_row(lambda: self.model.set_filter(review_filter))
+        self._keep_row(lambda: self.table_model.set_filter(review_filter))
         self._view_state_timer.start()
 
     def focus_search(self) -> None:
@@ -1117,7 +789,7 @@ class MainWindow(QMainWindow):
             return
         self.review_view = view
         self.undo_stack.clear()  # its commands refresh rows as the other view showed them
-        self._keep_row(lambda: self.model.set_rows(self.session.row_summaries(view)))
+        self._keep_row(lambda: self.table_model.set_rows(self.session.row_summaries(view)))
         row = self.current_row()
         if row is not None:
             self._show_row(row)
@@ -1232,7 +904,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if self.session is None or row is None:
             return
-        current = self.model.rows.comments[row] or ""
+        current = self.table_model.rows.comments[row] or ""
         text, ok = QInputDialog.getMultiLineText(self, "Comment", f"Row {row + 1}:", current)
         if ok:
             self.decide(Action.COMMENT, comment=text.strip(), advance=False)
@@ -1293,7 +965,7 @@ class MainWindow(QMainWindow):
 
     def _show_decision(self, row: int, decision: Decision | None, comment: str) -> None:
         mapping = decision is not None and decision.action in MAPPING
-        self.model.update_decision(
+        self.table_model.update_decision(
             row,
             decision.action.value if decision else None,
             decision.curie if decision else None,
@@ -1304,7 +976,7 @@ class MainWindow(QMainWindow):
 
     def bulk_accept_rows(self) -> list[int]:
         """Undecided rows whose best candidate is verified at or above the threshold."""
-        return bulk_accept_rows(self.model.rows, self.settings.threshold)
+        return bulk_accept_rows(self.table_model.rows, self.settings.threshold)
 
     def bulk_accept(self, confirm: bool = True) -> int:
         if self.session is None:
@@ -1325,7 +997,7 @@ class MainWindow(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
-        decisions = bulk_accept_decisions(self.model.rows, rows, threshold, self.review_round)
+        decisions = bulk_accept_decisions(self.table_model.rows, rows, threshold, self.review_round)
         try:
             made = self.session.decide_many(decisions, self.settings.curator)
         except Term2IdError as exc:
@@ -1348,7 +1020,7 @@ class MainWindow(QMainWindow):
                 6000,
             )
             return 0
-        term = self.model.rows.terms[row]
+        term = self.table_model.rows.terms[row]
         rows = self.session.undecided_same_term_rows(row, self.review_view)
         if not rows:
             self.statusBar().showMessage(f"No other undecided row has the term “{term}”.", 5000)
@@ -1381,7 +1053,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if self.session is None or row is None:
             return
-        current = self.model.filter
+        current = self.table_model.filter
         if current.rows:
             wanted = replace(current, rows=frozenset(), rows_label="")
         else:
@@ -1408,12 +1080,7 @@ class MainWindow(QMainWindow):
         if not stores:
             self.statusBar().showMessage(f"No store named {ontology}.", 5000)
             return None
-        try:
-            mapper = self.mapper()
-            if self._semantic_waiting(mapper, [ontology]):
-                mapper = self.quick_mapper()  # never wait for the index being prepared
-        except Term2IdError:
-            mapper = None
+        mapper = self.mapping_controller.search_mapper(ontology)
         worker = Worker(search_terms, mapper, stores, text, ontology)
         worker.signals.result.connect(self._search_done)
         return self._run(worker)
@@ -1569,10 +1236,7 @@ class MainWindow(QMainWindow):
 
     def _settings_closed(self, dialog, result: int) -> None:
         if result or dialog.tuned:
-            # Threshold, model or sentence model may have changed: the next mapping uses them.
-            self._abandon_preparing()
-            self._mapper = self._quick_mapper = None
-            self._semantic_ready.clear()
+            self.mapping_controller.settings_changed()
 
     # -- window -------------------------------------------------------------------------------
 
@@ -1581,8 +1245,8 @@ class MainWindow(QMainWindow):
             return
         row = self.current_row()
         state = {
-            "filter": self.model.filter.to_json(),
-            "sort": [self.model.sort_column, self.model.sort_order.value],
+            "filter": self.table_model.filter.to_json(),
+            "sort": [self.table_model.sort_column, self.table_model.sort_order.value],
             "second_curator": self.review_view is ReviewView.SECOND,
         }
         if row is not None:
@@ -1599,14 +1263,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"term2id {__version__}{where}")
 
     def _update_summary(self) -> None:
-        rows = self.model.rows
+        rows = self.table_model.rows
         total = len(rows)
         if not total:
             self.summary_label.setText("")
             return
-        decided = self.model.count_decided()
-        verified = self.model.count_status(MappingStatus.VERIFIED.value)
-        shown = self.model.rowCount()
+        decided = self.table_model.count_decided()
+        verified = self.table_model.count_status(MappingStatus.VERIFIED.value)
+        shown = self.table_model.rowCount()
         self.summary_label.setText(
             f"{shown:,} of {total:,} rows shown · {verified:,} verified · {decided:,} decided"
         )
@@ -1623,8 +1287,8 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.cancel_mapping()
-        self._abandon_preparing()
+        self.mapping_controller.cancel_mapping()
+        self.mapping_controller.abandon_preparing()
         self.pool.waitForDone(5000)
         self.close_session()
         if self._memory is not None:

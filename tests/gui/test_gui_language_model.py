@@ -36,7 +36,8 @@ def test_a_gguf_model_proposes_and_is_recorded(
         assert window.open_session(path)
         window.start_mapping()
         qtbot.waitUntil(lambda: not window.mapping, timeout=120000)
-        assert window.model_label.text() == f"model: {tiny_model.model_q8_gguf.name}"
+        shown = window.mapping_indicators.language_model_label.text()
+        assert shown == f"model: {tiny_model.model_q8_gguf.name}"
         release, model = window.session.mapping_provenance()["hp"]
         assert model == tiny_model.model_q8_gguf.name
         proposed = {

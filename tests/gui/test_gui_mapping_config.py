@@ -26,7 +26,7 @@ def test_the_window_and_the_cli_give_the_same_candidates_for_the_same_config(
     config = cli._mapping_config(None, threshold=0.8, top_k=10, memory=True)
     assert window.settings.mapping_config() == config == MappingConfig(threshold=0.8, memory=True)
 
-    gui_mapper = window.mapper()
+    gui_mapper = window.mapping_controller.mapper()
     cli_mapper = build_mapper(config, tiny_catalog)
     assert [s.name for s in gui_mapper.sources] == ["curated", "exact", "fuzzy", "semantic"]
     for term in TERMS:
@@ -45,7 +45,7 @@ def test_the_window_and_the_cli_give_the_same_candidates_for_the_same_config(
     window.start_mapping()
     # Rows come first from exact and fuzzy, then again with semantic once its index is ready.
     qtbot.waitUntil(
-        lambda: not window.mapping and not window.semantic_preparing
+        lambda: not window.mapping and not window.mapping_controller.semantic_preparing
         and window.session.rows_mapped_without("semantic") == [],
         timeout=120000,
     )  # fmt: skip

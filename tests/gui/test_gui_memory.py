@@ -46,7 +46,7 @@ def test_decisions_reach_the_memory_and_come_back_first_on_the_next_sheet(
     qtbot, window, tmp_path: Path
 ) -> None:
     map_sheet(qtbot, window, tmp_path, "week1.csv")
-    rows = window.model.rows
+    rows = window.table_model.rows
     assert rows.best_curies[0] == "TP:0000006" and rows.statuses[0] != "verified"
     assert rows.statuses[1] == "verified"  # Anaemia: Anemia by its UK spelling
     window.select_row(0)
@@ -73,7 +73,7 @@ def test_decisions_reach_the_memory_and_come_back_first_on_the_next_sheet(
 
     # Next week, the same terms in a new sheet.
     map_sheet(qtbot, window, tmp_path, "week2.csv")
-    rows = window.model.rows
+    rows = window.table_model.rows
     assert rows.best_curies[:3] == ["TP:0000006", "TP:0000005", "TP:0000004"]
     assert rows.statuses[0] == "verified" and rows.confidences[0] == 1.0  # the curator's word
     assert rows.statuses[1] != "verified" and rows.confidences[1] < window.settings.threshold
@@ -108,14 +108,14 @@ def test_opening_a_session_takes_in_decisions_the_memory_missed(
 
 
 def test_the_memory_can_be_turned_off_in_the_settings(qtbot, window, tmp_path: Path) -> None:
-    assert [s.name for s in window.mapper().sources][0] == "curated"
+    assert [s.name for s in window.mapping_controller.mapper().sources][0] == "curated"
     dialog = window.settings_dialog()
     qtbot.addWidget(dialog)
     assert dialog.use_memory.isChecked()  # on by default
     dialog.use_memory.setChecked(False)
     dialog.accept()
     assert not window.settings.use_memory
-    assert "curated" not in [s.name for s in window.mapper().sources]
+    assert "curated" not in [s.name for s in window.mapping_controller.mapper().sources]
     map_sheet(qtbot, window, tmp_path, "sheet.csv")
     window.select_row(0)
     window.table.setFocus()

@@ -53,7 +53,7 @@ def key(qtbot, window, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
 def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     sheet = write_sheet(tmp_path)
     map_sheet(qtbot, window, sheet)
-    rows = window.model.rows
+    rows = window.table_model.rows
     assert rows.best_curies[:4] == ["TP:0000003", "TP:0000005", "TP:0000006", "TP:0000008"]
     assert rows.statuses[0] == "verified"
 
@@ -62,9 +62,9 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     key(qtbot, window, Qt.Key.Key_A)  # accept Seizure, move on
     key(qtbot, window, Qt.Key.Key_R)  # reject Anaemia
     key(qtbot, window, Qt.Key.Key_S)  # skip Oedema
-    assert window.model.rows.decisions[:3] == ["accept", "reject", "skip"]
+    assert window.table_model.rows.decisions[:3] == ["accept", "reject", "skip"]
     key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the skip
-    assert window.model.rows.decisions[:3] == ["accept", "reject", None]
+    assert window.table_model.rows.decisions[:3] == ["accept", "reject", None]
     key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the reject
     key(
         qtbot,
@@ -72,26 +72,26 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
         Qt.Key.Key_Z,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )  # redo it
-    assert window.model.rows.decisions[:3] == ["accept", "reject", None]
+    assert window.table_model.rows.decisions[:3] == ["accept", "reject", None]
     assert window.current_row() == 1  # undo and redo show the row they changed
     key(qtbot, window, Qt.Key.Key_J)
     key(qtbot, window, Qt.Key.Key_Down)
     assert window.current_row() == 3
     key(qtbot, window, Qt.Key.Key_1)  # choose candidate 1 of "Intellectual disability"
-    assert window.model.rows.decisions[3] == "accept"
+    assert window.table_model.rows.decisions[3] == "accept"
 
-    window.table.sortByColumn(window.model.CONFIDENCE, Qt.SortOrder.DescendingOrder)
+    window.table.sortByColumn(window.table_model.CONFIDENCE, Qt.SortOrder.DescendingOrder)
     window.filter_bar.decision.setCurrentIndex(window.filter_bar.decision.findData("undecided"))
-    assert window.model.rowCount() == 2 and window.current_row() == 4
+    assert window.table_model.rowCount() == 2 and window.current_row() == 4
 
     session_path = window.session.path
     window.close_session()  # everything is already on disk; closing only checkpoints
     assert window.open_session(session_path)
-    assert window.model.rows.decisions[:4] == ["accept", "reject", None, "accept"]
+    assert window.table_model.rows.decisions[:4] == ["accept", "reject", None, "accept"]
     assert window.current_row() == 4  # where the curator was
-    assert window.model.filter.decisions == {"undecided"}  # and how the table looked
+    assert window.table_model.filter.decisions == {"undecided"}  # and how the table looked
     assert window.filter_bar.decision.currentData() == "undecided"
-    assert window.model.sort_column == window.model.CONFIDENCE
+    assert window.table_model.sort_column == window.table_model.CONFIDENCE
     window.filter_bar.decision.setCurrentIndex(0)
     log = window.session.decisions(0)
     assert log[0].curator == "Ada Curator" and log[0].evidence["shown"][0][0] == "TP:0000003"
@@ -145,10 +145,10 @@ def test_bulk_accept_touches_only_undecided_verified_rows(qtbot, window, tmp_pat
     expected = window.bulk_accept_rows()
     assert 0 not in expected and expected  # the rejected row stays rejected
     assert window.bulk_accept(confirm=False) == len(expected)
-    assert all(window.model.rows.decisions[r] == "accept" for r in expected)
+    assert all(window.table_model.rows.decisions[r] == "accept" for r in expected)
     window.undo_stack.undo()  # one undo for the whole bulk action
-    assert all(window.model.rows.decisions[r] is None for r in expected)
-    assert window.model.rows.decisions[0] == "reject"
+    assert all(window.table_model.rows.decisions[r] is None for r in expected)
+    assert window.table_model.rows.decisions[0] == "reject"
 
 
 def test_search_picks_a_term_no_source_proposed(qtbot, window, tmp_path: Path) -> None:
@@ -161,8 +161,8 @@ def test_search_picks_a_term_no_source_proposed(qtbot, window, tmp_path: Path) -
         qtbot.keyClick(window.panel.search_box, Qt.Key.Key_Return)
     assert window.panel.results.matches[0].curie == "TP:0000007"
     qtbot.keyClick(window.panel.results_view, Qt.Key.Key_Return)  # map the row to the hit
-    assert window.model.rows.decisions[4] == "manual"
-    assert window.model.rows.decided_curies[4] == "TP:0000007"
+    assert window.table_model.rows.decisions[4] == "manual"
+    assert window.table_model.rows.decided_curies[4] == "TP:0000007"
 
 
 def test_a_file_that_is_not_a_table_is_named_in_the_dialog(qtbot, window, tmp_path) -> None:
@@ -226,9 +226,9 @@ def test_a_model_that_cannot_load_leaves_mapping_working(
 ) -> None:
     window.settings.model_path = model_path
     map_sheet(qtbot, window, write_sheet(tmp_path))
-    assert window.model.rows.best_curies[0] == "TP:0000003"
-    assert window.model_label.text() == "⚡ model unavailable"
-    assert window.model_label.toolTip()  # the reason, on hover
+    assert window.table_model.rows.best_curies[0] == "TP:0000003"
+    assert window.mapping_indicators.language_model_label.text() == "⚡ model unavailable"
+    assert window.mapping_indicators.language_model_label.toolTip()  # the reason, on hover
 
 
 def test_opening_another_session_mid_mapping_keeps_the_two_apart(
@@ -250,7 +250,7 @@ def test_opening_another_session_mid_mapping_keeps_the_two_apart(
     qtbot.waitUntil(lambda: not window.mapping, timeout=30000)
     window.pool.waitForDone(10000)
     qtbot.wait(50)  # let the first job's queued signals arrive, to be ignored
-    assert window.model.rows.best_curies == ["TP:0000005", "TP:0000006"]
+    assert window.table_model.rows.best_curies == ["TP:0000005", "TP:0000006"]
     assert window.session.mapped_rows() == {0, 1}
 
 
@@ -266,8 +266,9 @@ def test_a_comment_is_kept_with_the_row_and_decides_nothing(
     window.select_row(2)
     key(qtbot, window, Qt.Key.Key_C)
     assert window.current_row() == 2  # a comment does not move on
-    assert window.model.rows.comments[2] == "ask the clinician"
-    assert window.model.rows.decisions[2] is None
-    assert "💬" in window.model.index(window.model.view_row(2), window.model.DECISION).data()
+    assert window.table_model.rows.comments[2] == "ask the clinician"
+    assert window.table_model.rows.decisions[2] is None
+    table_model = window.table_model
+    assert "💬" in table_model.index(table_model.view_row(2), table_model.DECISION).data()
     with CurationSession.open(window.session.path) as reread:
         assert reread.current_comments() == {2: "ask the clinician"}

@@ -50,16 +50,17 @@ def test_d_applies_the_decision_to_the_same_term_after_saying_how_many(
     qtbot.keyClick(window.table, Qt.Key.Key_R)  # "SEIZURE" rejected by hand first
     window.select_row(0)
     qtbot.keyClick(window.table, Qt.Key.Key_A)
-    accepted = window.model.rows.decided_curies[0]
+    accepted = window.table_model.rows.decided_curies[0]
     assert accepted == "TP:0000003"
     window.select_row(0)
     qtbot.keyClick(window.table, Qt.Key.Key_D)
     assert len(asked) == 1 and "to 2 undecided rows" in asked[0] and "Seizure" in asked[0]
-    decisions = window.model.rows.decisions
+    decisions = window.table_model.rows.decisions
     assert [decisions[r] for r in range(6)] == [
         "accept", "accept", None, "reject", "accept", None,
     ]  # fmt: skip
-    assert window.model.rows.decided_curies[1] == window.model.rows.decided_curies[4] == accepted
+    decided = window.table_model.rows.decided_curies
+    assert decided[1] == decided[4] == accepted
 
     window.undo_stack.undo()  # one undo for all the copies
     assert [decisions[r] for r in range(6)] == ["accept", None, None, "reject", None, None]
@@ -85,22 +86,22 @@ def test_d_on_an_undecided_row_says_what_to_do_first(qtbot, window, tmp_path: Pa
     window.select_row(2)
     qtbot.keyClick(window.table, Qt.Key.Key_D)
     assert "Decide this row first" in window.statusBar().currentMessage()
-    assert window.model.rows.decisions == [None] * 6
+    assert window.table_model.rows.decisions == [None] * 6
 
 
 def test_t_shows_only_the_rows_with_the_same_term(qtbot, window, tmp_path: Path) -> None:
     map_terms(qtbot, window, tmp_path)
     window.select_row(1)
     qtbot.keyClick(window.table, Qt.Key.Key_T)
-    assert window.model.rowCount() == 4
+    assert window.table_model.rowCount() == 4
     assert window.filter_bar.only_rows.isVisible()
     assert "Same term as row 2 (4)" in window.filter_bar.only_rows.text()
     assert window.current_row() == 1  # the curator stays on the row
     qtbot.mouseClick(window.filter_bar.only_rows, Qt.MouseButton.LeftButton)
-    assert window.model.rowCount() == 6
+    assert window.table_model.rowCount() == 6
     assert not window.filter_bar.only_rows.isVisible()
     window.select_row(2)
     qtbot.keyClick(window.table, Qt.Key.Key_T)
-    assert window.model.rowCount() == 2  # the two "Anaemia"
+    assert window.table_model.rowCount() == 2  # the two "Anaemia"
     qtbot.keyClick(window.table, Qt.Key.Key_T)  # T again: every row
-    assert window.model.rowCount() == 6
+    assert window.table_model.rowCount() == 6

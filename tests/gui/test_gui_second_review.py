@@ -44,7 +44,8 @@ def key(qtbot, window, k, modifier=NO) -> None:
 
 
 def decision_cell(window, row: int) -> str:
-    return window.model.index(window.model.view_row(row), window.model.DECISION).data()
+    table_model = window.table_model
+    return table_model.index(table_model.view_row(row), table_model.DECISION).data()
 
 
 def test_predicate_key_and_several_ids(qtbot, window, tmp_path: Path) -> None:
@@ -59,9 +60,9 @@ def test_predicate_key_and_several_ids(qtbot, window, tmp_path: Path) -> None:
     assert "broader than the term" in window.statusBar().currentMessage()
     key(qtbot, window, Qt.Key.Key_P)
     key(qtbot, window, Qt.Key.Key_P, SHIFT)  # back one: broad again
-    assert window.model.rows.decided_predicates[0] == "broad"
+    assert window.table_model.rows.decided_predicates[0] == "broad"
     key(qtbot, window, Qt.Key.Key_Z, CTRL)  # undo the step back
-    assert window.model.rows.decided_predicates[0] == "narrow"
+    assert window.table_model.rows.decided_predicates[0] == "narrow"
     assert window.current_row() == 0
 
     # M: the row maps to Seizure and, typed by hand, Focal seizure too.
@@ -114,7 +115,7 @@ def test_blind_second_curator_agreement_and_settling(
     assert window.open_session(path, second_curator=True)
     assert window.windowTitle().endswith("second curator (blind)")
     assert window.second_curator_action.isChecked()
-    assert window.model.rows.decisions[:4] == [None] * 4  # the first curator's are hidden
+    assert window.table_model.rows.decisions[:4] == [None] * 4  # the first curator's are hidden
     window.select_row(0)
     window.table.setFocus()
     assert "shows once you decide" in window.panel.title.text()
@@ -124,7 +125,7 @@ def test_blind_second_curator_agreement_and_settling(
     )
     for k in (Qt.Key.Key_A, Qt.Key.Key_R, Qt.Key.Key_1):  # rows 1 and 2 differ, row 3 agrees
         key(qtbot, window, k)
-    assert window.model.rows.decisions[:4] == ["accept", "accept", "reject", "accept"]
+    assert window.table_model.rows.decisions[:4] == ["accept", "accept", "reject", "accept"]
     rounds = {d.review_round for d in window.session.decisions() if d.curator == "Bea Second"}
     assert rounds == {ReviewRound.SECOND}
     window.select_row(1)
@@ -169,7 +170,7 @@ def test_blind_second_curator_agreement_and_settling(
 
     # Back to the first curator's view: the settled row shows the settled decision.
     window.set_second_curator(False)
-    assert window.model.rows.decisions[:4] == ["accept", "accept", "accept", "accept"]
+    assert window.table_model.rows.decisions[:4] == ["accept", "accept", "accept", "accept"]
     assert not window.windowTitle().endswith("(blind)")
 
     # Export only what both agree on or settled: rows 0, 1 and 3.

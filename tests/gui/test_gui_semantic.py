@@ -27,6 +27,7 @@ def start(qtbot, window, tmp_path: Path) -> Path:
 
     window.settings.sources = None  # the default sources: exact, fuzzy and semantic
     first_rows: list[tuple[int, tuple[str, ...] | None, bool, str]] = []
+    mapping, indicators = window.mapping_controller, window.mapping_indicators
 
     def seen(top_left, bottom_right, _roles=()) -> None:
         session = window.session
@@ -35,10 +36,10 @@ def start(qtbot, window, tmp_path: Path) -> Path:
                 sources = session.result_sources(row)
                 if sources is not None:
                     first_rows.append(
-                        (row, sources, window.semantic_preparing, window.semantic_label.text())
+                        (row, sources, mapping.semantic_preparing, indicators.semantic_label.text())
                     )
 
-    window.model.dataChanged.connect(seen)
+    window.table_model.dataChanged.connect(seen)
     table = read_pasted("\n".join(TERMS), header=False)
     choice = TableChoice(table, None, table.columns[0], "tiny")
     window.start_from_table(choice, destination=tmp_path / "pasted.t2id")
@@ -46,7 +47,7 @@ def start(qtbot, window, tmp_path: Path) -> Path:
         lambda: window.session is not None and len(window.session.mapped_rows()) == len(TERMS),
         timeout=30000,
     )
-    window.model.dataChanged.disconnect(seen)
+    window.table_model.dataChanged.disconnect(seen)
     # The first rows came from exact and fuzzy while the semantic index was being prepared.
     assert sorted(r for r, *_ in first_rows) == list(range(len(TERMS)))
     for _row, sources, preparing, label in first_rows:
@@ -67,15 +68,17 @@ def test_rows_appear_at_once_and_are_reranked_when_the_index_is_ready(
     qtbot, window, tmp_path: Path
 ) -> None:
     start(qtbot, window, tmp_path)
-    assert window.semantic_progress.isVisible() and window.semantic_cancel.isVisible()
-    assert [window.model.rows.statuses[r] for r in FOUND_BY_MEANING] == ["no_match", "no_match"]
+    indicators = window.mapping_indicators
+    assert indicators.semantic_progress.isVisible() and indicators.semantic_cancel.isVisible()
+    statuses = window.table_model.rows.statuses
+    assert [statuses[r] for r in FOUND_BY_MEANING] == ["no_match", "no_match"]
 
     # A decision while the index is prepared: its row has not been re-ranked yet.
     assert window.session.result_sources(0) == ("curated", "exact", "fuzzy")
     window.select_row(0)
     window.table.setFocus()
     qtbot.keyClick(window.table, Qt.Key.Key_A)
-    assert window.model.rows.decisions[0] == "accept"
+    assert window.table_model.rows.decisions[0] == "accept"
 
     qtbot.waitUntil(lambda: every_row_reranked(window), timeout=120000)
     session = window.session
@@ -83,11 +86,11 @@ def test_rows_appear_at_once_and_are_reranked_when_the_index_is_ready(
     for row, curie in FOUND_BY_MEANING.items():
         best = session.result(row).best
         assert best.curie == curie and "semantic" in best.sources
-        assert window.model.rows.best_curies[row] == curie  # the table shows it
+        assert window.table_model.rows.best_curies[row] == curie  # the table shows it
     # The decision made in between is still the row's decision.
-    assert window.model.rows.decisions[0] == "accept"
+    assert window.table_model.rows.decisions[0] == "accept"
     assert session.current_decision(0).curie == "TP:0000003"
-    assert not window.semantic_label.isVisible()
+    assert not window.mapping_indicators.semantic_label.isVisible()
     assert "Re-ranked" in window.statusBar().currentMessage()
 
 
@@ -105,9 +108,9 @@ def test_closing_before_the_index_is_ready_reranks_on_reopening(
 
     assert window.open_session(path)
     qtbot.waitUntil(lambda: every_row_reranked(window), timeout=120000)
-    assert window.model.rows.decisions[1] == "reject"
+    assert window.table_model.rows.decisions[1] == "reject"
     for row, curie in FOUND_BY_MEANING.items():
-        assert window.model.rows.best_curies[row] == curie
+        assert window.table_model.rows.best_curies[row] == curie
 
 
 def test_time_left_is_told_from_the_rate_so_far() -> None:

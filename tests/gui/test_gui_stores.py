@@ -98,7 +98,7 @@ def test_a_session_whose_store_is_missing_offers_an_import(
     assert window.open_session(path)
     assert asked and "mondo" in asked[0]
     assert window.start_mapping() is None  # nothing to map against; the row stays as it is
-    assert window.model.rows.terms == ["Seizure"]
+    assert window.table_model.rows.terms == ["Seizure"]
 
 
 def test_a_newer_release_is_offered_for_re_verification(
@@ -113,9 +113,10 @@ def test_a_newer_release_is_offered_for_re_verification(
     assert window.open_session(path)
     window.start_mapping()
     qtbot.waitUntil(
-        lambda: not window.mapping and window.model.rows.statuses[0] is not None, timeout=30000
+        lambda: not window.mapping and window.table_model.rows.statuses[0] is not None,
+        timeout=30000,
     )
-    assert window.model.rows.best_curies[0] == "TP:0000005"
+    assert window.table_model.rows.best_curies[0] == "TP:0000005"
     window.close_session()
 
     newer = tmp_path / "tiny-2025.obo"
@@ -138,5 +139,5 @@ def test_a_newer_release_is_offered_for_re_verification(
     assert asked and "2024-01-01 → tiny/releases/2025-01-01" in asked[0]
     assert told and "TP:0000005 replaced → TP:0000006" in told[0]
     qtbot.waitUntil(lambda: not window.mapping, timeout=30000)
-    assert window.model.rows.best_curies[0] == "TP:0000006"  # the replacement comes first now
+    assert window.table_model.rows.best_curies[0] == "TP:0000006"  # the replacement comes first now
     assert window.session.mapping_provenance()["tiny"][0] == "tiny/releases/2025-01-01"

@@ -56,10 +56,10 @@ def test_tuning_a_store_from_settings_is_used_by_the_next_mapping(qtbot, window)
     assert f"tuned on tiny {store.release}" in store_text(dialog, "tiny")
     assert dialog.use_tuned.isChecked() and window.settings.tuned_embeddings
     assert not dialog.tune_progress.isVisible()
-    window.mapper()  # the window's mapper as it was before tuning
+    window.mapping_controller.mapper()  # the window's mapper as it was before tuning
     dialog.reject()  # even without Save, the tuned model is used from now on
 
-    found = window.mapper().map(Query("Lack of coordination", "tiny"))
+    found = window.mapping_controller.mapper().map(Query("Lack of coordination", "tiny"))
     details = [e.detail for c in found.candidates for e in c.evidence if e.source == "semantic"]
     assert any(f"model tuned on tiny {store.release}" in d for d in details)
 

@@ -48,7 +48,7 @@ def test_the_candidate_panel_says_why_a_candidate_is_not_verified(
     verdict = CandidateTableModel.HEADERS.index("Verdict")
     assert shown(window, "TP:0000003", verdict) == "✔ verified"
     assert shown(window, "TP:0000004", verdict) == "▽ narrower: adds 'focal'"
-    review_status = window.model.index(0, ReviewTableModel.STATUS).data()
+    review_status = window.table_model.index(0, ReviewTableModel.STATUS).data()
     assert review_status == "✔ verified"
 
 
@@ -101,9 +101,9 @@ def test_a_session_saved_with_old_verdicts_is_checked_again_when_opened(
     conn.commit()
     conn.close()
     assert window.open_session(path)
-    assert window.model.rows.statuses[:3] == ["verified", "mismatch", "verified"]
+    assert window.table_model.rows.statuses[:3] == ["verified", "mismatch", "verified"]
     assert "Verdicts of 3 row(s) checked again: 1 changed." in window.statusBar().currentMessage()
-    assert window.model.index(1, ReviewTableModel.STATUS).data() == "≠ mismatch"
+    assert window.table_model.index(1, ReviewTableModel.STATUS).data() == "≠ mismatch"
     window.select_row(1)
     verdict = CandidateTableModel.HEADERS.index("Verdict")
     assert shown(window, "TP:0000006", verdict) == "≠ names something else"
