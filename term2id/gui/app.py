@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
 from term2id import __version__
 from term2id.core.candidates import (
     Candidate,
-    MappingPredicate,
     MappingResult,
     MappingStatus,
     Verdict,
@@ -51,28 +50,17 @@ from term2id.core.curation import (
     SESSION_SUFFIX,
     Action,
     CurationSession,
-    Decision,
-    ReviewRound,
     ReviewView,
-    bulk_accept_decisions,
-    bulk_accept_rows,
-    decision_phrase,
-    evidence_shown,
-    mapping_action,
     missing_stores,
-    next_predicate,
     prepare_same_term,
-    replay_log,
-    starting_predicate,
-    verify_choice,
 )
 from term2id.core.errors import StoreError, Term2IdError
 from term2id.core.ontology import TextMatch
-from term2id.gui.commands import DecisionCommand
 from term2id.gui.errors import show_error
 from term2id.gui.mapping_controller import MappingController
 from term2id.gui.mapping_indicators import MappingIndicators
 from term2id.gui.models import ReviewFilter, ReviewTableModel
+from term2id.gui.review_controller import ReviewController
 from term2id.gui.settings import GuiSettings
 from term2id.gui.views import CandidatePanel, FilterBar, ReviewTableView
 from term2id.gui.workers import Worker
@@ -87,7 +75,6 @@ log = logging.getLogger(__name__)
 SESSION_FILTER = f"term2id sessions (*{SESSION_SUFFIX});;All files (*)"
 VIEW_STATE_DELAY_MS = 400
 
-_SMALL_REFRESH = 64  # above this many rows, replay the whole log once instead of per row
 
 
 class MainWindow(QMainWindow):
@@ -103,14 +90,10 @@ class MainWindow(QMainWindow):
         self.settings = settings or GuiSettings()
         self.pool = pool or QThreadPool.globalInstance()
         self.session: CurationSession | None = None
-        # Whose decisions the table shows and who writes new ones: the first curator, or a
-        # second curator reviewing blind.
-        self.review_view = ReviewView.FIRST
         self.agreement_dialog = None  # the open Review → Agreement dialog, if any
         self.several_ids_dialog = None  # the open "Map to several ids" dialog, if any
         self._workers: set[Worker] = set()
         self._current: tuple[int, MappingResult | None] | None = None
-        self._memory = None  # the data folder's MappingMemory, opened on first use
         self.setAcceptDrops(True)
         self.resize(1360, 820)
 
@@ -120,6 +103,15 @@ class MainWindow(QMainWindow):
         self.panel = CandidatePanel()
         self.panel.store_of = self._store
         self.undo_stack = QUndoStack(self)
+        self.review_controller = ReviewController(
+            lambda: self.catalog,
+            self.settings,
+            self.table_model,
+            self.undo_stack,
+            self._store,
+            self._confirm_choice,
+            self,
+        )
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -143,6 +135,11 @@ class MainWindow(QMainWindow):
         mapping.error.connect(lambda exc: show_error(self, exc))
         mapping.rows_mapped.connect(self._rows_mapped)
         mapping.mapping_done.connect(self._mapping_done)
+        review = self.review_controller
+        review.message.connect(self.statusBar().showMessage)
+        review.error.connect(lambda exc: show_error(self, exc))
+        review.rows_refreshed.connect(self._decisions_shown)
+        review.row_restored.connect(self.select_row)
 
         self._view_state_timer = QTimer(self, singleShot=True, interval=VIEW_STATE_DELAY_MS)
         self._view_state_timer.timeout.connect(self.save_view_state)
@@ -349,19 +346,20 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return False
         self.close_session()
-        self.session = self.mapping_controller.session = session
+        self.session = self.mapping_controller.session = self.review_controller.session = session
         self.settings.add_recent_file(path)
         self.undo_stack.clear()
         state = session.view_state()
         if second_curator is None:
             second_curator = bool(state.get("second_curator", False))
-        self.review_view = ReviewView.SECOND if second_curator else ReviewView.FIRST
+        view = ReviewView.SECOND if second_curator else ReviewView.FIRST
+        self.review_controller.review_view = view
         self.second_curator_action.setChecked(second_curator)
         review_filter = ReviewFilter.from_json(state.get("filter", {}))
         self.filter_bar.show_filter(review_filter)
         self._refresh_verdicts()  # before the table shows the rows' statuses
-        self.remember()  # decisions a killed process left out of the memory
-        self.table_model.set_rows(session.row_summaries(self.review_view))
+        self.review_controller.remember()  # decisions a killed process left out of the memory
+        self.table_model.set_rows(session.row_summaries(view))
         self.table_model.prepare_sort_keys()
         # The same-term keys (D and T) are built while the curator starts reviewing.
         self._run(Worker(prepare_same_term, session, self.table_model.rows))
@@ -391,7 +389,7 @@ class MainWindow(QMainWindow):
                 dialog.close()
         self.agreement_dialog = self.several_ids_dialog = None
         self.session.close()
-        self.session = None
+        self.session = self.review_controller.session = None
         self.table_model.set_rows(ReviewTableModel().rows)
         self.panel.clear()
         self._current = None
@@ -553,26 +551,12 @@ class MainWindow(QMainWindow):
         result = self.session.result(row)
         self._current = (row, result)
         query = self.session.query(row)
-        review = self._second_review_note(row)
+        review = self.review_controller.second_review_note(row)
         if result is None:
             self.panel.show_row(query.text, query.ontology, (), ("not mapped yet", *review))
         else:
             notes = (*result.notes, *review)
             self.panel.show_row(query.text, query.ontology, result.candidates, notes)
-
-    def _second_review_note(self, row: int) -> tuple[str, ...]:
-        """Blind review: the first curator's decision, shown once the second decided the row."""
-        if self.session is None or self.review_view is not ReviewView.SECOND:
-            return ()
-        from term2id.core.curation import decision_text, review_rows, same_outcome
-
-        review = review_rows(self.session.decisions(row)).get(row)
-        if review is None or review.second is None:
-            return ("Second review (blind): the first curator's decision shows once you decide.",)
-        if review.first is None:
-            return ("First curator: not decided.",)
-        alike = "same as yours" if same_outcome(review.first, review.second) else "differs"
-        return (f"First curator: {decision_text(review.first)} ({alike}).",)
 
     def _before_reset(self) -> None:
         self._row_before_reset = self.current_row()
@@ -601,6 +585,12 @@ class MainWindow(QMainWindow):
 
     # -- decisions ----------------------------------------------------------------------------
 
+    def _current_result(self, row: int) -> MappingResult | None:
+        """The result the panel shows for `row` (shown first when it shows another row)."""
+        if self._current is None or self._current[0] != row:
+            self._show_row(row)
+        return self._current[1] if self._current else None
+
     def decide(
         self,
         action: Action,
@@ -611,102 +601,16 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if self.session is None or row is None:
             return False
-        if self._current is None or self._current[0] != row:
-            self._show_row(row)
-        result = self._current[1] if self._current else None
-        if action is Action.ACCEPT and candidate is None:
-            candidate = result.best if result else None
-            if candidate is None:
-                self.statusBar().showMessage(
-                    "No candidate to accept: search (/) or reject (R).", 5000
-                )
-                return False
-        curie = candidate.curie if candidate is not None else None
-        label = candidate.label if candidate is not None else None
-        evidence = evidence_shown(result)
-        verdict = candidate.verdict if isinstance(candidate, Candidate) else None
-        if curie is not None and action in MAPPING:
-            checked = self._verify_choice(row, curie)
-            if checked is not None:
-                if not self._confirm_choice(checked):
-                    return False
-                curie, label = checked.curie, checked.label or label
-                evidence["verdict"] = [checked.verdict.value, checked.note]
-                verdict = checked.verdict
-        try:
-            made = self.session.decide(
-                row,
-                action,
-                self.settings.curator,
-                curie=curie,
-                label=label,
-                evidence=evidence,
-                comment=comment,
-                predicate=starting_predicate(verdict) if action in MAPPING else None,
-                review_round=self.review_round,
-            )
-        except Term2IdError as exc:
-            show_error(self, exc)
+        result = self._current_result(row)
+        if not self.review_controller.decide(row, result, action, candidate, comment):
             return False
-        text = f"{action.value} row {row + 1}" + (f" → {curie}" if curie else "")
-        self._push([made.id], [row], text)
-        if self.review_view is ReviewView.SECOND and action is not Action.COMMENT:
-            self.statusBar().showMessage(
-                f"Row {row + 1}: " + self._second_review_note(row)[0], 8000
-            )
         if advance and action is not Action.COMMENT:
             self.move(1)
         return True
 
-    @property
-    def review_round(self) -> ReviewRound:
-        """The round new decisions are written in: the second curator's while reviewing blind."""
-        return ReviewRound.SECOND if self.review_view is ReviewView.SECOND else ReviewRound.FIRST
-
-    def decision_now(self, row: int) -> Decision | None:
-        """The row's decision as the table shows it (the second curator's own, when blind)."""
-        if self.session is None:
-            return None
-        return replay_log(self.session.decisions(row), self.review_view)[0].get(row)
-
-    def _redecide(self, decision: Decision, text: str, predicate: MappingPredicate) -> bool:
-        """Write `decision` again with another predicate: a new, undoable entry."""
-        assert self.session is not None
-        try:
-            made = self.session.decide(
-                decision.row,
-                decision.action,
-                self.settings.curator,
-                curie=decision.curie,
-                label=decision.label,
-                evidence=decision.evidence,
-                comment=decision.comment,
-                predicate=predicate,
-                also=decision.also,
-                review_round=self.review_round,
-            )
-        except Term2IdError as exc:
-            show_error(self, exc)
-            return False
-        self._push([made.id], [decision.row], text)
-        return True
-
     def step_predicate(self, step: int) -> bool:
         """P / Shift+P: say how the current row's mapping relates term and id."""
-        row = self.current_row()
-        decision = self.decision_now(row) if row is not None else None
-        if decision is None or decision.action not in MAPPING:
-            self.statusBar().showMessage(
-                "Map the row to an id first (A, 1–9, or a searched term); then P says how.", 6000
-            )
-            return False
-        from term2id.gui.reviewing import PREDICATE_TEXT
-
-        predicate = next_predicate(decision.predicate, step)
-        done = self._redecide(decision, f"row {row + 1}: {predicate.value}", predicate)
-        if done:
-            self.statusBar().showMessage(f"Row {row + 1}: {PREDICATE_TEXT[predicate]}", 6000)
-        return done
+        return self.review_controller.step_predicate(self.current_row(), step)
 
     def map_several(self):  # -> SeveralIdsDialog | None
         """M: map the current row to several ids (one-to-many), in a dialog."""
@@ -715,68 +619,67 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if self.session is None or row is None:
             return None
-        if self._current is None or self._current[0] != row:
-            self._show_row(row)
-        result = self._current[1] if self._current else None
-        decision = self.decision_now(row)
+        result = self._current_result(row)
+        decision = self.review_controller.decision_now(row)
         chosen = decision.curies if decision is not None and decision.action in MAPPING else ()
         candidates = result.candidates if result is not None else ()
         dialog = SeveralIdsDialog(self.session.query(row).text, candidates, chosen, self)
-        dialog.accepted.connect(lambda: self.map_to_ids(row, dialog.ids()))
+        dialog.accepted.connect(lambda: self.review_controller.map_to_ids(row, dialog.ids()))
         dialog.finished.connect(lambda _r: setattr(self, "several_ids_dialog", None))
         self.several_ids_dialog = dialog
         dialog.open()
         return dialog
 
-    def map_to_ids(self, row: int, ids: Sequence[str]) -> bool:
-        """Map `row` to `ids` (the first is its mapped id); each is verified as a single choice
-        is, and more than one is flagged as one-to-many."""
-        if self.session is None or not ids:
-            return False
-        result = self.session.result(row)
-        candidates = {c.curie: c for c in result.candidates} if result else {}
-        best = result.best.curie if result is not None and result.best else None
-        checked_ids, labels, verdicts = [], {}, {}
-        for curie in ids:
-            checked = self._verify_choice(row, curie)
-            if checked is not None:
-                if not self._confirm_choice(checked):
-                    return False
-                curie = checked.curie
-                labels[curie], verdicts[curie] = checked.label, checked.verdict
-            elif curie in candidates:
-                labels[curie], verdicts[curie] = candidates[curie].label, candidates[curie].verdict
-            checked_ids.append(curie)
-        ids = list(dict.fromkeys(checked_ids))
-        first = ids[0]
-        action = mapping_action(first, candidates, best)
-        decision = self.decision_now(row)
-        predicate = (
-            decision.predicate
-            if decision is not None and decision.action in MAPPING
-            else starting_predicate(verdicts.get(first))
+    def _confirm_choice(self, checked) -> bool:
+        """An obsolete id, an unknown one or another store's is mapped only after a warning."""
+        if checked.verdict not in CHOICE_WARNINGS:
+            if checked.verdict is not Verdict.VERIFIED:
+                self.statusBar().showMessage(
+                    f"{checked.curie} is {checked.verdict.value.replace('_', ' ')}: {checked.note}",
+                    8000,
+                )
+            return True
+        what = CHOICE_WARNINGS[checked.verdict]
+        answer = QMessageBox.warning(
+            self,
+            "Map to this id?",
+            f"{checked.curie} {what} ({checked.note}).\n\n"
+            "Exports will say so. Map the row to it anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
-        try:
-            made = self.session.decide(
-                row,
-                action,
-                self.settings.curator,
-                curie=first,
-                label=labels.get(first),
-                evidence=evidence_shown(result),
-                predicate=predicate,
-                also=ids[1:],
-                review_round=self.review_round,
-            )
-        except Term2IdError as exc:
-            show_error(self, exc)
-            return False
-        self._push([made.id], [row], f"map row {row + 1} to {len(ids)} id(s)")
-        if len(ids) > 1:
-            self.statusBar().showMessage(
-                f"⚠ Row {row + 1} maps to {len(ids)} ids (one-to-many): exports flag it.", 10000
-            )
-        return True
+        return answer == QMessageBox.StandardButton.Yes
+
+    def choose(self, n: int) -> None:
+        if self._current is None or self._current[1] is None:
+            return
+        candidates = self._current[1].candidates
+        if not 1 <= n <= len(candidates):
+            self.statusBar().showMessage(f"There is no candidate {n}.", 4000)
+            return
+        self.decide(Action.ACCEPT if n == 1 else Action.CHOOSE, candidates[n - 1])
+
+    def _candidate_chosen(self, n: int) -> None:
+        self.choose(n)
+        self.table.setFocus()
+
+    def choose_searched(self, match: TextMatch) -> None:
+        if self.decide(Action.MANUAL, match):
+            self.table.setFocus()
+
+    def comment(self) -> None:
+        row = self.current_row()
+        if self.session is None or row is None:
+            return
+        current = self.table_model.rows.comments[row] or ""
+        text, ok = QInputDialog.getMultiLineText(self, "Comment", f"Row {row + 1}:", current)
+        if ok:
+            self.decide(Action.COMMENT, comment=text.strip(), advance=False)
+
+    def _decisions_shown(self) -> None:
+        self._update_summary()
+        if self.agreement_dialog is not None:  # its figures follow every change of the log
+            self.agreement_dialog.refresh()
 
     # -- two curators -------------------------------------------------------------------------
 
@@ -784,10 +687,11 @@ class MainWindow(QMainWindow):
         """Switch between the first curator's review and a blind second review."""
         view = ReviewView.SECOND if on else ReviewView.FIRST
         self.second_curator_action.setChecked(on)
-        if self.session is None or view is self.review_view:
-            self.review_view = view
+        review = self.review_controller
+        if self.session is None or view is review.review_view:
+            review.review_view = view
             return
-        self.review_view = view
+        review.review_view = view
         self.undo_stack.clear()  # its commands refresh rows as the other view showed them
         self._keep_row(lambda: self.table_model.set_rows(self.session.row_summaries(view)))
         row = self.current_row()
@@ -818,7 +722,7 @@ class MainWindow(QMainWindow):
         dialog = AgreementDialog(
             lambda: session_agreement(session),
             session.row_summaries(ReviewView.FIRST).terms,
-            self.settle_row,
+            self.review_controller.settle_row,
             self.select_row,
             self,
         )
@@ -830,158 +734,12 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
-    def settle_row(self, row: int, taken: Decision) -> bool:
-        """Settle a disagreement with `taken`: a settled entry in the log, undone like any other."""
-        if self.session is None:
-            return False
-        from term2id.core.curation import decision_text, settle
-
-        try:
-            made = settle(self.session, row, taken, self.settings.curator)
-        except Term2IdError as exc:
-            show_error(self, exc)
-            return False
-        self._push([made.id], [row], f"settle row {row + 1}: {decision_text(taken)}")
-        return True
-
-    def _verify_choice(self, row: int, curie: str):
-        """The id a curator is putting on `row`, checked against the row's stores."""
-        assert self.session is not None
-        return verify_choice(curie, self.session.query(row), self._store, self.catalog.names)
-
-    def _confirm_choice(self, checked) -> bool:
-        """An obsolete id, an unknown one or another store's is mapped only after a warning."""
-        if checked.verdict not in CHOICE_WARNINGS:
-            if checked.verdict is not Verdict.VERIFIED:
-                self.statusBar().showMessage(
-                    f"{checked.curie} is {checked.verdict.value.replace('_', ' ')}: {checked.note}",
-                    8000,
-                )
-            return True
-        what = CHOICE_WARNINGS[checked.verdict]
-        answer = QMessageBox.warning(
-            self,
-            "Map to this id?",
-            f"{checked.curie} {what} ({checked.note}).\n\n"
-            "Exports will say so. Map the row to it anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _push(self, decision_ids: list[int], rows: list[int], text: str) -> None:
-        assert self.session is not None
-        command = DecisionCommand(
-            self.session,
-            self.settings.curator,
-            decision_ids,
-            rows,
-            text,
-            self._undone_or_redone,
-            lambda exc: show_error(self, exc),
-        )
-        self.undo_stack.push(command)
-        self.refresh_rows(rows)
-
-    def choose(self, n: int) -> None:
-        if self._current is None or self._current[1] is None:
-            return
-        candidates = self._current[1].candidates
-        if not 1 <= n <= len(candidates):
-            self.statusBar().showMessage(f"There is no candidate {n}.", 4000)
-            return
-        self.decide(Action.ACCEPT if n == 1 else Action.CHOOSE, candidates[n - 1])
-
-    def _candidate_chosen(self, n: int) -> None:
-        self.choose(n)
-        self.table.setFocus()
-
-    def choose_searched(self, match: TextMatch) -> None:
-        if self.decide(Action.MANUAL, match):
-            self.table.setFocus()
-
-    def comment(self) -> None:
-        row = self.current_row()
-        if self.session is None or row is None:
-            return
-        current = self.table_model.rows.comments[row] or ""
-        text, ok = QInputDialog.getMultiLineText(self, "Comment", f"Row {row + 1}:", current)
-        if ok:
-            self.decide(Action.COMMENT, comment=text.strip(), advance=False)
-
-    def _undone_or_redone(self, rows: Sequence[int]) -> None:
-        self.refresh_rows(rows)
-        if len(rows) == 1:  # show the curator what changed back
-            self.select_row(rows[0])
-
-    @property
-    def memory(self):  # -> MappingMemory
-        """The data folder's mapping memory (what curators decided before, in any session)."""
-        if self._memory is None:
-            from term2id.core.mapping import MappingMemory
-
-            self._memory = MappingMemory.in_folder(self.catalog.data_dir)
-        return self._memory
-
-    def remember(self) -> None:
-        """Bring the mapping memory up to date with the session's log (decisions, undo, redo).
-
-        The session is written first; should the memory not be writable, nothing is lost: it
-        catches up the next time it can be written or the session is opened.
-        """
-        if self.session is None or not self.settings.use_memory:
-            return
-        from term2id.core.curation import catch_up
-
-        try:
-            catch_up(self.memory, self.session)
-        except Term2IdError as exc:
-            log.warning("mapping memory not updated: %s", exc)
-            self.statusBar().showMessage(
-                f"The mapping memory was not updated ({exc}); the decision is safe in the "
-                "session and reaches the memory once it can be written.",
-                15000,
-            )
-
-    def refresh_rows(self, rows: Sequence[int]) -> None:
-        """Show the rows' decisions as the session's log now says."""
-        if self.session is None:
-            return
-        self.remember()
-        view = self.review_view
-        if len(rows) > _SMALL_REFRESH:
-            decided = self.session.current_decisions(view)
-            comments = self.session.current_comments(view)
-            for row in rows:
-                self._show_decision(row, decided.get(row), comments.get(row, ""))
-        else:
-            for row in rows:
-                decided, commented = replay_log(self.session.decisions(row), view)
-                comment = commented.get(row)
-                self._show_decision(row, decided.get(row), comment.comment if comment else "")
-        self._update_summary()
-        if self.agreement_dialog is not None:  # its figures follow every change of the log
-            self.agreement_dialog.refresh()
-
-    def _show_decision(self, row: int, decision: Decision | None, comment: str) -> None:
-        mapping = decision is not None and decision.action in MAPPING
-        self.table_model.update_decision(
-            row,
-            decision.action.value if decision else None,
-            decision.curie if decision else None,
-            comment,
-            decision.predicate.value if mapping else None,
-            decision.also if mapping else (),
-        )
-
-    def bulk_accept_rows(self) -> list[int]:
-        """Undecided rows whose best candidate is verified at or above the threshold."""
-        return bulk_accept_rows(self.table_model.rows, self.settings.threshold)
+    # -- many rows at once --------------------------------------------------------------------
 
     def bulk_accept(self, confirm: bool = True) -> int:
         if self.session is None:
             return 0
-        rows = self.bulk_accept_rows()
+        rows = self.review_controller.bulk_accept_rows()
         threshold = self.settings.threshold
         if not rows:
             QMessageBox.information(
@@ -997,14 +755,7 @@ class MainWindow(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
-        decisions = bulk_accept_decisions(self.table_model.rows, rows, threshold, self.review_round)
-        try:
-            made = self.session.decide_many(decisions, self.settings.curator)
-        except Term2IdError as exc:
-            show_error(self, exc)
-            return 0
-        self._push([d.id for d in made], rows, f"accept {len(rows):,} verified rows")
-        return len(rows)
+        return self.review_controller.bulk_accept(rows)
 
     def apply_to_same_term(self, confirm: bool = True) -> int:
         """Copy the current row's decision to the undecided rows with the same term (the count
@@ -1012,21 +763,12 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if self.session is None or row is None:
             return 0
-        decision = self.decision_now(row)
-        if decision is None:
-            self.statusBar().showMessage(
-                "Decide this row first (A, R, S, a number or /), then press D to apply the "
-                "decision to the same term.",
-                6000,
-            )
+        plan = self.review_controller.same_term_rows(row)
+        if plan is None:
             return 0
-        term = self.table_model.rows.terms[row]
-        rows = self.session.undecided_same_term_rows(row, self.review_view)
-        if not rows:
-            self.statusBar().showMessage(f"No other undecided row has the term “{term}”.", 5000)
-            return 0
-        what = decision_phrase(decision)
+        decision, rows, what = plan
         if confirm:
+            term = self.table_model.rows.terms[row]
             answer = QMessageBox.question(
                 self,
                 "Apply to the same term",
@@ -1036,17 +778,7 @@ class MainWindow(QMainWindow):
             self.table.setFocus()  # the keys go on working on the table
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
-        try:
-            made = self.session.apply_to_same_term(decision, self.settings.curator, rows)
-        except Term2IdError as exc:
-            show_error(self, exc)
-            return 0
-        changed = [d.row for d in made]
-        self._push(
-            [d.id for d in made], changed, f"{what} on {len(changed):,} rows like row {row + 1}"
-        )
-        self.statusBar().showMessage(f"{what}: applied to {len(changed):,} more rows.", 5000)
-        return len(changed)
+        return self.review_controller.apply_to_same_term(row, decision, rows, what)
 
     def show_same_term(self) -> None:
         """Limit the table to the rows with the current row's term, or show all rows again."""
@@ -1247,7 +979,7 @@ class MainWindow(QMainWindow):
         state = {
             "filter": self.table_model.filter.to_json(),
             "sort": [self.table_model.sort_column, self.table_model.sort_order.value],
-            "second_curator": self.review_view is ReviewView.SECOND,
+            "second_curator": self.review_controller.review_view is ReviewView.SECOND,
         }
         if row is not None:
             state["current_row"] = row
@@ -1258,7 +990,7 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         where = f" — {self.session.path.name}" if self.session else ""
-        if self.session is not None and self.review_view is ReviewView.SECOND:
+        if self.session is not None and self.review_controller.review_view is ReviewView.SECOND:
             where += " — second curator (blind)"
         self.setWindowTitle(f"term2id {__version__}{where}")
 
@@ -1291,8 +1023,7 @@ class MainWindow(QMainWindow):
         self.mapping_controller.abandon_preparing()
         self.pool.waitForDone(5000)
         self.close_session()
-        if self._memory is not None:
-            self._memory.close()
+        self.review_controller.close()
         super().closeEvent(event)
 
 

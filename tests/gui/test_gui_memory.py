@@ -54,7 +54,7 @@ def test_decisions_reach_the_memory_and_come_back_first_on_the_next_sheet(
     key(qtbot, window, Qt.Key.Key_A)  # Swelling: accept Edema
     key(qtbot, window, Qt.Key.Key_R)  # Anaemia: reject Anemia
     key(qtbot, window, Qt.Key.Key_2)  # Seizure: choose candidate 2, Focal seizure
-    memory = window.memory
+    memory = window.review_controller.memory
     held = {e.term: (e.action.value, e.curies) for e in memory.entries()}
     assert held == {
         "Swelling": ("accepted", ("TP:0000006",)),
@@ -78,7 +78,8 @@ def test_decisions_reach_the_memory_and_come_back_first_on_the_next_sheet(
     assert rows.statuses[0] == "verified" and rows.confidences[0] == 1.0  # the curator's word
     assert rows.statuses[1] != "verified" and rows.confidences[1] < window.settings.threshold
     assert rows.statuses[3] == "verified"  # Tumour: nobody decided it, mapped as before
-    assert window.bulk_accept_rows() == [0, 3]  # the rejected pair is never accepted in bulk
+    # the rejected pair is never accepted in bulk
+    assert window.review_controller.bulk_accept_rows() == [0, 3]
     window.select_row(1)
     why = window.panel.candidates.candidates[0]
     assert why.curie == "TP:0000005" and "rejected by Ada Curator on" in why.note
@@ -100,11 +101,11 @@ def test_opening_a_session_takes_in_decisions_the_memory_missed(
     window.close_session()
     with CurationSession.open(path) as session:  # another process, which never updates it
         session.decide(3, Action.MANUAL, Curator("Cy"), "TP:0000007", "Tumor")
-    assert window.memory.lookup("Tumour", "tiny").accepted == ()
+    assert window.review_controller.memory.lookup("Tumour", "tiny").accepted == ()
     assert window.open_session(path)
-    assert window.memory.lookup("Tumour", "tiny").accepted[0][0] == "TP:0000007"
+    assert window.review_controller.memory.lookup("Tumour", "tiny").accepted[0][0] == "TP:0000007"
     with CurationSession.open(path) as session:
-        assert catch_up(window.memory, session) == 0  # nothing left to take in
+        assert catch_up(window.review_controller.memory, session) == 0  # nothing left to take in
 
 
 def test_the_memory_can_be_turned_off_in_the_settings(qtbot, window, tmp_path: Path) -> None:
@@ -120,4 +121,4 @@ def test_the_memory_can_be_turned_off_in_the_settings(qtbot, window, tmp_path: P
     window.select_row(0)
     window.table.setFocus()
     key(qtbot, window, Qt.Key.Key_A)
-    assert len(window.memory) == 0
+    assert len(window.review_controller.memory) == 0

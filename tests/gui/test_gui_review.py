@@ -142,7 +142,7 @@ def test_bulk_accept_touches_only_undecided_verified_rows(qtbot, window, tmp_pat
     map_sheet(qtbot, window, write_sheet(tmp_path))
     window.select_row(0)
     key(qtbot, window, Qt.Key.Key_R)
-    expected = window.bulk_accept_rows()
+    expected = window.review_controller.bulk_accept_rows()
     assert 0 not in expected and expected  # the rejected row stays rejected
     assert window.bulk_accept(confirm=False) == len(expected)
     assert all(window.table_model.rows.decisions[r] == "accept" for r in expected)

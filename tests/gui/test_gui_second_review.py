@@ -191,4 +191,4 @@ def test_blind_second_curator_agreement_and_settling(
     # Reopened as it was left: the first curator's view.
     window.close_session()
     assert window.open_session(path)
-    assert window.review_view.value == "first"
+    assert window.review_controller.review_view.value == "first"
