@@ -57,6 +57,7 @@ from term2id.core.curation import (
 from term2id.core.errors import StoreError, Term2IdError
 from term2id.core.ontology import TextMatch
 from term2id.gui.errors import show_error
+from term2id.gui.export_controller import ExportController
 from term2id.gui.mapping_controller import MappingController
 from term2id.gui.mapping_indicators import MappingIndicators
 from term2id.gui.models import ReviewFilter, ReviewTableModel
@@ -140,6 +141,7 @@ class MainWindow(QMainWindow):
         review.error.connect(lambda exc: show_error(self, exc))
         review.rows_refreshed.connect(self._decisions_shown)
         review.row_restored.connect(self.select_row)
+        self.export_controller = ExportController(self._store)
 
         self._view_state_timer = QTimer(self, singleShot=True, interval=VIEW_STATE_DELAY_MS)
         self._view_state_timer.timeout.connect(self.save_view_state)
@@ -346,7 +348,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return False
         self.close_session()
-        self.session = self.mapping_controller.session = self.review_controller.session = session
+        self._set_session(session)
         self.settings.add_recent_file(path)
         self.undo_stack.clear()
         state = session.view_state()
@@ -379,6 +381,11 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda s=session: s is self.session and rerank())
         return True
 
+    def _set_session(self, session: CurationSession | None) -> None:
+        self.session = session
+        for controller in (self.mapping_controller, self.review_controller, self.export_controller):
+            controller.session = session
+
     def close_session(self) -> None:
         if self.session is None:
             return
@@ -389,7 +396,7 @@ class MainWindow(QMainWindow):
                 dialog.close()
         self.agreement_dialog = self.several_ids_dialog = None
         self.session.close()
-        self.session = self.review_controller.session = None
+        self._set_session(None)
         self.table_model.set_rows(ReviewTableModel().rows)
         self.panel.clear()
         self._current = None
@@ -852,61 +859,39 @@ class MainWindow(QMainWindow):
 
     # -- export -------------------------------------------------------------------------------
 
-    def _ask_path(self, title: str, suggestion: str, file_filter: str) -> Path | None:
+    def _ask_path(self, title: str, suffix: str, file_filter: str) -> Path | None:
+        suggestion = self.export_controller.suggestion(suffix)
         path, _ = QFileDialog.getSaveFileName(self, title, suggestion, file_filter)
         return Path(path) if path else None
-
-    def _suggest(self, suffix: str) -> str:
-        assert self.session is not None
-        return str(self.session.path.with_name(self.session.path.stem + suffix))
 
     def export_sheet(self, path: Path | None = None) -> Path | None:
         if self.session is None:
             return None
         path = path or self._ask_path(
             "Export the sheet",
-            self._suggest("-mapped.xlsx"),
+            "-mapped.xlsx",
             "Excel workbook (*.xlsx);;CSV (*.csv);;TSV (*.tsv)",
         )
-        if path is None:
+        if path is None or (only := self._only_reviewed()) is None:
             return None
-        from term2id.core.curation import export_sheet
-
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
-        only = self._only_reviewed()
-        if only is None:
-            return None
-        return self._export(
-            lambda: export_sheet(self.session, path, stores, only_reviewed=only), path
-        )
+        return self._export(lambda: self.export_controller.export_sheet(path, only), path)
 
     def export_sssom(self, path: Path | None = None) -> Path | None:
         if self.session is None:
             return None
         path = path or self._ask_path(
-            "Export SSSOM", self._suggest(".sssom.tsv"), "SSSOM TSV (*.sssom.tsv *.tsv)"
+            "Export SSSOM", ".sssom.tsv", "SSSOM TSV (*.sssom.tsv *.tsv)"
         )
-        if path is None:
+        if path is None or (only := self._only_reviewed()) is None:
             return None
-        from term2id.core.curation import export_sssom
-
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
-        only = self._only_reviewed()
-        if only is None:
-            return None
-        return self._export(
-            lambda: export_sssom(self.session, path, stores, only_reviewed=only), path
-        )
+        return self._export(lambda: self.export_controller.export_sssom(path, only), path)
 
     def _only_reviewed(self) -> bool | None:
         """Whether exports keep only rows both curators agree on or settled; None (and a word
         why) when that is asked of a session no second curator reviewed."""
         if not self.only_reviewed_action.isChecked():
             return False
-        from term2id.core.curation import has_second_review
-
-        assert self.session is not None
-        if not has_second_review(self.session):
+        if not self.export_controller.second_review_done():
             QMessageBox.information(
                 self,
                 "Export",
@@ -921,13 +906,11 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return None
         path = path or self._ask_path(
-            "Export training data", self._suggest(".training.jsonl"), "JSON lines (*.jsonl)"
+            "Export training data", ".training.jsonl", "JSON lines (*.jsonl)"
         )
         if path is None:
             return None
-        from term2id.core.curation import export_training
-
-        return self._export(lambda: export_training(self.session, path), path)
+        return self._export(lambda: self.export_controller.export_training(path), path)
 
     def _export(self, write: Callable[[], Any], path: Path) -> Path | None:
         try:
@@ -941,12 +924,10 @@ class MainWindow(QMainWindow):
     def save_copy(self) -> None:
         if self.session is None:
             return
-        path = self._ask_path(
-            "Save a copy", self._suggest("-copy" + SESSION_SUFFIX), SESSION_FILTER
-        )
+        path = self._ask_path("Save a copy", "-copy" + SESSION_SUFFIX, SESSION_FILTER)
         if path is not None:
             try:
-                self.session.save_copy(path)
+                self.export_controller.save_copy(path)
             except Term2IdError as exc:
                 show_error(self, exc)
 
