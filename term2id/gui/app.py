@@ -12,7 +12,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,40 +26,25 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from term2id import __version__
-from term2id.core.candidates import (
-    Candidate,
-    MappingResult,
-    MappingStatus,
-    Verdict,
-)
-from term2id.core.curation import (
-    CHOICE_WARNINGS,
-    MAPPING,
-    SESSION_SUFFIX,
-    Action,
-    CurationSession,
-    ReviewView,
-    missing_stores,
-    prepare_same_term,
-)
+from term2id.core.candidates import MappingResult, MappingStatus
+from term2id.core.curation import Action, CurationSession, ReviewView, prepare_same_term
 from term2id.core.errors import StoreError, Term2IdError
-from term2id.core.ontology import TextMatch
 from term2id.gui.errors import show_error
 from term2id.gui.export_controller import ExportController
+from term2id.gui.file_actions import FileActions
+from term2id.gui.mapping_actions import MappingActions
 from term2id.gui.mapping_controller import MappingController
 from term2id.gui.mapping_indicators import MappingIndicators
 from term2id.gui.models import ReviewFilter, ReviewTableModel
+from term2id.gui.review_actions import ReviewActions
 from term2id.gui.review_controller import ReviewController
 from term2id.gui.settings import GuiSettings
 from term2id.gui.views import CandidatePanel, FilterBar, ReviewTableView
@@ -73,12 +57,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SESSION_FILTER = f"term2id sessions (*{SESSION_SUFFIX});;All files (*)"
 VIEW_STATE_DELAY_MS = 400
 
 
+class MainWindow(FileActions, MappingActions, ReviewActions, QMainWindow):
+    """The window: its layout, menus and signals; what each menu does is in its actions module,
+    and the work without widgets in the controllers."""
 
-class MainWindow(QMainWindow):
     def __init__(
         self,
         catalog: StoreCatalog | None = None,
@@ -287,58 +272,6 @@ class MainWindow(QMainWindow):
         self._action("Map rows not mapped yet", self.start_mapping, "F5", mapping)
         self._action("Re-verify against the current stores…", self.reverify, None, mapping)
 
-    # -- opening ------------------------------------------------------------------------------
-
-    def open_table(self, path: Path | None = None) -> None:
-        from term2id.gui.open_table_dialog import OpenTableDialog
-
-        dialog = OpenTableDialog(self.catalog, self.settings, self, path=path)
-        if dialog.exec() and (choice := dialog.choice()) is not None:
-            self.start_from_table(choice)
-
-    def paste_terms(self) -> None:
-        from term2id.gui.open_table_dialog import OpenTableDialog
-
-        dialog = OpenTableDialog(self.catalog, self.settings, self)
-        dialog.tabs.setCurrentIndex(1)
-        dialog.paste.setFocus()
-        if dialog.exec() and (choice := dialog.choice()) is not None:
-            self.start_from_table(choice)
-
-    def start_from_table(self, choice, destination: Path | None = None) -> Worker:
-        """Read the chosen table into a new session file (in a worker), then map it."""
-        from term2id.core.curation import create_session, session_path_for
-
-        destination = destination or session_path_for(
-            choice.path, self.catalog.data_dir / "sessions"
-        )
-        if choice.path is not None:
-            self.settings.add_recent_file(choice.path)
-        self.settings.default_ontology = choice.default_ontology
-        self.statusBar().showMessage(f"Reading {choice.path or 'pasted terms'}…")
-        worker = Worker(
-            create_session,
-            destination,
-            choice.table,
-            choice.term_column,
-            choice.default_ontology,
-            choice.context_column,
-            choice.ontology_column,
-        )
-
-        def created(path: Path) -> None:
-            if self.open_session(path):
-                self.start_mapping()
-
-        worker.signals.result.connect(created)
-        return self._run(worker)
-
-    def choose_session(self, second_curator: bool = False) -> None:
-        title = "Open a session as the second curator" if second_curator else "Open a session"
-        path, _ = QFileDialog.getOpenFileName(self, title, "", SESSION_FILTER)
-        if path:
-            self.open_session(Path(path), second_curator=second_curator or None)
-
     def open_session(self, path: Path, second_curator: bool | None = None) -> bool:
         """Open a session file; `second_curator` opens it for a blind second review (None: as
         it was last left)."""
@@ -401,18 +334,6 @@ class MainWindow(QMainWindow):
         self.panel.clear()
         self._current = None
 
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for recent in self.settings.recent_files:
-            action = self.recent_menu.addAction(recent)
-            action.triggered.connect(lambda _c=False, p=recent: self.open_path(Path(p)))
-
-    def open_path(self, path: Path) -> None:
-        if path.suffix == SESSION_SUFFIX:
-            self.open_session(path)
-        else:
-            self.open_table(path)
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -436,84 +357,6 @@ class MainWindow(QMainWindow):
         except StoreError as exc:
             log.warning("store %s: %s", first, exc)
         return None
-
-    def _missing_stores(self) -> list[str]:
-        if self.session is None:
-            return []
-        return missing_stores(self.session.ontologies(), self.catalog.exists)
-
-    def _check_stores(self) -> None:
-        """A session whose store is missing: offer to import it; newer releases: re-verify."""
-        missing = self._missing_stores()
-        if missing:
-            answer = QMessageBox.question(
-                self,
-                "Ontology store missing",
-                f"This session maps to {', '.join(missing)}, which is not among your ontology "
-                "stores. Its rows stay as they are. Import the ontology file now?",
-            )
-            if answer == QMessageBox.StandardButton.Yes:
-                self.open_settings(import_now=True)
-            return
-        if self.session is None:
-            return
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
-        behind = self.session.releases_behind(stores)
-        if behind:
-            lines = "\n".join(f"{n}: {old} → {new}" for n, (old, new) in behind.items())
-            answer = QMessageBox.question(
-                self,
-                "Newer ontology release",
-                f"This session was mapped against older releases:\n{lines}\n\n"
-                "Re-verify its ids now (obsolete and replaced ids are flagged)?",
-            )
-            if answer == QMessageBox.StandardButton.Yes:
-                self.reverify()
-
-    def _refresh_verdicts(self) -> None:
-        """Verdicts recorded before they tracked meaning are decided again on opening."""
-        assert self.session is not None
-        if not self.session.stale_verdict_rows():
-            return
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
-        rechecked, changed = self.session.refresh_verdicts(stores)
-        left = len(self.session.stale_verdict_rows())
-        message = f"Verdicts of {len(rechecked):,} row(s) checked again: {len(changed):,} changed."
-        if left:
-            message += f" {left:,} row(s) keep old verdicts: their store is missing."
-        self.statusBar().showMessage(message, 15000)
-
-    # -- mapping ------------------------------------------------------------------------------
-
-    def start_mapping(self, rows: Sequence[int] | None = None) -> Worker | None:
-        """Map `rows` (default: every row without a result) in the background."""
-        return self.mapping_controller.start_mapping(rows)
-
-    def cancel_mapping(self) -> None:
-        self.mapping_controller.cancel_mapping()
-
-    @property
-    def mapping(self) -> bool:
-        return self.mapping_controller.mapping
-
-    def _rows_mapped(self, results) -> None:
-        for row, result in results:
-            best = result.best
-            self.table_model.update_result(
-                row,
-                result.status.value,
-                best.curie if best else None,
-                best.label if best else None,
-                best.confidence if best else None,
-            )
-            if self._current is not None and self._current[0] == row:
-                self._show_row(row)
-
-    def _mapping_done(self, done: str) -> None:
-        self.statusBar().showMessage(done, 8000)
-        if self.table_model.filter.active or self.table_model.sort_column >= 0:
-            self._keep_row(self.table_model.refilter)
-        self._update_summary()
 
     def _run(self, worker: Worker) -> Worker:
         self._workers.add(worker)
@@ -589,367 +432,6 @@ class MainWindow(QMainWindow):
     def focus_search(self) -> None:
         self.panel.search_box.setFocus()
         self.panel.search_box.selectAll()
-
-    # -- decisions ----------------------------------------------------------------------------
-
-    def _current_result(self, row: int) -> MappingResult | None:
-        """The result the panel shows for `row` (shown first when it shows another row)."""
-        if self._current is None or self._current[0] != row:
-            self._show_row(row)
-        return self._current[1] if self._current else None
-
-    def decide(
-        self,
-        action: Action,
-        candidate: Candidate | TextMatch | None = None,
-        comment: str | None = None,
-        advance: bool = True,
-    ) -> bool:
-        row = self.current_row()
-        if self.session is None or row is None:
-            return False
-        result = self._current_result(row)
-        if not self.review_controller.decide(row, result, action, candidate, comment):
-            return False
-        if advance and action is not Action.COMMENT:
-            self.move(1)
-        return True
-
-    def step_predicate(self, step: int) -> bool:
-        """P / Shift+P: say how the current row's mapping relates term and id."""
-        return self.review_controller.step_predicate(self.current_row(), step)
-
-    def map_several(self):  # -> SeveralIdsDialog | None
-        """M: map the current row to several ids (one-to-many), in a dialog."""
-        from term2id.gui.reviewing import SeveralIdsDialog
-
-        row = self.current_row()
-        if self.session is None or row is None:
-            return None
-        result = self._current_result(row)
-        decision = self.review_controller.decision_now(row)
-        chosen = decision.curies if decision is not None and decision.action in MAPPING else ()
-        candidates = result.candidates if result is not None else ()
-        dialog = SeveralIdsDialog(self.session.query(row).text, candidates, chosen, self)
-        dialog.accepted.connect(lambda: self.review_controller.map_to_ids(row, dialog.ids()))
-        dialog.finished.connect(lambda _r: setattr(self, "several_ids_dialog", None))
-        self.several_ids_dialog = dialog
-        dialog.open()
-        return dialog
-
-    def _confirm_choice(self, checked) -> bool:
-        """An obsolete id, an unknown one or another store's is mapped only after a warning."""
-        if checked.verdict not in CHOICE_WARNINGS:
-            if checked.verdict is not Verdict.VERIFIED:
-                self.statusBar().showMessage(
-                    f"{checked.curie} is {checked.verdict.value.replace('_', ' ')}: {checked.note}",
-                    8000,
-                )
-            return True
-        what = CHOICE_WARNINGS[checked.verdict]
-        answer = QMessageBox.warning(
-            self,
-            "Map to this id?",
-            f"{checked.curie} {what} ({checked.note}).\n\n"
-            "Exports will say so. Map the row to it anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def choose(self, n: int) -> None:
-        if self._current is None or self._current[1] is None:
-            return
-        candidates = self._current[1].candidates
-        if not 1 <= n <= len(candidates):
-            self.statusBar().showMessage(f"There is no candidate {n}.", 4000)
-            return
-        self.decide(Action.ACCEPT if n == 1 else Action.CHOOSE, candidates[n - 1])
-
-    def _candidate_chosen(self, n: int) -> None:
-        self.choose(n)
-        self.table.setFocus()
-
-    def choose_searched(self, match: TextMatch) -> None:
-        if self.decide(Action.MANUAL, match):
-            self.table.setFocus()
-
-    def comment(self) -> None:
-        row = self.current_row()
-        if self.session is None or row is None:
-            return
-        current = self.table_model.rows.comments[row] or ""
-        text, ok = QInputDialog.getMultiLineText(self, "Comment", f"Row {row + 1}:", current)
-        if ok:
-            self.decide(Action.COMMENT, comment=text.strip(), advance=False)
-
-    def _decisions_shown(self) -> None:
-        self._update_summary()
-        if self.agreement_dialog is not None:  # its figures follow every change of the log
-            self.agreement_dialog.refresh()
-
-    # -- two curators -------------------------------------------------------------------------
-
-    def set_second_curator(self, on: bool) -> None:
-        """Switch between the first curator's review and a blind second review."""
-        view = ReviewView.SECOND if on else ReviewView.FIRST
-        self.second_curator_action.setChecked(on)
-        review = self.review_controller
-        if self.session is None or view is review.review_view:
-            review.review_view = view
-            return
-        review.review_view = view
-        self.undo_stack.clear()  # its commands refresh rows as the other view showed them
-        self._keep_row(lambda: self.table_model.set_rows(self.session.row_summaries(view)))
-        row = self.current_row()
-        if row is not None:
-            self._show_row(row)
-        self._update_title()
-        self._update_summary()
-        self.save_view_state()
-        blind = (
-            "Second review, blind: the first curator's decisions are hidden until you decide "
-            "each row."
-        )
-        self.statusBar().showMessage(blind if on else "First curator's review.", 10000)
-
-    def open_agreement(self):  # -> AgreementDialog | None
-        """Review → Agreement: figures over the rows both curators decided, and the
-        disagreements to settle."""
-        if self.session is None:
-            return None
-        from term2id.core.curation import session_agreement
-        from term2id.gui.reviewing import AgreementDialog
-
-        if self.agreement_dialog is not None:
-            self.agreement_dialog.refresh()
-            self.agreement_dialog.raise_()
-            return self.agreement_dialog
-        session = self.session
-        dialog = AgreementDialog(
-            lambda: session_agreement(session),
-            session.row_summaries(ReviewView.FIRST).terms,
-            self.review_controller.settle_row,
-            self.select_row,
-            self,
-        )
-        dialog.finished.connect(lambda _r: setattr(self, "agreement_dialog", None))
-        # Not modal: "Go to the row" shows the row in the window while the queue stays open,
-        # and undo and redo work from either window.
-        dialog.addActions(list(self.undo_actions))
-        self.agreement_dialog = dialog
-        dialog.show()
-        return dialog
-
-    # -- many rows at once --------------------------------------------------------------------
-
-    def bulk_accept(self, confirm: bool = True) -> int:
-        if self.session is None:
-            return 0
-        rows = self.review_controller.bulk_accept_rows()
-        threshold = self.settings.threshold
-        if not rows:
-            QMessageBox.information(
-                self, "Accept verified", f"No undecided row is verified at ≥ {threshold:.2f}."
-            )
-            return 0
-        if confirm:
-            answer = QMessageBox.question(
-                self,
-                "Accept verified",
-                f"Accept the best candidate of {len(rows):,} undecided rows verified at a "
-                f"confidence ≥ {threshold:.2f}? (Undo reverts them all.)",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return 0
-        return self.review_controller.bulk_accept(rows)
-
-    def apply_to_same_term(self, confirm: bool = True) -> int:
-        """Copy the current row's decision to the undecided rows with the same term (the count
-        is shown first; one undo reverts them all). Returns how many rows it decided."""
-        row = self.current_row()
-        if self.session is None or row is None:
-            return 0
-        plan = self.review_controller.same_term_rows(row)
-        if plan is None:
-            return 0
-        decision, rows, what = plan
-        if confirm:
-            term = self.table_model.rows.terms[row]
-            answer = QMessageBox.question(
-                self,
-                "Apply to the same term",
-                f"Apply “{what}” to {len(rows):,} undecided rows with the same term as row "
-                f"{row + 1} (“{term}”)? (Undo reverts them all.)",
-            )
-            self.table.setFocus()  # the keys go on working on the table
-            if answer != QMessageBox.StandardButton.Yes:
-                return 0
-        return self.review_controller.apply_to_same_term(row, decision, rows, what)
-
-    def show_same_term(self) -> None:
-        """Limit the table to the rows with the current row's term, or show all rows again."""
-        row = self.current_row()
-        if self.session is None or row is None:
-            return
-        current = self.table_model.filter
-        if current.rows:
-            wanted = replace(current, rows=frozenset(), rows_label="")
-        else:
-            rows = self.session.same_term_rows(row)
-            label = f"Same term as row {row + 1} ({len(rows):,})"
-            wanted = replace(current, rows=frozenset(rows), rows_label=label)
-        self.filter_bar.show_filter(wanted)
-        self._filter_changed(wanted)
-
-    # -- search -------------------------------------------------------------------------------
-
-    def search(self, text: str) -> Worker | None:
-        from term2id.core.curation import search_terms
-
-        row = self.current_row()
-        if not text.strip():
-            return None
-        ontology = (
-            self.session.query(row).ontology
-            if self.session is not None and row is not None
-            else self.settings.default_ontology
-        )
-        stores = [s for n in ontology.split(",") if (s := self._store(n.strip()))]
-        if not stores:
-            self.statusBar().showMessage(f"No store named {ontology}.", 5000)
-            return None
-        mapper = self.mapping_controller.search_mapper(ontology)
-        worker = Worker(search_terms, mapper, stores, text, ontology)
-        worker.signals.result.connect(self._search_done)
-        return self._run(worker)
-
-    def _search_done(self, matches: list[TextMatch]) -> None:
-        self.panel.results.set_matches(matches)
-        if matches:
-            self.panel.results_view.selectRow(0)
-            self.panel.results_view.setFocus()
-        else:
-            self.statusBar().showMessage("Nothing found.", 4000)
-
-    # -- re-verification ----------------------------------------------------------------------
-
-    def reverify(self) -> list:
-        if self.session is None:
-            return []
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
-        flags = self.session.reverify(stores)
-        if not flags:
-            QMessageBox.information(self, "Re-verify", "Every mapped id is current.")
-            return flags
-        listed = "\n".join(
-            f"row {f.row + 1}: {f.curie} {f.problem}"
-            + (f" → {', '.join(f.replacements)}" if f.replacements else "")
-            for f in flags[:30]
-        )
-        more = f"\n… and {len(flags) - 30} more" if len(flags) > 30 else ""
-        QMessageBox.information(
-            self,
-            "Re-verify",
-            f"{len(flags)} row(s) map to ids that changed:\n{listed}{more}\n\n"
-            "They are mapped again against the current release.",
-        )
-        self.start_mapping([f.row for f in flags])
-        return flags
-
-    # -- export -------------------------------------------------------------------------------
-
-    def _ask_path(self, title: str, suffix: str, file_filter: str) -> Path | None:
-        suggestion = self.export_controller.suggestion(suffix)
-        path, _ = QFileDialog.getSaveFileName(self, title, suggestion, file_filter)
-        return Path(path) if path else None
-
-    def export_sheet(self, path: Path | None = None) -> Path | None:
-        if self.session is None:
-            return None
-        path = path or self._ask_path(
-            "Export the sheet",
-            "-mapped.xlsx",
-            "Excel workbook (*.xlsx);;CSV (*.csv);;TSV (*.tsv)",
-        )
-        if path is None or (only := self._only_reviewed()) is None:
-            return None
-        return self._export(lambda: self.export_controller.export_sheet(path, only), path)
-
-    def export_sssom(self, path: Path | None = None) -> Path | None:
-        if self.session is None:
-            return None
-        path = path or self._ask_path(
-            "Export SSSOM", ".sssom.tsv", "SSSOM TSV (*.sssom.tsv *.tsv)"
-        )
-        if path is None or (only := self._only_reviewed()) is None:
-            return None
-        return self._export(lambda: self.export_controller.export_sssom(path, only), path)
-
-    def _only_reviewed(self) -> bool | None:
-        """Whether exports keep only rows both curators agree on or settled; None (and a word
-        why) when that is asked of a session no second curator reviewed."""
-        if not self.only_reviewed_action.isChecked():
-            return False
-        if not self.export_controller.second_review_done():
-            QMessageBox.information(
-                self,
-                "Export",
-                "No second curator has reviewed this session, so no row is agreed or settled. "
-                "Untick File → Export only rows both curators agree on or settled, or review it "
-                "as the second curator first (Review → Second curator (blind)).",
-            )
-            return None
-        return True
-
-    def export_training(self, path: Path | None = None) -> Path | None:
-        if self.session is None:
-            return None
-        path = path or self._ask_path(
-            "Export training data", ".training.jsonl", "JSON lines (*.jsonl)"
-        )
-        if path is None:
-            return None
-        return self._export(lambda: self.export_controller.export_training(path), path)
-
-    def _export(self, write: Callable[[], Any], path: Path) -> Path | None:
-        try:
-            count = write()
-        except (Term2IdError, OSError) as exc:
-            show_error(self, exc, "Export failed")
-            return None
-        self.statusBar().showMessage(f"Wrote {count} rows to {path}", 8000)
-        return path
-
-    def save_copy(self) -> None:
-        if self.session is None:
-            return
-        path = self._ask_path("Save a copy", "-copy" + SESSION_SUFFIX, SESSION_FILTER)
-        if path is not None:
-            try:
-                self.export_controller.save_copy(path)
-            except Term2IdError as exc:
-                show_error(self, exc)
-
-    # -- settings -----------------------------------------------------------------------------
-
-    def open_settings(self, import_now: bool = False) -> None:
-        dialog = self.settings_dialog()
-        if import_now:
-            QTimer.singleShot(0, dialog._choose_import)
-        dialog.exec()
-
-    def settings_dialog(self):  # -> SettingsDialog
-        """The settings dialog; once it closes, the next mapping uses what it changed."""
-        from term2id.gui.settings_dialog import SettingsDialog
-
-        dialog = SettingsDialog(self.catalog, self.settings, self)
-        dialog.finished.connect(lambda result: self._settings_closed(dialog, result))
-        return dialog
-
-    def _settings_closed(self, dialog, result: int) -> None:
-        if result or dialog.tuned:
-            self.mapping_controller.settings_changed()
 
     # -- window -------------------------------------------------------------------------------
 
