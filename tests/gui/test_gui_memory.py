@@ -3,39 +3,14 @@ same terms gets the curator's ids first and never the rejected ones accepted."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 
 from term2id.core.curation.memory_sync import catch_up
 from term2id.core.curation.session import Action, CurationSession, Curator
-from term2id.gui.open_table_dialog import OpenTableDialog
 
 TERMS = ["Swelling", "Anaemia", "Seizure", "Tumour"]
-
-
-def map_sheet(qtbot, window, folder: Path, name: str) -> None:
-    path = folder / name
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["phenotype"])
-        writer.writerows([t] for t in TERMS)
-    dialog = OpenTableDialog(window.catalog, window.settings, window, path=path)
-    qtbot.addWidget(dialog)
-    dialog.ontology.setCurrentText("tiny")
-    choice = dialog.choice()
-    assert choice is not None
-    window.start_from_table(choice)
-    qtbot.waitUntil(
-        lambda: (
-            window.session is not None
-            and window.session.source_path == str(path)
-            and not window.mapping
-            and len(window.session.mapped_rows()) == len(TERMS)
-        ),
-        timeout=30000,
-    )
 
 
 def key(qtbot, window, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
@@ -43,9 +18,9 @@ def key(qtbot, window, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
 
 
 def test_decisions_reach_the_memory_and_come_back_first_on_the_next_sheet(
-    qtbot, window, tmp_path: Path
+    qtbot, window, map_sheet, tmp_path: Path
 ) -> None:
-    map_sheet(qtbot, window, tmp_path, "week1.csv")
+    map_sheet(tmp_path / "week1.csv", TERMS)
     rows = window.table_model.rows
     assert rows.best_curies[0] == "TP:0000006" and rows.statuses[0] != "verified"
     assert rows.statuses[1] == "verified"  # Anaemia: Anemia by its UK spelling
@@ -72,7 +47,7 @@ def test_decisions_reach_the_memory_and_come_back_first_on_the_next_sheet(
     assert memory.lookup("Seizure", "tiny").accepted[0][0] == "TP:0000004"
 
     # Next week, the same terms in a new sheet.
-    map_sheet(qtbot, window, tmp_path, "week2.csv")
+    map_sheet(tmp_path / "week2.csv", TERMS)
     rows = window.table_model.rows
     assert rows.best_curies[:3] == ["TP:0000006", "TP:0000005", "TP:0000004"]
     assert rows.statuses[0] == "verified" and rows.confidences[0] == 1.0  # the curator's word
@@ -92,11 +67,11 @@ def test_decisions_reach_the_memory_and_come_back_first_on_the_next_sheet(
 
 
 def test_opening_a_session_takes_in_decisions_the_memory_missed(
-    qtbot, window, tmp_path: Path
+    qtbot, window, map_sheet, tmp_path: Path
 ) -> None:
     """A process killed after the session's commit and before the memory's: opening the session
     brings the memory up to date."""
-    map_sheet(qtbot, window, tmp_path, "sheet.csv")
+    map_sheet(tmp_path / "sheet.csv", TERMS)
     path = window.session.path
     window.close_session()
     with CurationSession.open(path) as session:  # another process, which never updates it
@@ -108,7 +83,9 @@ def test_opening_a_session_takes_in_decisions_the_memory_missed(
         assert catch_up(window.review_controller.memory, session) == 0  # nothing left to take in
 
 
-def test_the_memory_can_be_turned_off_in_the_settings(qtbot, window, tmp_path: Path) -> None:
+def test_the_memory_can_be_turned_off_in_the_settings(
+    qtbot, window, map_sheet, tmp_path: Path
+) -> None:
     assert [s.name for s in window.mapping_controller.mapper().sources][0] == "curated"
     dialog = window.settings_dialog()
     qtbot.addWidget(dialog)
@@ -117,7 +94,7 @@ def test_the_memory_can_be_turned_off_in_the_settings(qtbot, window, tmp_path: P
     dialog.accept()
     assert not window.settings.use_memory
     assert "curated" not in [s.name for s in window.mapping_controller.mapper().sources]
-    map_sheet(qtbot, window, tmp_path, "sheet.csv")
+    map_sheet(tmp_path / "sheet.csv", TERMS)
     window.select_row(0)
     window.table.setFocus()
     key(qtbot, window, Qt.Key.Key_A)

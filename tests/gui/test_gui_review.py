@@ -17,42 +17,15 @@ from term2id.gui.open_table_dialog import OpenTableDialog
 TERMS = ["Seizure", "Anaemia", "Oedema", "Intellectual disability", "qwxz nothing like it"]
 
 
-def write_sheet(folder: Path) -> Path:
-    path = folder / "patients.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["patient", "phenotype"])
-        for i, term in enumerate(TERMS):
-            writer.writerow([f"P{i}", term])
-    return path
-
-
-def map_sheet(qtbot, window, path: Path) -> None:
-    dialog = OpenTableDialog(window.catalog, window.settings, window, path=path)
-    qtbot.addWidget(dialog)
-    assert dialog.preview.rowCount() == len(TERMS)
-    assert dialog.term_column.currentText() == "phenotype"  # guessed from its name
-    dialog.ontology.setCurrentText("tiny")
-    choice = dialog.choice()
-    assert choice is not None
-    window.start_from_table(choice)
-    qtbot.waitUntil(
-        lambda: (
-            window.session is not None
-            and not window.mapping
-            and len(window.session.mapped_rows()) == len(TERMS)
-        ),
-        timeout=30000,
-    )
-
-
 def key(qtbot, window, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     qtbot.keyClick(window.table, k, modifier)
 
 
-def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
-    sheet = write_sheet(tmp_path)
-    map_sheet(qtbot, window, sheet)
+def test_map_review_undo_reopen_export(qtbot, window, map_sheet, tmp_path: Path) -> None:
+    sheet = tmp_path / "patients.csv"
+    dialog = map_sheet(sheet, TERMS, patients=True)
+    assert dialog.preview.rowCount() == len(TERMS)
+    assert dialog.term_column.currentText() == "phenotype"  # guessed from its name
     rows = window.table_model.rows
     assert rows.best_curies[:4] == ["TP:0000003", "TP:0000005", "TP:0000006", "TP:0000008"]
     assert rows.statuses[0] == "verified"
@@ -138,8 +111,10 @@ def test_map_review_undo_reopen_export(qtbot, window, tmp_path: Path) -> None:
     assert all(r.source == "session" for r in records)
 
 
-def test_bulk_accept_touches_only_undecided_verified_rows(qtbot, window, tmp_path: Path) -> None:
-    map_sheet(qtbot, window, write_sheet(tmp_path))
+def test_bulk_accept_touches_only_undecided_verified_rows(
+    qtbot, window, map_sheet, tmp_path: Path
+) -> None:
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     window.select_row(0)
     key(qtbot, window, Qt.Key.Key_R)
     expected = window.review_controller.bulk_accept_rows()
@@ -151,8 +126,8 @@ def test_bulk_accept_touches_only_undecided_verified_rows(qtbot, window, tmp_pat
     assert window.table_model.rows.decisions[0] == "reject"
 
 
-def test_search_picks_a_term_no_source_proposed(qtbot, window, tmp_path: Path) -> None:
-    map_sheet(qtbot, window, write_sheet(tmp_path))
+def test_search_picks_a_term_no_source_proposed(qtbot, window, map_sheet, tmp_path: Path) -> None:
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     window.select_row(4)  # "qwxz nothing like it": no candidate
     key(qtbot, window, Qt.Key.Key_Slash)
     assert window.panel.search_box.hasFocus()
@@ -174,8 +149,10 @@ def test_a_file_that_is_not_a_table_is_named_in_the_dialog(qtbot, window, tmp_pa
     assert dialog.choice() is None
 
 
-def test_a_session_from_a_newer_version_becomes_a_dialog(qtbot, window, tmp_path) -> None:
-    map_sheet(qtbot, window, write_sheet(tmp_path))
+def test_a_session_from_a_newer_version_becomes_a_dialog(
+    qtbot, window, map_sheet, tmp_path
+) -> None:
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     path = window.session.path
     window.close_session()
     conn = sqlite3.connect(path)
@@ -189,9 +166,9 @@ def test_a_session_from_a_newer_version_becomes_a_dialog(qtbot, window, tmp_path
 
 
 def test_export_to_a_missing_folder_is_refused_without_losing_anything(
-    qtbot, window, tmp_path
+    qtbot, window, map_sheet, tmp_path
 ) -> None:
-    map_sheet(qtbot, window, write_sheet(tmp_path))
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     window.select_row(0)
     key(qtbot, window, Qt.Key.Key_A)
     assert window.export_sheet(tmp_path / "no" / "such" / "folder.csv") is None
@@ -202,9 +179,11 @@ def test_export_to_a_missing_folder_is_refused_without_losing_anything(
         assert reread.current_decision(0) is not None
 
 
-def test_export_to_a_read_only_place_is_refused_with_a_dialog(qtbot, window, tmp_path) -> None:
+def test_export_to_a_read_only_place_is_refused_with_a_dialog(
+    qtbot, window, map_sheet, tmp_path
+) -> None:
     # /sys refuses new files even to root, so this holds whoever runs the tests.
-    map_sheet(qtbot, window, write_sheet(tmp_path))
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     window.select_row(0)
     key(qtbot, window, Qt.Key.Key_A)
     for export in (window.export_sheet, window.export_sssom, window.export_training):
@@ -222,10 +201,10 @@ def test_export_to_a_read_only_place_is_refused_with_a_dialog(qtbot, window, tmp
 
 @pytest.mark.parametrize("model_path", ["/no/such/model.gguf"])
 def test_a_model_that_cannot_load_leaves_mapping_working(
-    qtbot, window, tmp_path, model_path
+    qtbot, window, map_sheet, tmp_path, model_path
 ) -> None:
     window.settings.model_path = model_path
-    map_sheet(qtbot, window, write_sheet(tmp_path))
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     assert window.table_model.rows.best_curies[0] == "TP:0000003"
     assert window.mapping_indicators.language_model_label.text() == "⚡ model unavailable"
     assert window.mapping_indicators.language_model_label.toolTip()  # the reason, on hover
@@ -255,11 +234,11 @@ def test_opening_another_session_mid_mapping_keeps_the_two_apart(
 
 
 def test_a_comment_is_kept_with_the_row_and_decides_nothing(
-    qtbot, window, tmp_path: Path, monkeypatch
+    qtbot, window, map_sheet, tmp_path: Path, monkeypatch
 ) -> None:
     from PySide6.QtWidgets import QInputDialog
 
-    map_sheet(qtbot, window, write_sheet(tmp_path))
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     monkeypatch.setattr(
         QInputDialog, "getMultiLineText", lambda *a, **k: ("ask the clinician", True)
     )

@@ -3,42 +3,20 @@ rows with the same term (after saying how many), one undo reverts it, T limits t
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from term2id.core.curation.session import CurationSession
-from term2id.gui.open_table_dialog import OpenTableDialog
 
 TERMS = ["Seizure", "seizures", "Anaemia", "SEIZURE", "Seizure", "Anaemia"]
 
 
-def map_terms(qtbot, window, folder: Path) -> None:
-    path = folder / "repeats.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["phenotype"])
-        writer.writerows([t] for t in TERMS)
-    dialog = OpenTableDialog(window.catalog, window.settings, window, path=path)
-    qtbot.addWidget(dialog)
-    dialog.ontology.setCurrentText("tiny")
-    window.start_from_table(dialog.choice())
-    qtbot.waitUntil(
-        lambda: (
-            window.session is not None
-            and not window.mapping
-            and len(window.session.mapped_rows()) == len(TERMS)
-        ),
-        timeout=30000,
-    )
-
-
 def test_d_applies_the_decision_to_the_same_term_after_saying_how_many(
-    qtbot, window, tmp_path: Path, monkeypatch
+    qtbot, window, map_sheet, tmp_path: Path, monkeypatch
 ) -> None:
-    map_terms(qtbot, window, tmp_path)
+    map_sheet(tmp_path / "repeats.csv", TERMS)
     asked = []
 
     def answer(parent, title, text, *args, **kwargs):
@@ -81,16 +59,18 @@ def test_d_applies_the_decision_to_the_same_term_after_saying_how_many(
         assert copy.curie == accepted and copy.evidence["same_term_as"]["row"] == 0
 
 
-def test_d_on_an_undecided_row_says_what_to_do_first(qtbot, window, tmp_path: Path) -> None:
-    map_terms(qtbot, window, tmp_path)
+def test_d_on_an_undecided_row_says_what_to_do_first(
+    qtbot, window, map_sheet, tmp_path: Path
+) -> None:
+    map_sheet(tmp_path / "repeats.csv", TERMS)
     window.select_row(2)
     qtbot.keyClick(window.table, Qt.Key.Key_D)
     assert "Decide this row first" in window.statusBar().currentMessage()
     assert window.table_model.rows.decisions == [None] * 6
 
 
-def test_t_shows_only_the_rows_with_the_same_term(qtbot, window, tmp_path: Path) -> None:
-    map_terms(qtbot, window, tmp_path)
+def test_t_shows_only_the_rows_with_the_same_term(qtbot, window, map_sheet, tmp_path: Path) -> None:
+    map_sheet(tmp_path / "repeats.csv", TERMS)
     window.select_row(1)
     qtbot.keyClick(window.table, Qt.Key.Key_T)
     assert window.table_model.rowCount() == 4

@@ -11,32 +11,11 @@ from PySide6.QtGui import QAction
 
 from term2id.core.candidates import MappingPredicate
 from term2id.core.curation.session import ReviewRound
-from term2id.gui.open_table_dialog import OpenTableDialog
 
 TERMS = ["Seizure", "Anaemia", "Oedema", "Intellectual disability", "qwxz nothing like it"]
 NO = Qt.KeyboardModifier.NoModifier
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-
-
-def map_sheet(qtbot, window, folder: Path) -> None:
-    path = folder / "patients.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["patient", "phenotype"])
-        writer.writerows([f"P{i}", term] for i, term in enumerate(TERMS))
-    dialog = OpenTableDialog(window.catalog, window.settings, window, path=path)
-    qtbot.addWidget(dialog)
-    dialog.ontology.setCurrentText("tiny")
-    window.start_from_table(dialog.choice())
-    qtbot.waitUntil(
-        lambda: (
-            window.session is not None
-            and not window.mapping
-            and len(window.session.mapped_rows()) == len(TERMS)
-        ),
-        timeout=30000,
-    )
 
 
 def key(qtbot, window, k, modifier=NO) -> None:
@@ -48,8 +27,8 @@ def decision_cell(window, row: int) -> str:
     return table_model.index(table_model.view_row(row), table_model.DECISION).data()
 
 
-def test_predicate_key_and_several_ids(qtbot, window, tmp_path: Path) -> None:
-    map_sheet(qtbot, window, tmp_path)
+def test_predicate_key_and_several_ids(qtbot, window, map_sheet, tmp_path: Path) -> None:
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     window.select_row(0)
     window.table.setFocus()
     key(qtbot, window, Qt.Key.Key_A)  # accept Seizure, move on
@@ -99,9 +78,9 @@ def test_predicate_key_and_several_ids(qtbot, window, tmp_path: Path) -> None:
 
 
 def test_blind_second_curator_agreement_and_settling(
-    qtbot, qtmodeltester, window, tmp_path: Path
+    qtbot, qtmodeltester, window, map_sheet, tmp_path: Path
 ) -> None:
-    map_sheet(qtbot, window, tmp_path)
+    map_sheet(tmp_path / "patients.csv", TERMS, patients=True)
     window.select_row(0)
     window.table.setFocus()
     for k in (Qt.Key.Key_A, Qt.Key.Key_R, Qt.Key.Key_A, Qt.Key.Key_A):  # first curator
