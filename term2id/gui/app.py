@@ -126,7 +126,7 @@ class MainWindow(FileActions, MappingActions, ReviewActions, QMainWindow):
         review.error.connect(lambda exc: show_error(self, exc))
         review.rows_refreshed.connect(self._decisions_shown)
         review.row_restored.connect(self.select_row)
-        self.export_controller = ExportController(self._store)
+        self.export_controller = ExportController(self._session_stores)
 
         self._view_state_timer = QTimer(self, singleShot=True, interval=VIEW_STATE_DELAY_MS)
         self._view_state_timer.timeout.connect(self.save_view_state)
@@ -357,6 +357,11 @@ class MainWindow(FileActions, MappingActions, ReviewActions, QMainWindow):
         except StoreError as exc:
             log.warning("store %s: %s", first, exc)
         return None
+
+    def _session_stores(self) -> dict[str, OntologyStore]:
+        """The installed stores the open session was mapped against, by name."""
+        assert self.session is not None
+        return {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
 
     def _run(self, worker: Worker) -> Worker:
         self._workers.add(worker)

@@ -15,20 +15,17 @@ if TYPE_CHECKING:
 
 
 class ExportController:
-    """Exports of the window's open session; `open_store` gives a store by name, or None."""
+    """Exports of the window's open session; `session_stores` gives the installed stores it was
+    mapped against, by name (the exports verify every id against them)."""
 
-    def __init__(self, open_store: Callable[[str], OntologyStore | None]) -> None:
-        self._open_store = open_store
+    def __init__(self, session_stores: Callable[[], dict[str, OntologyStore]]) -> None:
+        self._session_stores = session_stores
         self.session: CurationSession | None = None  # the window's open session
 
     def suggestion(self, suffix: str) -> str:
         """A path beside the session file, its name ending in `suffix`."""
         assert self.session is not None
         return str(self.session.path.with_name(self.session.path.stem + suffix))
-
-    def _stores(self) -> dict[str, OntologyStore]:
-        assert self.session is not None
-        return {n: s for n in self.session.mapping_provenance() if (s := self._open_store(n))}
 
     def second_review_done(self) -> bool:
         """Whether a second curator reviewed the session (so rows can be agreed or settled)."""
@@ -41,13 +38,13 @@ class ExportController:
         from term2id.core.curation import export_sheet
 
         assert self.session is not None
-        return export_sheet(self.session, path, self._stores(), only_reviewed=only_reviewed)
+        return export_sheet(self.session, path, self._session_stores(), only_reviewed=only_reviewed)
 
     def export_sssom(self, path: Path, only_reviewed: bool) -> int:
         from term2id.core.curation import export_sssom
 
         assert self.session is not None
-        return export_sssom(self.session, path, self._stores(), only_reviewed=only_reviewed)
+        return export_sssom(self.session, path, self._session_stores(), only_reviewed=only_reviewed)
 
     def export_training(self, path: Path) -> int:
         from term2id.core.curation import export_training

@@ -37,7 +37,7 @@ class MappingActions:
             return
         if self.session is None:
             return
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        stores = self._session_stores()
         behind = self.session.releases_behind(stores)
         if behind:
             lines = "\n".join(f"{n}: {old} → {new}" for n, (old, new) in behind.items())
@@ -55,7 +55,7 @@ class MappingActions:
         assert self.session is not None
         if not self.session.stale_verdict_rows():
             return
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        stores = self._session_stores()
         rechecked, changed = self.session.refresh_verdicts(stores)
         left = len(self.session.stale_verdict_rows())
         message = f"Verdicts of {len(rechecked):,} row(s) checked again: {len(changed):,} changed."
@@ -130,7 +130,7 @@ class MappingActions:
     def reverify(self) -> list:
         if self.session is None:
             return []
-        stores = {n: s for n in self.session.mapping_provenance() if (s := self._store(n))}
+        stores = self._session_stores()
         flags = self.session.reverify(stores)
         if not flags:
             QMessageBox.information(self, "Re-verify", "Every mapped id is current.")
