@@ -89,15 +89,6 @@ class MainWindow(FileActions, MappingActions, ReviewActions, QMainWindow):
         self.panel = CandidatePanel()
         self.panel.store_of = self._store
         self.undo_stack = QUndoStack(self)
-        self.review_controller = ReviewController(
-            lambda: self.catalog,
-            self.settings,
-            self.table_model,
-            self.undo_stack,
-            self._store,
-            self._confirm_choice,
-            self,
-        )
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -110,9 +101,20 @@ class MainWindow(FileActions, MappingActions, ReviewActions, QMainWindow):
         splitter.setSizes([790, 650])
         self.setCentralWidget(splitter)
 
+        # The work without widgets: each controller says through signals what to show.
         self.mapping_controller = MappingController(
             lambda: self.catalog, self.settings, self.pool, self
         )
+        self.review_controller = ReviewController(
+            lambda: self.catalog,
+            self.settings,
+            self.table_model,
+            self.undo_stack,
+            self._store,
+            self._confirm_choice,
+            self,
+        )
+        self.export_controller = ExportController(self._session_stores)
         self.mapping_indicators = MappingIndicators(self.statusBar(), self.mapping_controller)
         self.summary_label = QLabel(objectName="summary")
         self.statusBar().addWidget(self.summary_label)
@@ -126,7 +128,6 @@ class MainWindow(FileActions, MappingActions, ReviewActions, QMainWindow):
         review.error.connect(lambda exc: show_error(self, exc))
         review.rows_refreshed.connect(self._decisions_shown)
         review.row_restored.connect(self.select_row)
-        self.export_controller = ExportController(self._session_stores)
 
         self._view_state_timer = QTimer(self, singleShot=True, interval=VIEW_STATE_DELAY_MS)
         self._view_state_timer.timeout.connect(self.save_view_state)
