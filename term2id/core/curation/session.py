@@ -36,6 +36,7 @@ from term2id.core.candidates import (
 )
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SchemaVersionError, Term2IdError
+from term2id.core.files import atomic_path
 from term2id.core.normalize import normalize
 
 if TYPE_CHECKING:
@@ -392,53 +393,48 @@ class CurationSession:
             return None if value is None else str(value)
 
         # Built in a temporary file and renamed: a failed creation leaves nothing behind.
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.unlink(missing_ok=True)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(temporary, isolation_level=None)
-            try:
-                conn.executescript(_SCHEMA)
-                conn.execute("BEGIN")
-                conn.executemany(
-                    "INSERT INTO input_rows VALUES (?,?,?,?,?)",
-                    (
+            with atomic_path(path) as temporary:
+                conn = sqlite3.connect(temporary, isolation_level=None)
+                try:
+                    conn.executescript(_SCHEMA)
+                    conn.execute("BEGIN")
+                    conn.executemany(
+                        "INSERT INTO input_rows VALUES (?,?,?,?,?)",
                         (
-                            index,
-                            _dumps([None if c is None else str(c) for c in row]),
-                            (cell(row, term_at) or "").strip(),
-                            cell(row, context_at),
-                            (cell(row, ontology_at) or "").strip() or source.default_ontology,
-                        )
-                        for index, row in enumerate(source.rows)
-                    ),
-                )
-                meta = {
-                    "header": _dumps(columns),
-                    "term_column": source.term_column,
-                    "context_column": source.context_column or "",
-                    "ontology_column": source.ontology_column or "",
-                    "default_ontology": source.default_ontology,
-                    "source_path": source.source_path or "",
-                    "source_sha256": source.source_sha256 or "",
-                    "sheet": source.sheet or "",
-                    "created_at": _now(),
-                    "term2id_version": __version__,
-                    "row_count": str(len(source.rows)),
-                    "session_id": uuid.uuid4().hex,
-                }
-                conn.executemany("INSERT INTO meta VALUES (?,?)", sorted(meta.items()))
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-            temporary.replace(path)
+                            (
+                                index,
+                                _dumps([None if c is None else str(c) for c in row]),
+                                (cell(row, term_at) or "").strip(),
+                                cell(row, context_at),
+                                (cell(row, ontology_at) or "").strip() or source.default_ontology,
+                            )
+                            for index, row in enumerate(source.rows)
+                        ),
+                    )
+                    meta = {
+                        "header": _dumps(columns),
+                        "term_column": source.term_column,
+                        "context_column": source.context_column or "",
+                        "ontology_column": source.ontology_column or "",
+                        "default_ontology": source.default_ontology,
+                        "source_path": source.source_path or "",
+                        "source_sha256": source.source_sha256 or "",
+                        "sheet": source.sheet or "",
+                        "created_at": _now(),
+                        "term2id_version": __version__,
+                        "row_count": str(len(source.rows)),
+                        "session_id": uuid.uuid4().hex,
+                    }
+                    conn.executemany("INSERT INTO meta VALUES (?,?)", sorted(meta.items()))
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+                finally:
+                    conn.close()
         except sqlite3.Error as exc:
             raise SessionError(f"{path}: cannot write the session ({exc})") from exc
         except OSError as exc:
             raise SessionError(f"{path}: cannot write the session ({exc.strerror or exc})") from exc
-        finally:
-            temporary.unlink(missing_ok=True)
         return cls.open(path)
 
     @classmethod
@@ -938,18 +934,15 @@ class CurationSession:
         destination = Path(destination)
         if destination.resolve() == self.path.resolve():
             raise SessionError(f"{destination}: that is this session's own file")
-        temporary = destination.with_name(f".{destination.name}.tmp")
         try:
-            target = sqlite3.connect(temporary)
-            try:
-                self._conn.backup(target)
-            finally:
-                target.close()
-            temporary.replace(destination)
+            with atomic_path(destination) as temporary:
+                target = sqlite3.connect(temporary)
+                try:
+                    self._conn.backup(target)
+                finally:
+                    target.close()
         except (sqlite3.Error, OSError) as exc:
             raise SessionError(f"{destination}: cannot write the copy ({exc})") from exc
-        finally:
-            temporary.unlink(missing_ok=True)
         return destination
 
     # -- view state ---------------------------------------------------------------------------

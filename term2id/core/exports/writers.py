@@ -36,7 +36,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,6 +58,7 @@ from term2id.core.candidates import (
 )
 from term2id.core.curie import prefix_of
 from term2id.core.errors import Term2IdError
+from term2id.core.files import AtomicFile, atomic_path
 from term2id.core.tables import CellValue, TableInfo, cell_text
 
 log = logging.getLogger(__name__)
@@ -190,46 +190,14 @@ def encoding_for(table: TableInfo | None) -> str:
     return "utf-8"
 
 
-class _AtomicFile:
-    """A temporary file beside `path`, renamed onto it by commit(), removed by discard()."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            handle, temp = tempfile.mkstemp(
-                dir=path.parent, prefix=f".{path.name}.", suffix=".part"
-            )
-        except OSError as exc:
-            raise OutputFileError(
-                path, f"cannot write in folder {path.parent}: {exc.strerror or exc}"
-            ) from None
-        os.close(handle)
-        self.temp = Path(temp)
-
-    def commit(self) -> None:
-        try:
-            os.replace(self.temp, self.path)
-        except OSError as exc:
-            self.discard()
-            raise OutputFileError(self.path, f"cannot be written: {exc.strerror or exc}") from None
-
-    def discard(self) -> None:
-        self.temp.unlink(missing_ok=True)
-
-
 @contextmanager
 def atomic_output(output: Path | str, *inputs: Path | str | None) -> Iterator[Path]:
     """A temporary file to write `output` into, moved onto it when the block ends without error.
 
     Refused first, as check_output_path does, when `output` is one of `inputs`.
     """
-    file = _AtomicFile(check_output_path(output, *inputs))
-    try:
-        yield file.temp
-    except BaseException:
-        file.discard()
-        raise
-    file.commit()
+    with atomic_path(check_output_path(output, *inputs), OutputFileError) as temporary:
+        yield temporary
 
 
 # -- the mapped sheet ------------------------------------------------------------------------
@@ -277,7 +245,7 @@ class MappedSheetWriter(_ClosedOnSuccess):
         self.xlsx = is_xlsx_path(self.path)
         self.rows_written = 0
         self.cells_cut = 0
-        self._file = _AtomicFile(self.path)
+        self._file = AtomicFile(self.path, OutputFileError)
         self._handle: IO[str] | None = None
         self._workbook: Any = None
         try:
@@ -520,7 +488,7 @@ class SSSOMWriter(_ClosedOnSuccess):
         self._versions: set[str] = set()
         self._seen: set[tuple[str, ...]] = set()
         self._digest = hashlib.sha256()
-        self._body = _AtomicFile(self.path)
+        self._body = AtomicFile(self.path, OutputFileError)
         self._handle = self._body.temp.open("w", encoding="utf-8", newline="")
         self._handle.write("\t".join(self.columns) + "\n")
 
@@ -588,7 +556,7 @@ class SSSOMWriter(_ClosedOnSuccess):
         final = None
         try:
             self._handle.close()
-            final = _AtomicFile(self.path)
+            final = AtomicFile(self.path, OutputFileError)
             with final.temp.open("w", encoding="utf-8", newline="") as out:
                 text = yaml.safe_dump(self.header(), sort_keys=False, allow_unicode=True)
                 out.writelines(f"#{line}\n" for line in text.splitlines())
