@@ -90,7 +90,8 @@ def export_sheet(
     session holds, and an id chosen by hand is exported as unchecked. `only_reviewed` writes only
     rows both curators decided alike or that were settled.
     """
-    from term2id.core.exports.writers import MappedSheetWriter, curated_predicate
+    from term2id.core.exports.sheet_writer import MappedSheetWriter
+    from term2id.core.exports.sssom_writer import curated_predicate
 
     decided = session.current_decisions()
     comments = session.current_comments()
@@ -136,7 +137,7 @@ def export_sssom(
 ) -> int:
     """An SSSOM TSV: curated rows with their curators as author (and reviewer, after a second
     review), one mapping per id; undecided rows with the machine's best candidate."""
-    from term2id.core.exports.writers import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
+    from term2id.core.exports.sssom_writer import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
 
     decided = session.current_decisions()
     comments = session.current_comments()
