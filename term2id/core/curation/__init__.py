@@ -12,6 +12,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from term2id.core.curation.decision_log import (
+        MAPPING,
+        Action,
+        Curator,
+        Decision,
+        NewDecision,
+        ReviewRound,
+        ReviewView,
+        replay_log,
+    )
     from term2id.core.curation.exporting import export_sheet, export_sssom, export_training
     from term2id.core.curation.jobs import (
         create_session,
@@ -34,31 +44,21 @@ if TYPE_CHECKING:
         session_agreement,
         settle,
     )
-    from term2id.core.curation.session import (
-        MAPPING,
-        SESSION_SUFFIX,
-        Action,
-        CurationSession,
-        Curator,
-        Decision,
-        NewDecision,
-        ReviewRound,
-        ReviewView,
-        RowSummaries,
-        replay_log,
-    )
+    from term2id.core.curation.row_summaries import RowSummaries
+    from term2id.core.curation.session import CurationSession
+    from term2id.core.curation.session_schema import SESSION_SUFFIX
     from term2id.core.curation.training_records import TrainingRecord, read_jsonl, write_jsonl
 
 _PUBLIC = {
-    "Action": "session",
+    "Action": "decision_log",
     "Agreement": "review",
     "catch_up": "memory_sync",
     "CATEGORIES": "review",
     "CATEGORY_TEXT": "review",
     "create_session": "jobs",
     "CurationSession": "session",
-    "Curator": "session",
-    "Decision": "session",
+    "Curator": "decision_log",
+    "Decision": "decision_log",
     "decision_text": "review",
     "export_memory": "memory_files",
     "export_sheet": "exporting",
@@ -67,21 +67,21 @@ _PUBLIC = {
     "has_second_review": "review",
     "import_file": "memory_files",
     "map_rows": "jobs",
-    "MAPPING": "session",
-    "NewDecision": "session",
+    "MAPPING": "decision_log",
+    "NewDecision": "decision_log",
     "prepare_semantic": "jobs",
     "read_jsonl": "training_records",
-    "replay_log": "session",
+    "replay_log": "decision_log",
     "review_rows": "review",
-    "ReviewRound": "session",
-    "ReviewView": "session",
+    "ReviewRound": "decision_log",
+    "ReviewView": "decision_log",
     "RowReview": "review",
-    "RowSummaries": "session",
+    "RowSummaries": "row_summaries",
     "same_outcome": "review",
     "search_terms": "jobs",
     "session_agreement": "review",
     "session_path_for": "jobs",
-    "SESSION_SUFFIX": "session",
+    "SESSION_SUFFIX": "session_schema",
     "settle": "review",
     "TrainingRecord": "training_records",
     "write_jsonl": "training_records",

@@ -21,8 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, MappingStatus, Query
+from term2id.core.curation.decision_log import MAPPING, Action, Decision
 from term2id.core.curation.review import RowReview, review_rows
-from term2id.core.curation.session import MAPPING, Action, CurationSession, Decision
+from term2id.core.curation.session import CurationSession
 from term2id.core.mapping.lexical_index import index_of
 from term2id.core.mapping.verification import recheck_result
 from term2id.core.ontology.store import OntologyStore
