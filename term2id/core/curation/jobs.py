@@ -19,11 +19,11 @@ from term2id.core.curation.session_input import SessionInput
 from term2id.core.curation.session_schema import SESSION_SUFFIX
 from term2id.core.errors import StoreError
 from term2id.core.files import file_sha256
+from term2id.core.mapping.config import LLM
 from term2id.core.ontology.terms import TextMatch
 from term2id.core.progress import Progress
 
 BATCH_ROWS = 200
-LLM = "llm"  # the local model source's name
 BATCH_SECONDS = 0.1
 
 
