@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from term2id.core.curation.session import Action, CurationSession, Curator, SessionInput
+from term2id.core.curation.decision_log import Action, Curator
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 
 WORDS = [
     "abnormal", "absent", "brain", "cardiac", "delayed", "dental", "ear", "eye", "facial",

@@ -90,7 +90,9 @@ def build_session(path: Path, rows: int) -> None:
         Query,
         Verdict,
     )
-    from term2id.core.curation.session import Action, CurationSession, Curator, SessionInput
+    from term2id.core.curation.decision_log import Action, Curator
+    from term2id.core.curation.session import CurationSession
+    from term2id.core.curation.session_input import SessionInput
 
     rng = random.Random(7)
     words = [
@@ -142,7 +144,8 @@ def build_session(path: Path, rows: int) -> None:
 
 def decide_ms(path: Path, count: int = 200) -> float:
     """ms per CurationSession.decide, on the session at `path` (its rows, indexes and log)."""
-    from term2id.core.curation.session import Action, CurationSession, Curator
+    from term2id.core.curation.decision_log import Action, Curator
+    from term2id.core.curation.session import CurationSession
 
     curator = Curator("Bench")
     with CurationSession.open(path) as session:
@@ -296,7 +299,8 @@ def responsiveness(app, folder: Path, settings, rows: int) -> None:
     from PySide6.QtCore import QThreadPool, QTimer
 
     from term2id.core.candidates import Query
-    from term2id.core.curation.session import CurationSession, SessionInput
+    from term2id.core.curation.session import CurationSession
+    from term2id.core.curation.session_input import SessionInput
     from term2id.core.mapping.config import build_mapper
     from term2id.core.ontology.catalog import StoreCatalog
     from term2id.gui.app import MainWindow

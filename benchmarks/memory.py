@@ -29,14 +29,10 @@ import time
 from pathlib import Path
 
 from term2id.core.candidates import Query
+from term2id.core.curation.decision_log import Action, Curator, NewDecision
 from term2id.core.curation.memory_sync import catch_up
-from term2id.core.curation.session import (
-    Action,
-    CurationSession,
-    Curator,
-    NewDecision,
-    SessionInput,
-)
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.mapping.config import MappingConfig, build_mapper
 from term2id.core.mapping.memory import MappingMemory, recall_of, store_spec, term_key
 from term2id.core.ontology.catalog import StoreCatalog

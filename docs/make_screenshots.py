@@ -42,7 +42,7 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     app.setApplicationName("term2id")
-    from term2id.core.curation.session import Action
+    from term2id.core.curation.decision_log import Action
     from term2id.core.ontology.catalog import StoreCatalog
     from term2id.core.tables import open_table
     from term2id.gui.app import MainWindow

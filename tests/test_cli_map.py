@@ -13,7 +13,7 @@ import pytest
 from sssom.parsers import parse_sssom_table
 from sssom.validators import validate
 
-from term2id.core.exports.writers import MAPPED_COLUMNS
+from term2id.core.exports.sheet_writer import MAPPED_COLUMNS
 from term2id.core.ontology.catalog import StoreCatalog
 
 DATA = Path(__file__).parent / "data"

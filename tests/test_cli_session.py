@@ -9,13 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from term2id.core.curation.session import (
-    Action,
-    CurationSession,
-    Curator,
-    ReviewRound,
-    SessionInput,
-)
+from term2id.core.curation.decision_log import Action, Curator, ReviewRound
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.ontology.catalog import StoreCatalog
 
 ROOT = Path(__file__).resolve().parents[1]

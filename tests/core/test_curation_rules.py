@@ -32,7 +32,7 @@ from term2id.core.curation import (
     starting_predicate,
     verify_choice,
 )
-from term2id.core.curation.session import SessionInput
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.ontology import StoreCatalog
 
 
@@ -162,4 +162,3 @@ def test_same_term_groups_are_prepared_from_the_tables_summaries(tmp_path: Path)
         assert session.same_term_rows(2) == [2]
     finally:
         session.close()
-

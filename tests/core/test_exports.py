@@ -19,19 +19,21 @@ from term2id.core.candidates import (
     Verdict,
 )
 from term2id.core.exports.mapped_table import map_table
-from term2id.core.exports.writers import (
+from term2id.core.exports.sheet_writer import (
+    MAPPED_COLUMNS,
+    MappedSheetWriter,
+    OutputFileError,
+    neutralise,
+)
+from term2id.core.exports.sssom_writer import (
     CLOSE_MATCH,
     EXACT_MATCH,
     LEXICAL,
     MANUAL,
-    MAPPED_COLUMNS,
     SEMANTIC,
     UNSPECIFIED,
-    MappedSheetWriter,
-    OutputFileError,
     SSSOMMapping,
     SSSOMSetMetadata,
-    neutralise,
     sssom_mapping_for,
     subject_id_for,
     write_sssom,

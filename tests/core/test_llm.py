@@ -568,7 +568,8 @@ def test_a_servers_api_key_is_sent_but_never_written_or_logged(
     import logging
     import sqlite3
 
-    from term2id.core.curation.session import CurationSession, SessionInput
+    from term2id.core.curation.session import CurationSession
+    from term2id.core.curation.session_input import SessionInput
     from term2id.core.llm.backend import API_KEY_ENV
 
     caplog.set_level(logging.DEBUG)

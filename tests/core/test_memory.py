@@ -11,16 +11,11 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import MappingPredicate, MappingStatus, Query, Verdict
+from term2id.core.curation.decision_log import Action, Curator, NewDecision, ReviewRound
 from term2id.core.curation.memory_files import export_memory, import_file
 from term2id.core.curation.memory_sync import catch_up
-from term2id.core.curation.session import (
-    Action,
-    CurationSession,
-    Curator,
-    NewDecision,
-    ReviewRound,
-    SessionInput,
-)
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.errors import InputFileError, Term2IdError
 from term2id.core.evaluation.measure import GoldItem, evaluate
 from term2id.core.mapping.config import MappingConfig, build_mapper
@@ -152,7 +147,8 @@ _DECIDE_THEN_DIE = textwrap.dedent(
     import os, signal, sys
     from term2id.core.mapping.memory import MappingMemory
     from term2id.core.curation.memory_sync import catch_up
-    from term2id.core.curation.session import Action, CurationSession, Curator
+    from term2id.core.curation.decision_log import Action, Curator
+    from term2id.core.curation.session import CurationSession
     session = CurationSession.open(sys.argv[1])
     memory = MappingMemory(sys.argv[2])
     curator = Curator("Kill Test")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from term2id.core.curation.decision_log import Action, Curator, ReviewRound, ReviewView
 from term2id.core.curation.review import (
     AgreementCategory,
     agreed_or_settled_rows,
@@ -14,14 +15,8 @@ from term2id.core.curation.review import (
     session_agreement,
     settle,
 )
-from term2id.core.curation.session import (
-    Action,
-    CurationSession,
-    Curator,
-    ReviewRound,
-    ReviewView,
-    SessionInput,
-)
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 
 FIRST = Curator("Ada First", "0000-0002-1825-0097")
 SECOND = Curator("Bea Second", "0000-0001-5109-3700")

@@ -12,13 +12,9 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import MappingPredicate
-from term2id.core.curation.session import (
-    Action,
-    CurationSession,
-    Curator,
-    ReviewRound,
-    SessionInput,
-)
+from term2id.core.curation.decision_log import Action, Curator, ReviewRound
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 
 CURATOR = Curator("Ada Curator", "0000-0002-1825-0097")
 
@@ -111,7 +107,8 @@ def test_a_comment_is_not_applied_and_rounds_are_kept_apart(tmp_path: Path) -> N
 _APPLY_FOREVER = textwrap.dedent(
     """
     import sys
-    from term2id.core.curation.session import Action, CurationSession, Curator
+    from term2id.core.curation.decision_log import Action, Curator
+    from term2id.core.curation.session import CurationSession
     session = CurationSession.open(sys.argv[1])
     curator = Curator("Ada")
     group = 0

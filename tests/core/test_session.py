@@ -20,15 +20,10 @@ from term2id.core.candidates import (
     Query,
     Verdict,
 )
-from term2id.core.curation.session import (
-    SCHEMA_VERSION,
-    Action,
-    CurationSession,
-    Curator,
-    ReviewRound,
-    SessionError,
-    SessionInput,
-)
+from term2id.core.curation.decision_log import Action, Curator, ReviewRound
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
+from term2id.core.curation.session_schema import SCHEMA_VERSION, SessionError
 from term2id.core.errors import SchemaVersionError
 
 CURATOR = Curator("Ada Curator", "0000-0002-1825-0097")
@@ -314,7 +309,8 @@ def test_reverify_flags_ids_obsolete_in_a_newer_release(tmp_path: Path, catalog)
 _DECIDE_FOREVER = textwrap.dedent(
     """
     import sys
-    from term2id.core.curation.session import Action, CurationSession, Curator
+    from term2id.core.curation.decision_log import Action, Curator
+    from term2id.core.curation.session import CurationSession
     session = CurationSession.open(sys.argv[1])
     curator = Curator("Kill Test")
     n = 0

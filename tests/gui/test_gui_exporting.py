@@ -13,8 +13,10 @@ from term2id.core.candidates import (
     Query,
     Verdict,
 )
+from term2id.core.curation.decision_log import Action, Curator
 from term2id.core.curation.exporting import export_sheet, export_sssom
-from term2id.core.curation.session import Action, CurationSession, Curator, SessionInput
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.ontology.catalog import StoreCatalog
 
 CURATOR = Curator("Ada Curator", "0000-0002-1825-0097")
@@ -95,8 +97,8 @@ def sssom_rows(path: Path) -> list[dict]:
 def test_predicates_several_ids_and_two_curators_in_exports(
     tmp_path: Path, tiny_catalog: StoreCatalog
 ) -> None:
+    from term2id.core.curation.decision_log import ReviewRound
     from term2id.core.curation.review import settle
-    from term2id.core.curation.session import ReviewRound
 
     store = tiny_catalog.open("tiny")
     terms = ["Seizure", "fits and swelling", "Anemia", "Tumour", "Seizures"]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from term2id.core.candidates import Query
-from term2id.core.curation.session import CurationSession, SessionInput
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.mapping.mapper import Mapper, default_sources
 from term2id.core.ontology.catalog import StoreCatalog
 

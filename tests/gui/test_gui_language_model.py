@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QThreadPool
 
-from term2id.core.curation.session import CurationSession, SessionInput
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.ontology.catalog import StoreCatalog
 
 

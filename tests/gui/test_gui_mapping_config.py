@@ -6,8 +6,9 @@ import csv
 from pathlib import Path
 
 from term2id.core.candidates import Query
-from term2id.core.curation.session import CurationSession, SessionInput
-from term2id.core.exports.writers import MAPPED_COLUMNS, mapped_cells
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
+from term2id.core.exports.sheet_writer import MAPPED_COLUMNS, mapped_cells
 from term2id.core.mapping.config import MappingConfig, build_mapper
 from term2id.core.ontology.catalog import StoreCatalog
 

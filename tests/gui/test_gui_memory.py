@@ -7,8 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from term2id.core.curation.decision_log import Action, Curator
 from term2id.core.curation.memory_sync import catch_up
-from term2id.core.curation.session import Action, CurationSession, Curator
+from term2id.core.curation.session import CurationSession
 
 TERMS = ["Swelling", "Anaemia", "Seizure", "Tumour"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from term2id.core.candidates import Candidate, Evidence, Verdict
-from term2id.core.curation.session import RowSummaries
+from term2id.core.curation.row_summaries import RowSummaries
 from term2id.core.ontology.terms import TextMatch
 from term2id.gui.models import (
     ROW_ROLE,

@@ -213,7 +213,7 @@ def test_a_model_that_cannot_load_leaves_mapping_working(
 def test_opening_another_session_mid_mapping_keeps_the_two_apart(
     qtbot, window, tmp_path: Path
 ) -> None:
-    from term2id.core.curation.session import SessionInput
+    from term2id.core.curation.session_input import SessionInput
 
     first, second = tmp_path / "first.t2id", tmp_path / "second.t2id"
     for path, terms in ((first, ["Seizure"] * 400), (second, ["Anaemia", "Oedema"])):

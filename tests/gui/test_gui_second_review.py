@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
 from term2id.core.candidates import MappingPredicate
-from term2id.core.curation.session import ReviewRound
+from term2id.core.curation.decision_log import ReviewRound
 
 TERMS = ["Seizure", "Anaemia", "Oedema", "Intellectual disability", "qwxz nothing like it"]
 NO = Qt.KeyboardModifier.NoModifier

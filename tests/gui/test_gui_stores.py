@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from term2id.core.curation.session import CurationSession, SessionInput
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.gui.open_table_dialog import OpenTableDialog
 from term2id.gui.settings import GuiSettings
 from term2id.gui.settings_dialog import SettingsDialog

@@ -10,7 +10,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from term2id.core.candidates import Query
-from term2id.core.curation.session import Action, CurationSession, SessionInput
+from term2id.core.curation.decision_log import Action
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_input import SessionInput
 from term2id.core.mapping.mapper import Mapper, default_sources
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.terms import TextMatch

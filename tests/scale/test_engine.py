@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from term2id.core.exports.writers import MAPPED_COLUMNS
+from term2id.core.exports.sheet_writer import MAPPED_COLUMNS
 from term2id.core.mapping.config import MappingConfig
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.scale.engine import WORK_FOLDER, ScaleJob, local_cluster, map_on_cluster

@@ -12,6 +12,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from term2id.core.curation.decision_log import (
+        MAPPING,
+        Action,
+        Curator,
+        Decision,
+        NewDecision,
+        ReviewRound,
+        ReviewView,
+        replay_log,
+    )
     from term2id.core.curation.exporting import export_sheet, export_sssom, export_training
     from term2id.core.curation.jobs import (
         create_session,
@@ -34,6 +44,7 @@ if TYPE_CHECKING:
         session_agreement,
         settle,
     )
+    from term2id.core.curation.row_summaries import RowSummaries
     from term2id.core.curation.rules import (
         CHOICE_WARNINGS,
         bulk_accept_decisions,
@@ -48,23 +59,12 @@ if TYPE_CHECKING:
         store_names,
         verify_choice,
     )
-    from term2id.core.curation.session import (
-        MAPPING,
-        SESSION_SUFFIX,
-        Action,
-        CurationSession,
-        Curator,
-        Decision,
-        NewDecision,
-        ReviewRound,
-        ReviewView,
-        RowSummaries,
-        replay_log,
-    )
+    from term2id.core.curation.session import CurationSession
+    from term2id.core.curation.session_schema import SESSION_SUFFIX
     from term2id.core.curation.training_records import TrainingRecord, read_jsonl, write_jsonl
 
 _PUBLIC = {
-    "Action": "session",
+    "Action": "decision_log",
     "Agreement": "review",
     "bulk_accept_decisions": "rules",
     "bulk_accept_rows": "rules",
@@ -74,8 +74,8 @@ _PUBLIC = {
     "CHOICE_WARNINGS": "rules",
     "create_session": "jobs",
     "CurationSession": "session",
-    "Curator": "session",
-    "Decision": "session",
+    "Curator": "decision_log",
+    "Decision": "decision_log",
     "decision_phrase": "rules",
     "decision_text": "review",
     "evidence_shown": "rules",
@@ -86,25 +86,25 @@ _PUBLIC = {
     "has_second_review": "review",
     "import_file": "memory_files",
     "map_rows": "jobs",
-    "MAPPING": "session",
+    "MAPPING": "decision_log",
     "mapping_action": "rules",
     "missing_stores": "rules",
-    "NewDecision": "session",
+    "NewDecision": "decision_log",
     "next_predicate": "rules",
     "prepare_same_term": "rules",
     "prepare_semantic": "jobs",
     "read_jsonl": "training_records",
-    "replay_log": "session",
+    "replay_log": "decision_log",
     "review_rows": "review",
-    "ReviewRound": "session",
-    "ReviewView": "session",
+    "ReviewRound": "decision_log",
+    "ReviewView": "decision_log",
     "RowReview": "review",
-    "RowSummaries": "session",
+    "RowSummaries": "row_summaries",
     "same_outcome": "review",
     "search_terms": "jobs",
     "session_agreement": "review",
     "session_path_for": "jobs",
-    "SESSION_SUFFIX": "session",
+    "SESSION_SUFFIX": "session_schema",
     "settle": "review",
     "starting_predicate": "rules",
     "store_names": "rules",

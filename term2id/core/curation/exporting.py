@@ -21,8 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, MappingStatus, Query
+from term2id.core.curation.decision_log import MAPPING, Action, Decision
 from term2id.core.curation.review import RowReview, review_rows
-from term2id.core.curation.session import MAPPING, Action, CurationSession, Decision
+from term2id.core.curation.session import CurationSession
 from term2id.core.mapping.lexical_index import index_of
 from term2id.core.mapping.verification import recheck_result
 from term2id.core.ontology.store import OntologyStore
@@ -90,7 +91,8 @@ def export_sheet(
     session holds, and an id chosen by hand is exported as unchecked. `only_reviewed` writes only
     rows both curators decided alike or that were settled.
     """
-    from term2id.core.exports.writers import MappedSheetWriter, curated_predicate
+    from term2id.core.exports.sheet_writer import MappedSheetWriter
+    from term2id.core.exports.sssom_writer import curated_predicate
 
     decided = session.current_decisions()
     comments = session.current_comments()
@@ -136,7 +138,7 @@ def export_sssom(
 ) -> int:
     """An SSSOM TSV: curated rows with their curators as author (and reviewer, after a second
     review), one mapping per id; undecided rows with the machine's best candidate."""
-    from term2id.core.exports.writers import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
+    from term2id.core.exports.sssom_writer import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
 
     decided = session.current_decisions()
     comments = session.current_comments()

@@ -13,19 +13,17 @@ from datetime import datetime
 from pathlib import Path
 
 from term2id.core.candidates import MappingResult, Query
-from term2id.core.curation.session import (
-    SESSION_SUFFIX,
-    CurationSession,
-    SessionInput,
-    result_records,
-)
+from term2id.core.curation.session import CurationSession
+from term2id.core.curation.session_codec import result_records
+from term2id.core.curation.session_input import SessionInput
+from term2id.core.curation.session_schema import SESSION_SUFFIX
 from term2id.core.errors import StoreError
 from term2id.core.files import file_sha256
+from term2id.core.mapping.config import LLM
 from term2id.core.ontology.terms import TextMatch
 from term2id.core.progress import Progress
 
 BATCH_ROWS = 200
-LLM = "llm"  # the local model source's name
 BATCH_SECONDS = 0.1
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from term2id.core.candidates import PREDICATE_SKOS, MappingPredicate
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import InputFileError
-from term2id.core.exports.writers import (
+from term2id.core.exports.sssom_writer import (
     MANUAL,
     SSSOMMapping,
     SSSOMSetMetadata,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from term2id.core.curation.session import Action, CurationSession, Decision
+from term2id.core.curation.decision_log import Action, Decision
+from term2id.core.curation.session import CurationSession
 from term2id.core.mapping.memory import MappingMemory, MemoryAction, MemoryEntry, store_spec
 
 log = logging.getLogger(__name__)

@@ -27,16 +27,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from term2id.core.candidates import MappingPredicate
-from term2id.core.curation.session import (
+from term2id.core.curation.decision_log import (
     MAPPING,
     Action,
-    CurationSession,
     Curator,
     Decision,
     NewDecision,
     ReviewRound,
     replay_rounds,
 )
+from term2id.core.curation.session import CurationSession
 
 
 class AgreementCategory(StrEnum):

@@ -14,14 +14,9 @@ from term2id.core.candidates import (
     Query,
     Verdict,
 )
-from term2id.core.curation.session import (
-    Action,
-    CurationSession,
-    Decision,
-    NewDecision,
-    ReviewRound,
-    RowSummaries,
-)
+from term2id.core.curation.decision_log import Action, Decision, NewDecision, ReviewRound
+from term2id.core.curation.row_summaries import RowSummaries
+from term2id.core.curation.session import CurationSession
 
 if TYPE_CHECKING:
     from term2id.core.mapping.verification import Verification

@@ -14,28 +14,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from term2id.core.exports.mapped_table import map_table
     from term2id.core.exports.release_diff import diff_stores
-    from term2id.core.exports.writers import (
+    from term2id.core.exports.sheet_writer import (
         MAPPED_COLUMNS,
-        SSSOMMapping,
-        SSSOMSetMetadata,
-        SSSOMWriter,
         check_output_path,
         mapped_cells,
         neutralise,
+    )
+    from term2id.core.exports.sssom_writer import (
+        SSSOMMapping,
+        SSSOMSetMetadata,
+        SSSOMWriter,
         sssom_mapping_for,
     )
 
 _PUBLIC = {
-    "check_output_path": "writers",
+    "check_output_path": "sheet_writer",
     "diff_stores": "release_diff",
     "map_table": "mapped_table",
-    "mapped_cells": "writers",
-    "MAPPED_COLUMNS": "writers",
-    "neutralise": "writers",
-    "sssom_mapping_for": "writers",
-    "SSSOMMapping": "writers",
-    "SSSOMSetMetadata": "writers",
-    "SSSOMWriter": "writers",
+    "mapped_cells": "sheet_writer",
+    "MAPPED_COLUMNS": "sheet_writer",
+    "neutralise": "sheet_writer",
+    "sssom_mapping_for": "sssom_writer",
+    "SSSOMMapping": "sssom_writer",
+    "SSSOMSetMetadata": "sssom_writer",
+    "SSSOMWriter": "sssom_writer",
 }
 __all__ = [
     "MAPPED_COLUMNS",

@@ -13,16 +13,14 @@ from pathlib import Path
 
 from term2id.core.candidates import Query
 from term2id.core.errors import InputFileError, Term2IdError
-from term2id.core.exports.writers import (
+from term2id.core.exports.sheet_writer import (
     XLSX_MAX_CELL_CHARS,
     MappedSheetWriter,
-    SSSOMSetMetadata,
-    SSSOMWriter,
     check_output_path,
     delimiter_for,
     encoding_for,
-    sssom_mapping_for,
 )
+from term2id.core.exports.sssom_writer import SSSOMSetMetadata, SSSOMWriter, sssom_mapping_for
 from term2id.core.mapping.batch import map_rows, prepare_targets
 from term2id.core.mapping.mapper import Mapper
 from term2id.core.ontology.store import releases_of

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from term2id.core.exports.writers import atomic_output, neutralise
+from term2id.core.exports.sheet_writer import atomic_output, neutralise
 from term2id.core.ontology.store import OntologyStore
 
 

@@ -12,7 +12,6 @@ Readers open one connection per thread.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sqlite3
 import threading
@@ -25,6 +24,7 @@ from term2id.core.curie import canonical_curie
 from term2id.core.errors import SchemaVersionError, StoreError
 from term2id.core.files import atomic_path
 from term2id.core.normalize import normalize
+from term2id.core.ontology.caches import StoreCaches
 from term2id.core.ontology.terms import (
     ParsedOntology,
     StoreInfo,
@@ -35,8 +35,6 @@ from term2id.core.ontology.terms import (
     name_order,
 )
 from term2id.core.progress import Progress
-
-log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -200,8 +198,10 @@ def _write_store(
         conn.close()
 
 
-class OntologyStore:
-    """Read access to one store file. Safe to share between threads (one connection each)."""
+class OntologyStore(StoreCaches):
+    """Read access to one store file. Safe to share between threads (one connection each).
+
+    The file also keeps caches of what is costly to compute again (StoreCaches' methods)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -427,129 +427,6 @@ class OntologyStore:
             matches.append(_match_from_row(r[1:9], score))
         matches.sort(key=lambda m: (-round(m.score, 3), m.kind != "label", -(m.popularity or 0)))
         return _best_per_term(matches)[:limit]
-
-    # -- model answer cache -------------------------------------------------------------------
-    # What a language model answered, per (model sha256, adapter sha256, prompt template, term),
-    # so that mapping the same terms again with the same model costs nothing. The table is
-    # created on first use; a store file that cannot be written simply caches nothing.
-
-    _MODEL_ANSWERS_DDL = (
-        "CREATE TABLE IF NOT EXISTS model_answers (model TEXT NOT NULL, adapter TEXT NOT NULL, "
-        "template TEXT NOT NULL, term TEXT NOT NULL, answer TEXT NOT NULL, created TEXT NOT NULL, "
-        "PRIMARY KEY (model, adapter, template, term)) WITHOUT ROWID"
-    )
-
-    def cached_model_answer(self, model: str, adapter: str, template: str, term: str) -> str | None:
-        try:
-            row = (
-                self._conn()
-                .execute(
-                    "SELECT answer FROM model_answers "
-                    "WHERE model = ? AND adapter = ? AND template = ? AND term = ?",
-                    (model, adapter, template, term),
-                )
-                .fetchone()
-            )
-        except sqlite3.OperationalError:  # no such table yet
-            return None
-        return row[0] if row else None
-
-    def cache_model_answer(
-        self, model: str, adapter: str, template: str, term: str, answer: str
-    ) -> None:
-        conn = self._conn()
-        try:
-            with conn:
-                conn.execute(self._MODEL_ANSWERS_DDL)
-                conn.execute(
-                    "INSERT OR REPLACE INTO model_answers VALUES (?, ?, ?, ?, ?, ?)",
-                    (model, adapter, template, term, answer,
-                     datetime.now(UTC).isoformat(timespec="seconds")),
-                )  # fmt: skip
-        except sqlite3.OperationalError as exc:  # read-only file or disk full: work uncached
-            log.warning("%s: cannot cache model answers (%s)", self.path, exc)
-
-    # -- end of model answer cache ------------------------------------------------------------
-
-    # -- embedding cache ----------------------------------------------------------------------
-    # Sentence vectors of the store's names, per embedding model and release, so that they are
-    # computed once: (model, release, text) -> vector bytes (the semantic source decides the
-    # encoding). The table is created on first use; a store file that cannot be written simply
-    # caches nothing.
-
-    _EMBEDDINGS_DDL = (
-        "CREATE TABLE IF NOT EXISTS embedding_cache (model TEXT NOT NULL, release TEXT NOT NULL, "
-        "text TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, release, text)) WITHOUT ROWID"
-    )
-
-    def cached_embeddings(self, model: str) -> dict[str, bytes]:
-        """text -> vector bytes cached for `model` and this store's release."""
-        try:
-            rows = (
-                self._conn()
-                .execute(
-                    "SELECT text, vector FROM embedding_cache WHERE model = ? AND release = ?",
-                    (model, self.release),
-                )
-                .fetchall()
-            )
-        except sqlite3.OperationalError:  # no such table yet
-            return {}
-        return dict(rows)
-
-    def cache_embeddings(self, model: str, vectors: Iterable[tuple[str, bytes]]) -> int:
-        """Keep `vectors` (text, bytes) for `model` and this release; returns how many were kept."""
-        rows = [(model, self.release, text, vector) for text, vector in vectors]
-        conn = self._conn()
-        try:
-            with conn:
-                conn.execute(self._EMBEDDINGS_DDL)
-                conn.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?, ?, ?, ?)", rows)
-        except sqlite3.OperationalError as exc:  # read-only file or disk full: work uncached
-            log.warning("%s: cannot cache embeddings (%s)", self.path, exc)
-            return 0
-        return len(rows)
-
-    def copy_embeddings_from(self, other: OntologyStore) -> int:
-        """Copy `other`'s cached vectors of the names this store also has (any model).
-
-        A store derived from another (a copy with synonyms held out) then needs no re-embedding.
-        """
-        names = {row[0] for row in self._conn().execute("SELECT DISTINCT text FROM lexicon")}
-        try:
-            rows = (
-                other._conn()
-                .execute(
-                    "SELECT model, text, vector FROM embedding_cache WHERE release = ?",
-                    (other.release,),
-                )
-                .fetchall()
-            )
-        except sqlite3.OperationalError:
-            return 0
-        copied = 0
-        by_model: dict[str, list[tuple[str, bytes]]] = {}
-        for model, text, vector in rows:
-            if text in names:
-                by_model.setdefault(model, []).append((text, vector))
-        for model, vectors in by_model.items():
-            copied += self.cache_embeddings(model, vectors)
-        return copied
-
-    def clear_embeddings(self, model: str | None = None) -> int:
-        """Forget the cached vectors of `model` (default: of every model); returns how many."""
-        conn = self._conn()
-        try:
-            with conn:
-                if model is not None:
-                    return conn.execute(
-                        "DELETE FROM embedding_cache WHERE model = ?", (model,)
-                    ).rowcount
-                return conn.execute("DELETE FROM embedding_cache").rowcount
-        except sqlite3.OperationalError:
-            return 0
-
-    # -- end of embedding cache ---------------------------------------------------------------
 
     # -- statistics ---------------------------------------------------------------------------
 
