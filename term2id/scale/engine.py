@@ -48,6 +48,7 @@ from term2id.core.exports import (
     neutralise,
     sssom_mapping_for,
 )
+from term2id.core.files import atomic_path
 from term2id.core.mapping import MappingConfig, holds_id
 from term2id.core.progress import Progress
 from term2id.core.tables import cell_text
@@ -266,16 +267,6 @@ def _worker_state(name: str) -> MappingWorker:
     return get_worker().plugins[name]
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """`write(temp)` into a file beside `path`, then renamed onto it: never half a file."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 def _map_chunk(
     plugin: str, terms: pd.DataFrame, chunk: int, folder: str, ontology: str, top_k: int,
     version: str | None,
@@ -308,9 +299,8 @@ def _map_chunk(
     frame.insert(0, "key_context", terms["key_context"].to_numpy())
     frame.insert(0, "text", terms["text"].to_numpy())
     frame.insert(0, "term", terms["term"].to_numpy())
-    _write_atomically(
-        Path(folder) / _chunk_name(chunk), lambda p: frame.to_parquet(p, index=False)
-    )
+    with atomic_path(Path(folder) / _chunk_name(chunk)) as temp:
+        frame.to_parquet(temp, index=False)
     return chunk, len(frame), answers
 
 
@@ -337,16 +327,16 @@ def _write_partition(
     for name in MAPPED_COLUMNS:
         out[name] = joined[name].to_numpy()
     path = Path(output) / _part_name(index, output_format)
-    if output_format == "parquet":
-        _write_atomically(path, lambda p: out.to_parquet(p, index=False))
-    else:
-        _write_atomically(path, lambda p: _write_csv(out, p))
+    with atomic_path(path) as temp:
+        if output_format == "parquet":
+            out.to_parquet(temp, index=False)
+        else:
+            _write_csv(out, temp)
     counts = Counter(out["status"].tolist())
     Path(work, "parts").mkdir(exist_ok=True)
     done = {"rows": len(out), "status_counts": dict(counts)}
-    _write_atomically(
-        Path(work) / "parts" / f"{index:05d}.json", lambda p: p.write_text(json.dumps(done))
-    )
+    with atomic_path(Path(work) / "parts" / f"{index:05d}.json") as temp:
+        temp.write_text(json.dumps(done))
     return index, len(out), dict(counts)
 
 
@@ -415,7 +405,8 @@ def _check_output(job: ScaleJob, files: Sequence[Path], fingerprint: dict[str, A
             )
         return work
     work.mkdir(parents=True, exist_ok=True)
-    _write_atomically(manifest, lambda p: p.write_text(json.dumps(fingerprint), encoding="utf-8"))
+    with atomic_path(manifest) as temp:
+        temp.write_text(json.dumps(fingerprint), encoding="utf-8")
     return work
 
 
@@ -506,7 +497,7 @@ def map_on_cluster(
     list(prepared.mapper.map_many([Query("term2id", job.ontology)]))  # model loads and exports
     chunks_dir = work / "terms"
     chunks_dir.mkdir(exist_ok=True)
-    for leftover in [*chunks_dir.glob(".*.part"), *job.output.glob(".*.part")]:
+    for leftover in [*chunks_dir.glob(".*.tmp"), *job.output.glob(".*.tmp")]:
         leftover.unlink(missing_ok=True)  # a file half-written when an earlier run was killed
     parts = frame.to_delayed()
 
@@ -529,8 +520,10 @@ def map_on_cluster(
         distinct = pd.concat([d for d, _ in found], ignore_index=True)
         distinct = distinct.drop_duplicates(KEY, keep="first").reset_index(drop=True)
         distinct.insert(0, "term", range(len(distinct)))
-        _write_atomically(distinct_path, lambda p: distinct.to_parquet(p, index=False))
-        _write_atomically(counts_path, lambda p: p.write_text(json.dumps(row_counts)))
+        with atomic_path(distinct_path) as temp:
+            distinct.to_parquet(temp, index=False)
+        with atomic_path(counts_path) as temp:
+            temp.write_text(json.dumps(row_counts))
     total_rows = int(sum(row_counts))
     rate = _Rate(progress, len(distinct), total_rows)
 
