@@ -17,7 +17,7 @@ from term2id.cli.common import (
     out,
     progress_bar,
 )
-from term2id.cli.mapper import make_mapper, mapping_config, prepare
+from term2id.cli.mapper import make_mapper, mapping_config
 from term2id.cli.options import (
     AdapterOption,
     ApiKeyOption,
@@ -29,11 +29,13 @@ from term2id.cli.options import (
     ThresholdOption,
     TunedEmbeddingsOption,
 )
-from term2id.core.errors import Term2IdError
 
 
-def _uses_semantic(sources: list) -> bool:
-    return any(source.name == "semantic" for source in sources)
+def _tune(store, progress) -> int:  # noqa: ANN001 - an OntologyStore and a Progress
+    """Tune the sentence model on a held-out copy of a store, as `train embeddings` does."""
+    from term2id.training.embeddings import tune_embeddings
+
+    return tune_embeddings(store, progress=progress).pairs
 
 
 def eval_command(
@@ -79,25 +81,16 @@ def eval_command(
 ) -> None:
     """Measure how well the mapper finds known answers: top-1, top-5, MRR, coverage, precision at the threshold, speed."""
     import json
-    import tempfile
 
-    from term2id.core.evaluation import evaluate, read_gold
-    from term2id.core.evaluation import hold_out_synonyms as make_hold_out
-    from term2id.core.mapping import Mapper
+    from term2id.core.evaluation import EvaluationRequest
 
     data_dir_option(data_dir)
-    if (gold is None) == (hold_out_synonyms is None):
-        raise Term2IdError("give either a GOLD file or --hold-out-synonyms N (not both)")
-    if hold_out_synonyms is not None and model is not None:
-        from term2id.core.evaluation import held_out_synonyms_seen
-        from term2id.core.llm import read_manifest
-
-        trained = adapter or model  # what the adapter learned is what it adds to the model
-        message, refuse = held_out_synonyms_seen(trained, read_manifest(trained), ontology)
-        if refuse:
-            raise Term2IdError(message)
-        err.print(f"[yellow]warning:[/] {message}", highlight=False)
-    # The model tuned on the copy below is the one to measure: --tune-embeddings implies it.
+    request = EvaluationRequest(ontology, gold, hold_out_synonyms, seed, tune_embeddings)
+    # What the adapter learned is what it adds to the model.
+    warning = request.check(adapter or model if model is not None else None)
+    if warning is not None:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    # The model tuned on the held-out copy is the one to measure: --tune-embeddings implies it.
     config = mapping_config(
         sources,
         threshold,
@@ -110,44 +103,10 @@ def eval_command(
         api_key,
     )
     mapper = make_mapper(config)
-    if tune_embeddings and (hold_out_synonyms is None or not _uses_semantic(mapper.sources)):
-        raise Term2IdError(
-            "--tune-embeddings needs --hold-out-synonyms and the semantic source "
-            "(to tune a store itself: term2id train embeddings --ontology NAME)"
-        )
+    request.check_mapper(mapper)
     build_embedded_store_if_needed(ontology.split(","))
-    with tempfile.TemporaryDirectory(prefix="term2id-eval-") as folder:
-        if hold_out_synonyms is not None:
-            if "," in ontology:
-                raise Term2IdError("--hold-out-synonyms works on one store; give one --ontology")
-            if any(hasattr(source, "prepare") for source in mapper.sources):
-                # Embeddings cached in the real store once are copied into every held-out copy.
-                prepare(mapper, ontology)
-            with progress_bar(f"holding out {hold_out_synonyms} synonyms") as progress:
-                eval_catalog, items = make_hold_out(
-                    common.catalog().open(ontology), hold_out_synonyms, seed, folder, progress
-                )
-            what = f"{hold_out_synonyms} held-out synonyms of {ontology} (seed {seed})"
-            if tune_embeddings:
-                from term2id.training.embeddings import tune_embeddings as tune
-
-                with progress_bar("tuning the sentence model without them") as progress:
-                    tuned = tune(eval_catalog.open(ontology), progress=progress)
-                what += f", sentence model tuned on {tuned.pairs:,} pairs of the rest"
-        else:
-            eval_catalog, items = common.catalog(), read_gold(gold)
-            what = str(gold)
-        if not items:
-            raise Term2IdError(f"{gold}: no rows to evaluate")
-        if eval_catalog is not common.catalog():  # the same sources, over the held-out copy
-            mapper = Mapper(
-                eval_catalog, mapper.sources, threshold=mapper.threshold, top_k=mapper.top_k,
-                rerankers=mapper.rerankers,
-            )  # fmt: skip
-        # evaluate() prepares the mapper first (shown on this bar) and reports that time apart.
-        with progress_bar("evaluating") as progress:
-            report = evaluate(mapper, items, ontology, progress)
-        eval_catalog.close()
+    run = request.run(mapper, common.catalog(), step=progress_bar, tune=_tune)
+    report, what = run.report, run.measured
     if json_output:
         out.print_json(json.dumps(report.to_dict()))
         return
