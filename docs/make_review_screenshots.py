@@ -12,14 +12,11 @@ server with ImageMagick's `import` (the window as it is on screen), found by its
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "screenshots"
+from screenshots_common import OUT, open_window, settle, wait_until_mapped
+
 TERMS = [
     "Seizures",
     "Anaemia",
@@ -30,22 +27,6 @@ TERMS = [
     "Short stature",
     "Cleft lip",
 ]
-
-
-def wait(app, condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the window did not get there in time")
-        app.processEvents()
-        time.sleep(0.02)
-
-
-def settle(app, seconds: float = 0.5) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def shoot(app, title: str, name: str) -> None:
@@ -60,30 +41,13 @@ def shoot(app, title: str, name: str) -> None:
 
 
 def main() -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="term2id-shots-"))
-    os.environ["TERM2ID_DATA_DIR"] = str(tmp / "data")
-    from PySide6.QtCore import QSettings, Qt, QThreadPool
-    from PySide6.QtWidgets import QApplication
+    shots = open_window(1440, 700, sources=("exact", "fuzzy"))
+    app, window, settings, tmp = shots.app, shots.window, shots.settings, shots.tmp
+    from PySide6.QtCore import Qt
 
-    app = QApplication(sys.argv[:1])
-    app.setApplicationName("term2id")
     from term2id.core.curation.decision_log import Action
-    from term2id.core.ontology.catalog import StoreCatalog
     from term2id.core.tables import open_table
-    from term2id.gui.app import MainWindow
     from term2id.gui.open_table_dialog import TableChoice
-    from term2id.gui.settings import GuiSettings
-
-    settings = GuiSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
-    settings.curator_name = "Ada Curator"
-    settings.curator_orcid = "0000-0002-1825-0097"
-    settings.sources = ("exact", "fuzzy")
-    catalog = StoreCatalog(tmp / "data")
-    catalog.build_default()
-    window = MainWindow(catalog, settings, QThreadPool())
-    window.resize(1440, 700)
-    window.show()
-    OUT.mkdir(parents=True, exist_ok=True)
 
     sheet = tmp / "clinic.csv"
     with sheet.open("w", newline="", encoding="utf-8") as handle:
@@ -91,8 +55,7 @@ def main() -> int:
         writer.writerow(["patient", "term"])
         writer.writerows([f"P{i:03}", t] for i, t in enumerate(TERMS, 1))
     window.start_from_table(TableChoice(open_table(sheet), sheet, "term", "hp"), tmp / "c.t2id")
-    wait(app, lambda: window.session is not None and not window.mapping
-         and len(window.session.mapped_rows()) == len(window.session))  # fmt: skip
+    wait_until_mapped(app, window)
 
     # The first curator: accepts, says one mapping is only close, maps a row to two ids.
     window.select_row(0)

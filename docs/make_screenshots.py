@@ -8,57 +8,22 @@ makes a few decisions, and saves docs/screenshots/{review,open,settings}.png.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-import time
 from importlib.resources import as_file, files
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "screenshots"
-
-
-def wait(app, condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the window did not get there in time")
-        app.processEvents()
-        time.sleep(0.02)
-
-
-def settle(app, seconds: float = 0.3) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.02)
+from screenshots_common import OUT, open_window, settle, wait_until_mapped
 
 
 def main() -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="term2id-shots-"))
-    os.environ["TERM2ID_DATA_DIR"] = str(tmp / "data")
-    from PySide6.QtCore import QSettings, QThreadPool
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv[:1])
-    app.setApplicationName("term2id")
+    shots = open_window(1440, 820)
+    app, window, catalog, settings, tmp = (
+        shots.app, shots.window, shots.catalog, shots.settings, shots.tmp
+    )  # fmt: skip
     from term2id.core.curation.decision_log import Action
-    from term2id.core.ontology.catalog import StoreCatalog
     from term2id.core.tables import open_table
-    from term2id.gui.app import MainWindow
     from term2id.gui.open_table_dialog import OpenTableDialog, TableChoice
-    from term2id.gui.settings import GuiSettings
     from term2id.gui.settings_dialog import SettingsDialog
-
-    settings = GuiSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
-    settings.curator_name = "Ada Curator"
-    settings.curator_orcid = "0000-0002-1825-0097"
-    catalog = StoreCatalog(tmp / "data")
-    catalog.build_default()
-    window = MainWindow(catalog, settings, QThreadPool())
-    window.resize(1440, 820)
-    window.show()
-    OUT.mkdir(parents=True, exist_ok=True)
 
     with as_file(files("term2id") / "resources" / "example_terms.csv") as example:
         sheet = tmp / "example_terms.csv"
@@ -73,8 +38,7 @@ def main() -> int:
     window.start_from_table(
         TableChoice(table, sheet, "term", "hp", context_column="notes"), tmp / "example.t2id"
     )
-    wait(app, lambda: window.session is not None and not window.mapping
-         and len(window.session.mapped_rows()) == len(window.session))  # fmt: skip
+    wait_until_mapped(app, window)
     window.select_row(0)
     window.decide(Action.ACCEPT)
     window.decide(Action.ACCEPT)

@@ -52,11 +52,12 @@ BROKEN = """
 import sys
 
 from term2id import cli
+from term2id.cli import common
 
 def broken():
     raise RuntimeError("the catalog is\\nbroken")
 
-cli.catalog = broken
+common.catalog = broken
 sys.argv = ["term2id", *sys.argv[1:]]
 cli.main()
 """

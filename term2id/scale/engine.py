@@ -16,6 +16,9 @@ Workers only read the stores: the driver prepares every index, embedding and mod
 fanning out, and answers the local model gives on a worker are handed back to the driver, which
 caches them in the store. Results and partitions are written to the output folder, which every
 worker must see at the same path (shared storage), as it must see the data folder.
+
+This module is the driver; the input is read in `partitions`, mapped by `worker`, and written by
+`output`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import threading
 import time
 import zlib
 from collections import Counter
@@ -34,38 +35,20 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from distributed.diagnostics.plugin import WorkerPlugin
 
 from term2id.core.candidates import Query
 from term2id.core.errors import InputFileError, Term2IdError
-from term2id.core.exports import (
-    MAPPED_COLUMNS,
-    SSSOMMapping,
-    SSSOMSetMetadata,
-    SSSOMWriter,
-    check_output_path,
-    mapped_cells,
-    neutralise,
-    sssom_mapping_for,
-)
-from term2id.core.mapping import MappingConfig, holds_id
+from term2id.core.exports import MAPPED_COLUMNS, check_output_path
+from term2id.core.files import PART_SUFFIX, atomic_path
+from term2id.core.mapping import MappingConfig
 from term2id.core.progress import Progress
-from term2id.core.tables import cell_text
-
-log = logging.getLogger(__name__)
+from term2id.scale.output import write_partition, write_sssom
+from term2id.scale.partitions import BLOCKSIZE, KEY, distinct_of, input_files, read_frame
+from term2id.scale.worker import MappingWorker, chunk_name, map_chunk, read_terms
 
 WORK_FOLDER = ".term2id-work"
-TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}
-PARQUET_SUFFIXES = (".parquet", ".pq")
 OUTPUT_FORMATS = ("parquet", "csv")
 CHUNK_TERMS = 250  # distinct terms per mapping task: small, so a kill loses little work
-BLOCKSIZE = "16MB"  # bytes of CSV per partition (about 300,000 rows of short terms)
-# Columns of a chunk of mapped terms (and of terms.parquet).
-KEY = ["text", "key_context"]
-SSSOM_FIELDS = (
-    "subject_id", "subject_label", "predicate_id", "object_id", "object_label",
-    "mapping_justification", "sssom_confidence", "comment",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,254 +98,6 @@ def _peak_kib() -> int:
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
-
-
-# -- input -------------------------------------------------------------------------------------
-
-
-def input_files(path: Path) -> list[Path]:
-    """The files a run reads: `path` itself, or the CSV/TSV/Parquet files in the folder `path`."""
-    known = (*TEXT_SUFFIXES, *PARQUET_SUFFIXES)
-    if path.is_dir():
-        files = sorted(
-            p for p in path.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known
-        )  # fmt: skip
-        if not files:
-            raise InputFileError(path, f"holds no {', '.join(known)} file")
-    elif path.is_file():
-        if path.suffix.lower() not in known:
-            raise InputFileError(
-                path, f"the engine reads {', '.join(known)} files (or a folder of them)"
-            )
-        files = [path]
-    else:
-        raise InputFileError(path, "no such file or folder")
-    kinds = {p.suffix.lower() in PARQUET_SUFFIXES for p in files}
-    if len(kinds) > 1:
-        raise InputFileError(path, "mixes Parquet and text files; give one kind")
-    return files
-
-
-def read_frame(files: Sequence[Path], blocksize: str = BLOCKSIZE):  # noqa: ANN201 - a dask DataFrame
-    """The input as a Dask DataFrame of text cells (Parquet columns keep their types)."""
-    import dask.dataframe as dd
-
-    if files[0].suffix.lower() in PARQUET_SUFFIXES:
-        return dd.read_parquet([str(p) for p in files])
-    separators = {TEXT_SUFFIXES[p.suffix.lower()] for p in files}
-    if len(separators) > 1:
-        raise InputFileError(files[0].parent, "mixes CSV and TSV files; give one kind")
-    try:
-        return dd.read_csv(
-            [str(p) for p in files], sep=separators.pop(), dtype=str, keep_default_na=False,
-            na_filter=False, skip_blank_lines=False, blocksize=blocksize, encoding="utf-8",
-        )  # fmt: skip
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(files[0], f"cannot be read as a table ({exc})") from None
-
-
-def _text_column(part: pd.DataFrame, column: str | None) -> pd.Series:
-    if column is None:
-        return pd.Series([""] * len(part), index=part.index, dtype=object)
-    values = part[column]
-    if pd.api.types.is_string_dtype(values.dtype):
-        return values.fillna("").astype(str)
-    return pd.Series([cell_text(v) for v in values.tolist()], index=part.index, dtype=object)
-
-
-def _keys(part: pd.DataFrame, column: str, context_column: str | None) -> pd.DataFrame:
-    """Each row's term, its context (stripped, "" for none) and the context part of its key."""
-    text = _text_column(part, column)
-    context = _text_column(part, context_column).str.strip()
-    ids = {t: holds_id(t) for t in text.unique()}
-    key_context = context.where(text.map(ids).astype(bool), "")
-    return pd.DataFrame(
-        {"text": text.to_numpy(), "context": context.to_numpy(), "key_context": key_context.to_numpy()}
-    )
-
-
-def _distinct_of(part: pd.DataFrame, column: str, context_column: str | None) -> tuple[pd.DataFrame, int]:
-    """(the partition's distinct keys in order of first appearance, its row count)."""
-    keys = _keys(part, column, context_column)
-    return keys.drop_duplicates(KEY, keep="first").reset_index(drop=True), len(part)
-
-
-# -- workers -----------------------------------------------------------------------------------
-
-
-class MappingWorker(WorkerPlugin):
-    """Per-worker state: one Mapper, built once when the worker joins, reused by every task.
-
-    The stores are opened from `data_dir` (a path every worker sees); nothing is written to them
-    here: answers of the local model are kept and handed back to the driver with each chunk.
-    """
-
-    def __init__(
-        self, name: str, config: MappingConfig, data_dir: str, ontology: str,
-        servers: tuple[str, ...], threads: int | None,
-    ) -> None:  # fmt: skip
-        self.name = name
-        self.config = config
-        self.data_dir = data_dir
-        self.ontology = ontology
-        self.servers = servers
-        self.threads = threads
-        self.mapper: Any = None
-        self.lock: Any = None
-        self._answers: list[tuple[str, str, str, str, str, str]] = []
-        self._results: tuple[str, pd.DataFrame] | None = None
-
-    def setup(self, worker: Any) -> None:
-        from term2id.core.mapping import build_mapper, prepare_targets
-        from term2id.core.ontology import StoreCatalog
-
-        self.lock = threading.Lock()  # one mapping at a time per worker: the Mapper is shared
-        if self.threads:
-            os.environ["OMP_NUM_THREADS"] = str(self.threads)
-        catalog = StoreCatalog(self.data_dir)
-        mapper = build_mapper(self.config, catalog, warn=log.warning)
-        if self.servers:
-            from term2id.scale.servers import ServerPool
-
-            start = zlib.crc32(str(worker.address).encode())
-            for source in [*mapper.sources, *mapper.rerankers]:
-                if source.name == "llm":
-                    source.backend = ServerPool(
-                        self.servers, api_key=self.config.api_key, start=start
-                    )
-        for store in mapper.stores_for(self.ontology):
-            store.cache_model_answer = self._keeper(store.name)  # answers go to the driver
-        self.mapper = prepare_targets(mapper, [self.ontology]).mapper
-
-    def _keeper(self, store_name: str) -> Callable[..., None]:
-        def keep(model: str, adapter: str, template: str, term: str, answer: str) -> None:
-            self._answers.append((store_name, model, adapter, template, term, answer))
-
-        return keep
-
-    def take_answers(self) -> list[tuple[str, str, str, str, str, str]]:
-        answers, self._answers = self._answers, []
-        return answers
-
-    def results(self, folder: str) -> pd.DataFrame:
-        """Every mapped term of the run (its chunk files), read once per worker."""
-        if self._results is None or self._results[0] != folder:
-            self._results = (folder, read_terms(Path(folder)))
-        return self._results[1]
-
-
-def read_terms(folder: Path) -> pd.DataFrame:
-    """The mapped distinct terms of a run, in order of first appearance."""
-    pieces = [pd.read_parquet(p) for p in sorted(folder.glob("chunk-*.parquet"))]
-    if not pieces:
-        return pd.DataFrame(columns=["term", *KEY, *MAPPED_COLUMNS, *SSSOM_FIELDS])
-    return pd.concat(pieces, ignore_index=True).sort_values("term", ignore_index=True)
-
-
-def _worker_state(name: str) -> MappingWorker:
-    from distributed import get_worker
-
-    return get_worker().plugins[name]
-
-
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """`write(temp)` into a file beside `path`, then renamed onto it: never half a file."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _map_chunk(
-    plugin: str, terms: pd.DataFrame, chunk: int, folder: str, ontology: str, top_k: int,
-    version: str | None,
-) -> tuple[int, int, list[tuple[str, str, str, str, str, str]]]:  # fmt: skip
-    """Map one chunk of distinct terms on a worker; write its results file; hand back answers."""
-    state = _worker_state(plugin)
-    queries = [
-        Query(text, ontology, context or None)
-        for text, context in zip(terms["text"], terms["context"], strict=True)
-    ]
-    rows: list[dict[str, Any]] = []
-    with state.lock:
-        for result in state.mapper.map_many(queries):
-            mapped_id, label, confidence, status, alternatives = mapped_cells(result, top_k)
-            mapping = sssom_mapping_for(result, version)
-            row = {
-                "mapped_id": mapped_id, "mapped_label": label,
-                "confidence": float("nan") if confidence is None else confidence,
-                "status": status, "alternatives": alternatives,
-                "sssom_confidence": float("nan"),
-            }  # fmt: skip
-            if mapping is not None:
-                row |= {f: getattr(mapping, f) for f in SSSOM_FIELDS if f != "sssom_confidence"}
-                row["sssom_confidence"] = (
-                    float("nan") if mapping.confidence is None else mapping.confidence
-                )
-            rows.append(row)
-        answers = state.take_answers()
-    frame = pd.DataFrame(rows, columns=[*MAPPED_COLUMNS, *SSSOM_FIELDS])
-    frame.insert(0, "key_context", terms["key_context"].to_numpy())
-    frame.insert(0, "text", terms["text"].to_numpy())
-    frame.insert(0, "term", terms["term"].to_numpy())
-    _write_atomically(
-        Path(folder) / _chunk_name(chunk), lambda p: frame.to_parquet(p, index=False)
-    )
-    return chunk, len(frame), answers
-
-
-def _chunk_name(chunk: int) -> str:
-    return f"chunk-{chunk:06d}.parquet"
-
-
-def _part_name(index: int, output_format: str) -> str:
-    return f"part-{index:05d}.{output_format}"
-
-
-def _write_partition(
-    plugin: str, part: pd.DataFrame, index: int, output: str, work: str, column: str,
-    context_column: str | None, output_format: str,
-) -> tuple[int, int, dict[str, int]]:  # fmt: skip
-    """Join one input partition to the mapped terms and write it, in its rows' order."""
-    state = _worker_state(plugin)
-    results = state.results(str(Path(work) / "terms"))
-    keys = _keys(part, column, context_column)[KEY]
-    joined = keys.merge(results, how="left", on=KEY, validate="many_to_one")
-    if joined["status"].isna().any():
-        raise Term2IdError(f"partition {index}: rows without a mapped term (the run is corrupt)")
-    out = part.reset_index(drop=True).copy()
-    for name in MAPPED_COLUMNS:
-        out[name] = joined[name].to_numpy()
-    path = Path(output) / _part_name(index, output_format)
-    if output_format == "parquet":
-        _write_atomically(path, lambda p: out.to_parquet(p, index=False))
-    else:
-        _write_atomically(path, lambda p: _write_csv(out, p))
-    counts = Counter(out["status"].tolist())
-    Path(work, "parts").mkdir(exist_ok=True)
-    done = {"rows": len(out), "status_counts": dict(counts)}
-    _write_atomically(
-        Path(work) / "parts" / f"{index:05d}.json", lambda p: p.write_text(json.dumps(done))
-    )
-    return index, len(out), dict(counts)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """As plain `map` writes a CSV: cells as a curator reads them, safe to open in a spreadsheet."""
-    import csv
-
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(list(frame.columns))
-        confidence = frame.columns.get_loc("confidence")
-        for values in frame.itertuples(index=False, name=None):
-            cells = list(values)
-            if cells[confidence] != cells[confidence]:  # NaN: no candidate
-                cells[confidence] = None
-            writer.writerow([neutralise(cell_text(v)) for v in cells])
 
 
 # -- the driver --------------------------------------------------------------------------------
@@ -415,7 +150,8 @@ def _check_output(job: ScaleJob, files: Sequence[Path], fingerprint: dict[str, A
             )
         return work
     work.mkdir(parents=True, exist_ok=True)
-    _write_atomically(manifest, lambda p: p.write_text(json.dumps(fingerprint), encoding="utf-8"))
+    with atomic_path(manifest) as temp:
+        temp.write_text(json.dumps(fingerprint), encoding="utf-8")
     return work
 
 
@@ -506,7 +242,7 @@ def map_on_cluster(
     list(prepared.mapper.map_many([Query("term2id", job.ontology)]))  # model loads and exports
     chunks_dir = work / "terms"
     chunks_dir.mkdir(exist_ok=True)
-    for leftover in [*chunks_dir.glob(".*.part"), *job.output.glob(".*.part")]:
+    for leftover in [*chunks_dir.glob(f".*{PART_SUFFIX}"), *job.output.glob(f".*{PART_SUFFIX}")]:
         leftover.unlink(missing_ok=True)  # a file half-written when an earlier run was killed
     parts = frame.to_delayed()
 
@@ -521,16 +257,16 @@ def map_on_cluster(
     else:
         if progress is not None:
             progress.update(0, len(parts), "finding the distinct terms")
-        tasks = [
-            dask.delayed(_distinct_of)(part, job.column, job.context_column) for part in parts
-        ]
+        tasks = [dask.delayed(distinct_of)(part, job.column, job.context_column) for part in parts]
         found = client.gather(client.compute(tasks))
         row_counts = [n for _, n in found]
         distinct = pd.concat([d for d, _ in found], ignore_index=True)
         distinct = distinct.drop_duplicates(KEY, keep="first").reset_index(drop=True)
         distinct.insert(0, "term", range(len(distinct)))
-        _write_atomically(distinct_path, lambda p: distinct.to_parquet(p, index=False))
-        _write_atomically(counts_path, lambda p: p.write_text(json.dumps(row_counts)))
+        with atomic_path(distinct_path) as temp:
+            distinct.to_parquet(temp, index=False)
+        with atomic_path(counts_path) as temp:
+            temp.write_text(json.dumps(row_counts))
     total_rows = int(sum(row_counts))
     rate = _Rate(progress, len(distinct), total_rows)
 
@@ -549,7 +285,7 @@ def map_on_cluster(
     except Exception as exc:  # noqa: BLE001 - a worker could not build its mapper: say why
         raise Term2IdError(f"the workers cannot prepare the mapping: {exc}") from exc
     chunk_count = -(-len(distinct) // job.chunk_terms)
-    todo = [i for i in range(chunk_count) if not (chunks_dir / _chunk_name(i)).is_file()]
+    todo = [i for i in range(chunk_count) if not (chunks_dir / chunk_name(i)).is_file()]
     done_terms = len(distinct) - sum(
         len(distinct.iloc[i * job.chunk_terms : (i + 1) * job.chunk_terms]) for i in todo
     )
@@ -557,7 +293,7 @@ def map_on_cluster(
     rate.terms_done(done_terms, 0)
     futures = [
         client.submit(
-            _map_chunk, plugin,
+            map_chunk, plugin,
             distinct.iloc[i * job.chunk_terms : (i + 1) * job.chunk_terms].reset_index(drop=True),
             i, str(chunks_dir), job.ontology, job.top_k, version, pure=False,
         )
@@ -580,7 +316,7 @@ def map_on_cluster(
     rows_done = sum(row_counts[i] for i in written)
     rate.rows_done(rows_done)
     tasks = [
-        dask.delayed(_write_partition)(
+        dask.delayed(write_partition)(
             plugin, part, i, str(job.output), str(work), job.column, job.context_column,
             job.output_format,
         )
@@ -607,7 +343,7 @@ def map_on_cluster(
     terms = read_terms(chunks_dir)
     sssom_rows = 0
     if job.sssom is not None:
-        sssom_rows = _write_sssom(job.sssom, terms, version, files)
+        sssom_rows = write_sssom(job.sssom, terms, version, files)
     stripped = terms["text"].str.strip()
     return ScaleSummary(
         rows=total_rows,
@@ -629,33 +365,6 @@ def map_on_cluster(
     )
 
 
-def _write_sssom(path: Path, terms: pd.DataFrame, version: str, files: Sequence[Path]) -> int:
-    seen: set[str] = set()
-    with SSSOMWriter(path, SSSOMSetMetadata(), inputs=files) as writer:
-        for row in terms.itertuples(index=False):
-            text = row.text.strip()
-            if not text or text in seen:
-                continue
-            seen.add(text)
-            if not isinstance(row.subject_id, str):
-                continue  # nothing to map to
-            confidence = row.sssom_confidence
-            writer.add(
-                SSSOMMapping(
-                    subject_id=row.subject_id,
-                    subject_label=row.subject_label,
-                    predicate_id=row.predicate_id,
-                    object_id=row.object_id,
-                    object_label=row.object_label if isinstance(row.object_label, str) else "",
-                    mapping_justification=row.mapping_justification,
-                    confidence=None if confidence != confidence else float(confidence),
-                    object_source_version=version,
-                    comment=row.comment if isinstance(row.comment, str) else None,
-                )
-            )
-    return writer.rows_written
-
-
 def local_cluster(workers: int):  # noqa: ANN201 - a LocalCluster
     """A Dask cluster of `workers` processes on this machine, one task at a time each."""
     from distributed import LocalCluster
@@ -672,8 +381,6 @@ __all__ = [
     "ScaleJob",
     "ScaleSummary",
     "check_input",
-    "MappingWorker",
-    "input_files",
     "local_cluster",
     "map_on_cluster",
 ]

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from term2id.cli_options import DataDirOption
+from term2id.cli.options import DataDirOption
 from term2id.core.errors import Term2IdError
 from term2id.core.ontology import DEFAULT_STORE, StoreCatalog
 from term2id.core.progress import Progress

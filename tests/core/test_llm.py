@@ -343,7 +343,7 @@ def test_llm_source_satisfies_the_candidate_source_protocol(tiny) -> None:
 def _cli(*args: str):
     from typer.testing import CliRunner
 
-    from term2id.cli import app
+    from term2id.cli.app import app
 
     return CliRunner().invoke(app, list(args))
 

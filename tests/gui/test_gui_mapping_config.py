@@ -19,12 +19,12 @@ TERMS = ["Seizures", "Anaemia", "lack of coordination", "not enough red blood ce
 def test_the_window_and_the_cli_give_the_same_candidates_for_the_same_config(
     qtbot, window, run_cli, tiny_catalog: StoreCatalog, tmp_path: Path
 ) -> None:
-    from term2id import cli
+    from term2id.cli.mapper import mapping_config
 
     window.settings.sources = None  # the default sources (GUI tests otherwise name exact,fuzzy)
     window.settings.threshold = 0.8
     # `map` and the window use the mapping memory by default (eval and demo never do).
-    config = cli._mapping_config(None, threshold=0.8, top_k=10, memory=True)
+    config = mapping_config(None, threshold=0.8, top_k=10, memory=True)
     assert window.settings.mapping_config() == config == MappingConfig(threshold=0.8, memory=True)
 
     gui_mapper = window.mapping_controller.mapper()

@@ -17,6 +17,7 @@ import pytest
 from distributed import Client
 
 from term2id.core.exports.sheet_writer import MAPPED_COLUMNS
+from term2id.core.files import PART_SUFFIX
 from term2id.core.mapping.config import MappingConfig
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.scale.engine import WORK_FOLDER, ScaleJob, local_cluster, map_on_cluster
@@ -224,7 +225,7 @@ def test_a_run_killed_halfway_resumes_maps_only_what_is_missing_and_ends_identic
     assert {name: after[name] for name in before} == before
     terms = pd.concat([pd.read_parquet(p) for p in chunks.glob("chunk-*.parquet")])
     assert sorted(terms["term"]) == list(range(len(distinct)))
-    assert not list(output.rglob(".*.part"))
+    assert not list(output.rglob(f".*{PART_SUFFIX}"))
     # The output: identical to an uninterrupted plain map.
     plain = plain_map(tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sources", "exact,fuzzy")
     assert_same_as_plain(plain, engine_rows(output))

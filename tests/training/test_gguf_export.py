@@ -156,7 +156,7 @@ def test_k_quant_falls_back_for_rows_it_cannot_pack(tiny_model, tmp_path: Path) 
 def test_merged_adapter_export_knows_the_new_pairs(tiny_model, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from term2id.cli import app
+    from term2id.cli.app import app
 
     out = tmp_path / "merged.gguf"
     result = CliRunner().invoke(

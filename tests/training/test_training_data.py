@@ -124,7 +124,7 @@ def test_unknown_task_names_the_valid_ones(hpo_store) -> None:
 def test_cli_writes_a_gene_dataset(tiny_catalog, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from term2id.cli import app
+    from term2id.cli.app import app
 
     result = CliRunner().invoke(
         app,

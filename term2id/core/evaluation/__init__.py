@@ -18,14 +18,19 @@ if TYPE_CHECKING:
         hold_out_synonyms,
         read_gold,
     )
+    from term2id.core.evaluation.run import EvaluationRequest, EvaluationRun
 
 _PUBLIC = {
+    "EvaluationRequest": "run",
+    "EvaluationRun": "run",
     "evaluate": "measure",
     "held_out_synonyms_seen": "measure",
     "hold_out_synonyms": "measure",
     "read_gold": "measure",
 }
 __all__ = [
+    "EvaluationRequest",
+    "EvaluationRun",
     "evaluate",
     "held_out_synonyms_seen",
     "hold_out_synonyms",

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from term2id.cli_options import DataDirOption
+from term2id.cli import common
+from term2id.cli.common import data_dir_option, out
+from term2id.cli.options import DataDirOption
 from term2id.core.errors import Term2IdError
 
 session_app = typer.Typer(
     help="Curation sessions (.t2id): agreement of two curators, exports.", no_args_is_help=True
 )
-out = Console(soft_wrap=True)
 
 SessionArgument = Annotated[Path, typer.Argument(help="A session file (.t2id).")]
 
@@ -92,7 +92,6 @@ def export_command(
 ) -> None:
     """Export a session as the window does: the curators' decisions win over the machine's
     ranking, and every id is verified again against the stores installed here."""
-    from term2id.cli import catalog, data_dir_option
     from term2id.core.curation import export_sheet, export_sssom, has_second_review
 
     data_dir_option(data_dir)
@@ -104,8 +103,8 @@ def export_command(
             )
         stores = {}
         for name in session.mapping_provenance():
-            if catalog().exists(name):
-                stores[name] = catalog().open(name)
+            if common.catalog().exists(name):
+                stores[name] = common.catalog().open(name)
         if sssom or output.name.endswith(".sssom.tsv"):
             count = export_sssom(session, output, stores, only_reviewed=only_reviewed)
             what = "mappings"
