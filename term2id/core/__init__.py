@@ -8,5 +8,6 @@ In the order a term passes through (each layer imports only the ones after it):
 - `ontology`: ontology files, the store of one release, the catalog of stores.
 The modules beside them are the basics every layer may use: `candidates` (the words of mapping:
 query, candidate, verdict, result), `curie` (ids), `errors`, `files` (atomic writes, hashes),
-`normalize`, `progress`, `tables` (reading sheets).
+`normalize`, `progress`, `public` (how each layer shows its public names), `tables` (reading
+sheets).
 """

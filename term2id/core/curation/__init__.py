@@ -1,15 +1,14 @@
 """A curator's review: the session file and its decision log, the curation rules, two-curator
 review, the mapping memory kept in step, and exports and training records from decisions.
 
-The names below are its public face (the GUI and the CLI import only these); each is loaded on
-first use, so that importing one does not load the libraries of all (the window must appear
-before the mapper's libraries are loaded).
+Its public names (the GUI and the CLI import only these) load on first use: term2id.core.public.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from term2id.core.public import load_on_first_use
 
 if TYPE_CHECKING:
     from term2id.core.curation.decision_log import (
@@ -162,10 +161,4 @@ __all__ = [
     "write_jsonl",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = load_on_first_use(__name__, _PUBLIC)

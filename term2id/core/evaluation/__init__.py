@@ -1,15 +1,14 @@
 """How well the mapper finds known answers: gold files, held-out synonyms, and the measures a
 curator would use.
 
-The names below are its public face (the GUI and the CLI import only these); each is loaded on
-first use, so that importing one does not load the libraries of all (the window must appear
-before the mapper's libraries are loaded).
+Its public names (the GUI and the CLI import only these) load on first use: term2id.core.public.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from term2id.core.public import load_on_first_use
 
 if TYPE_CHECKING:
     from term2id.core.evaluation.measure import (
@@ -37,10 +36,4 @@ __all__ = [
     "read_gold",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = load_on_first_use(__name__, _PUBLIC)

@@ -1,15 +1,14 @@
 """What mapping produces, written: the mapped sheet, SSSOM tables, `term2id map`'s run over a
 table, and the report of what changed between two releases.
 
-The names below are its public face (the GUI and the CLI import only these); each is loaded on
-first use, so that importing one does not load the libraries of all (the window must appear
-before the mapper's libraries are loaded).
+Its public names (the GUI and the CLI import only these) load on first use: term2id.core.public.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from term2id.core.public import load_on_first_use
 
 if TYPE_CHECKING:
     from term2id.core.exports.mapped_table import map_table
@@ -52,10 +51,4 @@ __all__ = [
     "sssom_mapping_for",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = load_on_first_use(__name__, _PUBLIC)
