@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from term2id import __version__
-from term2id.core.files import atomic_path
+from term2id.core.files import atomic_path, file_sha256
 from term2id.training.errors import (
     ModelDirectoryError,
     TrainingError,
@@ -287,7 +287,7 @@ def write_manifest(export_path: Path, fields: Mapping[str, Any]) -> Path:
     """`<export>.json` beside the export: what went into it, so a curator can tell models apart."""
     manifest = {
         "file": export_path.name,
-        "sha256": sha256_of([export_path]),
+        "sha256": file_sha256(export_path),
         "size_bytes": export_path.stat().st_size,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "term2id_version": __version__,
