@@ -36,6 +36,7 @@ import numpy as np
 from term2id.core.candidates import Query
 from term2id.core.errors import SourceUnavailable
 from term2id.core.evaluation.measure import GoldItem, evaluate, hold_out_synonyms, read_gold
+from term2id.core.mapping.embedding_models import EmbeddingModel
 from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, LexicalIndex, index_of
 from term2id.core.mapping.mapper import Mapper
 from term2id.core.mapping.sources import ExactSource, FuzzySource
@@ -45,7 +46,6 @@ from term2id.core.mapping.sources.semantic import (
     EXPANSION_DISCOUNT,
     EXPANSION_MIN_STRENGTH,
     EXPANSION_PER_WORD,
-    EmbeddingModel,
     SemanticSource,
     _StoreVectors,
     definition_text,

@@ -9,7 +9,7 @@ trees map the same gold sets against the same stores, each in its own process, a
 return are scored here by one function, so the figures compare like with like:
 
 - opposite pairs: every pair of live terms whose labels differ only by an opposing word or
-  affix (verification.opposite_pairs: Macrocephaly / Microcephaly, Left X / Right X); each
+  affix (name_rules.opposite_pairs: Macrocephaly / Microcephaly, Left X / Right X); each
   label is mapped with the other term forced among the candidates, in both directions; counted:
   how often the forced opposite came out verified (HPO, and GO 2019 from ../shared/data);
 - held-out HPO synonyms, seed 2 (seed 1 only with --fit), and the external development sets
@@ -239,7 +239,7 @@ def main() -> None:
           + ", ".join(f"{k} {v}" for k, v in trees.items()))  # fmt: skip
     if not args.skip_pairs:
         from term2id.core.mapping.lexical_index import index_of
-        from term2id.core.mapping.verification import opposite_pairs
+        from term2id.core.mapping.name_rules import opposite_pairs
         from term2id.core.ontology.catalog import StoreCatalog
 
         catalog = StoreCatalog(args.data_dir)

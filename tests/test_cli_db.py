@@ -167,7 +167,7 @@ def test_import_can_prepare_the_semantic_index_at_once(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from term2id.core.mapping.sources.semantic import MODEL_NAME
+    from term2id.core.mapping.embedding_models import MODEL_NAME
     from term2id.core.ontology.catalog import StoreCatalog
 
     data_dir = tmp_path / "data"

@@ -122,12 +122,8 @@ def train_export(
     import json
     import tempfile
 
-    from term2id.training.gguf_export import (
-        export_lora_adapter,
-        export_model,
-        merge_adapter,
-        read_manifest_fields,
-    )
+    from term2id.training.gguf_export import export_lora_adapter, export_model, merge_adapter
+    from term2id.training.model_files import read_manifest_fields
 
     if merge and adapter is None:
         raise Term2IdError("--merge needs --adapter")

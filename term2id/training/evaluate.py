@@ -19,7 +19,7 @@ from typing import Any
 
 from term2id.core.curation import TrainingRecord
 from term2id.core.progress import Progress
-from term2id.training.gguf_export import read_adapter_config, safetensors_files
+from term2id.training.model_files import read_adapter_config, safetensors_files
 from term2id.training.trainer import PromptTokenizer, load_base_model, load_records
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Written with the `gguf` package alone (no llama.cpp checkout needed); quantisation below F16 goes
 through llama.cpp's own quantize function as llama-cpp-python exposes it. Weights are read from
-safetensors only: pickled checkpoints (.bin, .pt) can run code when loaded, so they are refused.
+safetensors only, through `model_files`.
 
 Every file is written to a temporary name beside its destination and renamed at the end, so a
 failed export never leaves a corrupt GGUF where llama.cpp would find it. A manifest (JSON) beside
@@ -11,12 +11,10 @@ each export says what went into it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import os
-import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,24 +24,23 @@ from pathlib import Path
 from typing import Any
 
 from term2id import __version__
-from term2id.core.files import atomic_path
+from term2id.core.files import atomic_path, file_sha256
 from term2id.training.errors import (
     ModelDirectoryError,
     TrainingError,
     UnsupportedArchitectureError,
 )
+from term2id.training.model_files import (
+    iter_safetensors,
+    read_adapter_config,
+    read_model_config,
+    safetensors_files,
+    sha256_of,
+)
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
-PICKLED_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
-# The Trainer's own state beside a checkpoint, which no from_pretrained reads.
-_TRAINER_STATE = re.compile(
-    r"training_args\.bin|(optimizer|scheduler|scaler)\.pt|rng_state(_\d+)?\.pth"
-)
-ADAPTER_WEIGHTS = "adapter_model.safetensors"  # what peft's from_pretrained reads
-MODEL_WEIGHTS = "model.safetensors"  # what transformers' from_pretrained reads ...
-MODEL_WEIGHTS_INDEX = "model.safetensors.index.json"  # ... or, for a sharded model, this
 
 # Output types: the first two are written directly, the others quantised by llama.cpp.
 QUANT_TYPES = ("F32", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0")
@@ -87,22 +84,7 @@ class ExportResult:
     fallback_tensors: tuple[str, ...] = field(default=())  # tensors a K-quant could not pack
 
 
-# -- reading a model folder ------------------------------------------------------------------
-
-
-def read_model_config(model_dir: Path | str) -> dict[str, Any]:
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelDirectoryError(model_dir, "no such model folder")
-    config_path = model_dir / "config.json"
-    if not config_path.is_file():
-        raise ModelDirectoryError(
-            model_dir, "not a Hugging Face model folder (no config.json in it)"
-        )
-    try:
-        return json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelDirectoryError(config_path, f"not valid JSON ({exc})") from exc
+# -- a Llama config --------------------------------------------------------------------------
 
 
 def check_architecture(model_dir: Path | str, config: Mapping[str, Any] | None = None) -> str:
@@ -142,76 +124,6 @@ def llama_hyper_parameters(config: Mapping[str, Any]) -> LlamaHyperParameters:
         bos_token_id=config.get("bos_token_id"),
         eos_token_id=eos,
     )
-
-
-def safetensors_files(model_dir: Path | str, what: str = "model") -> list[Path]:
-    """The safetensors files the loader of `what` reads, which must all be there.
-
-    A peft adapter: adapter_model.safetensors. A model: model.safetensors, or the shards named by
-    model.safetensors.index.json. A pickled weight file anywhere in the folder is refused by
-    name, since a loader might pick it instead (peft reads adapter_model.bin when its
-    safetensors file is missing), and unpickling can run arbitrary code.
-    """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelDirectoryError(model_dir, f"no such {what} folder")
-    pickled = sorted(
-        p.name
-        for p in model_dir.iterdir()
-        if p.suffix in PICKLED_WEIGHT_SUFFIXES and not _TRAINER_STATE.fullmatch(p.name)
-    )
-    if pickled:
-        raise ModelDirectoryError(
-            model_dir,
-            f"the {what} weights are pickled ({', '.join(pickled[:3])}); term2id reads only "
-            "safetensors, because loading a pickle can run arbitrary code. Remove them, or "
-            "convert them with the tool that made them (save_pretrained(..., safe_serialization=True))",
-        )
-    if what == "adapter":
-        files = [model_dir / ADAPTER_WEIGHTS]
-    elif (model_dir / MODEL_WEIGHTS).is_file() or not (model_dir / MODEL_WEIGHTS_INDEX).is_file():
-        files = [model_dir / MODEL_WEIGHTS]
-    else:
-        files = _shards_of(model_dir / MODEL_WEIGHTS_INDEX)
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise ModelDirectoryError(
-            model_dir, f"no {missing[0]} in this folder (the {what} weights, in safetensors)"
-        )
-    return files
-
-
-def _shards_of(index: Path) -> list[Path]:
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        names = sorted(set(weight_map.values()))
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ModelDirectoryError(index, f"not a safetensors index ({exc})") from exc
-    if not names or any(Path(n).name != n or not n.endswith(".safetensors") for n in names):
-        raise ModelDirectoryError(
-            index, "its weight_map must name .safetensors files in this folder"
-        )
-    return [index.parent / n for n in names]
-
-
-def iter_safetensors(files: list[Path]) -> Iterator[tuple[str, Any]]:
-    """(name, float32 numpy array) for each tensor, one at a time (bf16 goes through torch)."""
-    from safetensors import safe_open
-
-    for path in files:
-        with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
-                yield name, handle.get_tensor(name).float().numpy()
-
-
-def sha256_of(paths: list[Path]) -> str:
-    """One hash over several files (in the given order), e.g. a model's weight shards."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- Llama specifics -------------------------------------------------------------------------
@@ -375,7 +287,7 @@ def write_manifest(export_path: Path, fields: Mapping[str, Any]) -> Path:
     """`<export>.json` beside the export: what went into it, so a curator can tell models apart."""
     manifest = {
         "file": export_path.name,
-        "sha256": sha256_of([export_path]),
+        "sha256": file_sha256(export_path),
         "size_bytes": export_path.stat().st_size,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "term2id_version": __version__,
@@ -539,19 +451,6 @@ def quantize_gguf(source: Path, destination: Path, quant: str) -> None:
 # -- LoRA adapters ---------------------------------------------------------------------------
 
 
-def read_adapter_config(adapter_dir: Path | str) -> dict[str, Any]:
-    adapter_dir = Path(adapter_dir)
-    path = adapter_dir / "adapter_config.json"
-    if not adapter_dir.is_dir():
-        raise ModelDirectoryError(adapter_dir, "no such adapter folder")
-    if not path.is_file():
-        raise ModelDirectoryError(adapter_dir, "not a peft adapter (no adapter_config.json)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelDirectoryError(path, f"not valid JSON ({exc})") from exc
-
-
 def export_lora_adapter(
     adapter_dir: Path | str,
     base_model_dir: Path | str,
@@ -654,25 +553,3 @@ def merge_adapter(model_dir: Path | str, adapter_dir: Path | str, out_dir: Path 
         if (model_dir / name).is_file() and not (out_dir / name).is_file():
             shutil.copy2(model_dir / name, out_dir / name)
     return out_dir
-
-
-TRAINING_INFO = "term2id-training.json"
-
-
-def write_training_info(folder: Path | str, fields: Mapping[str, Any]) -> Path:
-    """What a model or adapter folder was trained on; export copies it into the manifest."""
-    path = Path(folder) / TRAINING_INFO
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(dict(fields), indent=2, ensure_ascii=False) + "\n")
-    return path
-
-
-def read_manifest_fields(folder: Path | str) -> dict[str, Any]:
-    """The training info saved beside a model or adapter (empty for a foreign model)."""
-    path = Path(folder) / TRAINING_INFO
-    if not path.is_file():
-        return {}
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelDirectoryError(path, f"not valid JSON ({exc})") from exc

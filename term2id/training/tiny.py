@@ -27,11 +27,8 @@ from term2id.core.llm import ontology_display_name, render_prompt
 from term2id.core.ontology import OntologyStore
 from term2id.core.progress import Progress
 from term2id.training.errors import TrainingError
-from term2id.training.gguf_export import (
-    export_lora_adapter,
-    export_model,
-    write_training_info,
-)
+from term2id.training.gguf_export import export_lora_adapter, export_model
+from term2id.training.model_files import write_training_info
 
 log = logging.getLogger(__name__)
 

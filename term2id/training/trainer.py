@@ -28,7 +28,7 @@ from term2id.training.errors import (
     OutOfMemoryError,
     TrainingError,
 )
-from term2id.training.gguf_export import (
+from term2id.training.model_files import (
     read_model_config,
     safetensors_files,
     sha256_of,

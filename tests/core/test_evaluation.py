@@ -140,7 +140,8 @@ def test_hold_out_copies_cached_vectors_except_the_held_out_names(
 def test_hold_out_copies_the_cached_vectors_of_definitions(
     tiny_catalog: StoreCatalog, tmp_path: Path
 ) -> None:
-    from term2id.core.mapping.sources.semantic import MODEL_NAME, definition_text
+    from term2id.core.mapping.embedding_models import MODEL_NAME
+    from term2id.core.mapping.sources.semantic import definition_text
 
     original = tiny_catalog.open("tiny")
     seizure = original.term("TP:0000003")

@@ -23,7 +23,7 @@ import uvicorn  # noqa: F401 - the server tests need it (llama-cpp-python[server
 
 from term2id.core.candidates import MappingStatus, Query, Verdict
 from term2id.core.errors import SourceUnavailable
-from term2id.core.llm.backend import BATCH_WIDTH
+from term2id.core.llm.llama import BATCH_WIDTH
 from term2id.core.llm.source import LLMSource, ModelOutputUnparsable, open_llm_source
 from term2id.core.mapping.mapper import Mapper
 from term2id.core.mapping.sources import default_sources
@@ -51,7 +51,7 @@ def plain_answers(
     model: Path, terms: list[str], template: str, adapter: Path | None = None
 ) -> list[str]:
     """Greedy answers of a bare llama-cpp-python call, as the training chain measured them."""
-    from term2id.core.llm.backend import LlamaCppBackend
+    from term2id.core.llm.llama import LlamaCppBackend
 
     backend = LlamaCppBackend(model, adapter, n_ctx=256)
     try:
@@ -570,7 +570,7 @@ def test_a_servers_api_key_is_sent_but_never_written_or_logged(
 
     from term2id.core.curation.session import CurationSession
     from term2id.core.curation.session_input import SessionInput
-    from term2id.core.llm.backend import API_KEY_ENV
+    from term2id.core.llm.server import API_KEY_ENV
 
     caplog.set_level(logging.DEBUG)
     monkeypatch.delenv(API_KEY_ENV, raising=False)
@@ -625,7 +625,7 @@ def test_a_servers_api_key_is_sent_but_never_written_or_logged(
 def test_server_answers_are_cached_by_the_weights_served_not_the_name(
     tiny, keyed_server: str, server_key: str
 ) -> None:
-    from term2id.core.llm.backend import OpenAICompletionsBackend
+    from term2id.core.llm.server import OpenAICompletionsBackend
 
     keyed = OpenAICompletionsBackend(keyed_server, api_key=server_key).identity()
     assert keyed == OpenAICompletionsBackend(keyed_server, api_key=server_key).identity()

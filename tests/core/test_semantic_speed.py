@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from term2id.core.candidates import Query
-from term2id.core.mapping.sources.semantic import (
+from term2id.core.mapping.embedding_models import (
     MODEL_NAME,
     ONNX_FOLDER,
     PACKAGED_MODEL,
     OnnxEncoder,
-    SemanticSource,
 )
+from term2id.core.mapping.sources.semantic import SemanticSource
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.store import OntologyStore
 from term2id.core.progress import Progress

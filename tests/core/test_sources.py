@@ -130,7 +130,8 @@ def test_a_registered_source_can_be_named() -> None:
 def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
     tiny_store: OntologyStore,
 ) -> None:
-    from term2id.core.mapping.sources.semantic import MODEL_NAME, SemanticSource
+    from term2id.core.mapping.embedding_models import MODEL_NAME
+    from term2id.core.mapping.sources.semantic import SemanticSource
 
     assert tiny_store.cached_embeddings(MODEL_NAME) == {}
     source = SemanticSource()
@@ -148,7 +149,8 @@ def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
 
 @pytest.mark.slow
 def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> None:
-    from term2id.core.mapping.sources.semantic import MODEL_NAME, SemanticSource
+    from term2id.core.mapping.embedding_models import MODEL_NAME
+    from term2id.core.mapping.sources.semantic import SemanticSource
 
     found = SemanticSource().propose(Query("dysfunction of the cerebellum", "tiny"), tiny_store, 3)
     ataxia = next(p for p in found if p.curie == "TP:0000011")

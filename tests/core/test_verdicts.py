@@ -14,14 +14,14 @@ from term2id.core.candidates import (
 )
 from term2id.core.mapping.lexical_index import index_of
 from term2id.core.mapping.mapper import Mapper
-from term2id.core.mapping.sources import default_sources
-from term2id.core.mapping.verification import (
+from term2id.core.mapping.name_rules import (
     compare_names,
     interchangeable_words,
     opposite_pairs,
-    verify_id,
     vocabulary_of,
 )
+from term2id.core.mapping.sources import default_sources
+from term2id.core.mapping.verification import verify_id
 from term2id.core.normalize import normalize
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.store import OntologyStore

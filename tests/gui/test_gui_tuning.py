@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from term2id.core.candidates import Query
-from term2id.core.mapping.sources.semantic import TUNED_MANIFEST, tuned_model_folder
+from term2id.core.mapping.embedding_models import TUNED_MANIFEST, tuned_model_folder
 from term2id.gui.settings_dialog import SettingsDialog
 
 pytestmark = pytest.mark.slow

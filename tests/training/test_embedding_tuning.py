@@ -10,15 +10,15 @@ import pytest
 from term2id.core.candidates import Query
 from term2id.core.errors import CancelledError
 from term2id.core.mapping.config import MappingConfig, build_mapper
-from term2id.core.mapping.mapper import Mapper, default_sources
-from term2id.core.mapping.ranking import DEFAULT_FUSION, TUNED_FUSION
-from term2id.core.mapping.sources.semantic import (
+from term2id.core.mapping.embedding_models import (
     MODEL_NAME,
     TUNED_MANIFEST,
-    SemanticSource,
     tuned_model_folder,
     weights_digest,
 )
+from term2id.core.mapping.mapper import Mapper, default_sources
+from term2id.core.mapping.ranking import DEFAULT_FUSION, TUNED_FUSION
+from term2id.core.mapping.sources.semantic import SemanticSource
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.store import OntologyStore
 from term2id.core.progress import Progress

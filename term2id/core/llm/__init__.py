@@ -4,13 +4,9 @@ Nothing here imports llama_cpp at module level: it is loaded inside the function
 so term2id runs without the extra and only `--model` asks for it.
 """
 
-from term2id.core.llm.backend import (
-    Completion,
-    CompletionBackend,
-    LlamaCppBackend,
-    OpenAICompletionsBackend,
-)
+from term2id.core.llm.completion import Completion, CompletionBackend
 from term2id.core.llm.gguf_check import ModelFileError, check_model_files, read_gguf_header
+from term2id.core.llm.llama import LlamaCppBackend
 from term2id.core.llm.prompts import (
     NONE_ANSWER,
     TASKS,
@@ -18,6 +14,7 @@ from term2id.core.llm.prompts import (
     ontology_display_name,
     render_prompt,
 )
+from term2id.core.llm.server import OpenAICompletionsBackend
 from term2id.core.llm.source import (
     MODES,
     LLMSource,

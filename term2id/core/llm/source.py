@@ -32,7 +32,7 @@ from typing import Any
 from term2id.core.candidates import Candidate, Evidence, Proposal, Query
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, Term2IdError
-from term2id.core.llm.backend import SOURCE_NAME, Completion, CompletionBackend
+from term2id.core.llm.completion import SOURCE_NAME, Completion, CompletionBackend
 from term2id.core.llm.grammar import (
     NONE_ANSWER,
     IdGrammar,
@@ -381,7 +381,8 @@ def open_llm_source(
     `api_key`: the server's key, sent as a Bearer token (None: the TERM2ID_API_KEY environment
     variable, if set); held in memory only.
     """
-    from term2id.core.llm.backend import LlamaCppBackend, OpenAICompletionsBackend
+    from term2id.core.llm.llama import LlamaCppBackend
+    from term2id.core.llm.server import OpenAICompletionsBackend
 
     backend: CompletionBackend
     if server:

@@ -20,17 +20,17 @@ if TYPE_CHECKING:
         build_mapper,
         semantic_missing,
     )
-    from term2id.core.mapping.mapper import Mapper, default_sources, holds_id
-    from term2id.core.mapping.memory import MappingMemory
-    from term2id.core.mapping.sources.semantic import (
+    from term2id.core.mapping.embedding_models import (
         MODEL_NAME,
         TUNED_MANIFEST,
-        definition_text,
         tuned_cache_key,
         tuned_model_folder,
         tuned_model_of,
         weights_digest,
     )
+    from term2id.core.mapping.mapper import Mapper, default_sources, holds_id
+    from term2id.core.mapping.memory import MappingMemory
+    from term2id.core.mapping.sources.semantic import definition_text
     from term2id.core.mapping.verification import verify_id
 
 _PUBLIC = {
@@ -41,18 +41,18 @@ _PUBLIC = {
     "Mapper": "mapper",
     "MappingConfig": "config",
     "MappingMemory": "memory",
-    "MODEL_NAME": "sources.semantic",
+    "MODEL_NAME": "embedding_models",
     "prepare_targets": "batch",
     "SEMANTIC_EXTRA": "config",
     "semantic_missing": "config",
-    "tuned_cache_key": "sources.semantic",
+    "tuned_cache_key": "embedding_models",
     "TUNED_EMBEDDINGS_HELP": "config",
-    "TUNED_MANIFEST": "sources.semantic",
-    "tuned_model_folder": "sources.semantic",
-    "tuned_model_of": "sources.semantic",
+    "TUNED_MANIFEST": "embedding_models",
+    "tuned_model_folder": "embedding_models",
+    "tuned_model_of": "embedding_models",
     "UNTRUSTED_GGUF_WARNING": "config",
     "verify_id": "verification",
-    "weights_digest": "sources.semantic",
+    "weights_digest": "embedding_models",
 }
 __all__ = [
     "MODEL_NAME",

@@ -1,0 +1,216 @@
+"""Which sentence model embeds a store's names, and how it runs: the packaged all-MiniLM-L6-v2,
+a store's tuned copy beside the store file, and ONNX Runtime in place of torch.
+
+A store can have its own tuned copy of the model (`term2id train embeddings`, in the training
+module): the packaged model fine-tuned on that store's names, so that a term's names lie closer
+together. It sits beside the store file (`hp.sqlite` -> `hp.embeddings/`) and counts only while
+its manifest names the store's current release. Vectors are cached per model, under a key that
+changes whenever the weights do.
+
+The model runs in ONNX Runtime when it is installed (the `semantic` extra): the same weights in
+float32, so the vectors are the ones sentence-transformers computes, about twice as fast on a
+CPU, and torch is never loaded while mapping. The ONNX file is exported once per model, in a
+child process (term2id.training.onnx_export), into `embedding-models/` beside the stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from term2id.core.ontology.store import OntologyStore
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+# A store's tuned model: a sentence-transformers folder beside the store file, with a manifest.
+TUNED_FOLDER_SUFFIX = ".embeddings"
+TUNED_MANIFEST = "term2id-embeddings.json"
+# ONNX Runtime: texts per run, sorted by length so that padding stays short.
+_ONNX_BATCH = 32
+ONNX_FOLDER = "embedding-models"
+_EXPORT_TIMEOUT_S = 1800
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingModel:
+    """Which sentence model embeds a store's names, and the key its vectors are cached under."""
+
+    key: str  # cache key: changes whenever the weights change
+    path: str | None  # a sentence-transformers folder; None: the packaged all-MiniLM-L6-v2
+    tuned_on: str | None = None  # "hp 2025-01-16" for a store-tuned model
+
+    @property
+    def description(self) -> str:
+        return f"{MODEL_NAME} tuned on {self.tuned_on}" if self.tuned_on else MODEL_NAME
+
+
+PACKAGED_MODEL = EmbeddingModel(MODEL_NAME, None)
+
+
+def tuned_model_folder(store: OntologyStore) -> Path:
+    """Where `store`'s tuned model lives: beside the store file (hp.sqlite -> hp.embeddings)."""
+    return store.path.with_suffix(TUNED_FOLDER_SUFFIX)
+
+
+def weights_digest(folder: Path) -> str:
+    """A short digest of a model folder's weights (safetensors files), for cache keys."""
+    digest = hashlib.sha256()
+    files = sorted(folder.rglob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no .safetensors weights")
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode())
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def tuned_cache_key(digest: str) -> str:
+    """The key a tuned model's vectors are cached under, from its weights' digest."""
+    return f"tuned:{digest}"
+
+
+def tuned_model_of(store: OntologyStore) -> EmbeddingModel | None:
+    """`store`'s tuned model, if it has one made for its current release; else None.
+
+    A model tuned on an older release (the store was re-imported since) is ignored with a
+    warning: its vectors would not match the names now in the store.
+    """
+    folder = tuned_model_folder(store)
+    manifest_path = folder / TUNED_MANIFEST
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        release, store_name = manifest["release"], manifest["store"]
+        digest = weights_digest(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: ignoring the tuned embedding model (%s)", folder, exc)
+        return None
+    if release != store.release or store_name != store.name:
+        log.warning(
+            "%s was tuned on %s %s, not on %s %s: using the packaged model "
+            "(run `term2id train embeddings --ontology %s` again)",
+            folder, store_name, release, store.name, store.release, store.name,
+        )  # fmt: skip
+        return None
+    return EmbeddingModel(tuned_cache_key(digest), str(folder), f"{store_name} {release}")
+
+
+class OnnxEncoder:
+    """A sentence-transformers model (transformer, mean pooling, normalising) in ONNX Runtime.
+
+    Tokenises with the model's own tokenizer.json (the `tokenizers` library), runs the exported
+    transformer and pools as the model's Pooling module does: the vectors equal
+    SentenceTransformer.encode's to float32 rounding.
+    """
+
+    def __init__(self, onnx_path: Path, model_folder: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        if not supports_onnx(model_folder):
+            raise ValueError(f"{model_folder}: not a transformer + mean pooling model")
+        config = _read_json(model_folder / "sentence_bert_config.json")
+        tokens = _read_json(model_folder / "tokenizer_config.json")
+        self.tokenizer = Tokenizer.from_file(str(model_folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
+        pad = str(tokens.get("pad_token", "[PAD]"))
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id(pad) or 0, pad_token=pad)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = _cpu_count()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.normalize = any(
+            str(m.get("type", "")).endswith("Normalize")
+            for m in _read_json(model_folder / "modules.json", [])
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), _ONNX_BATCH):
+            at = order[start : start + _ONNX_BATCH]
+            encoded = self.tokenizer.encode_batch([texts[i] for i in at])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            types = np.array([e.type_ids for e in encoded], dtype=np.int64)
+            hidden = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if self.normalize:
+                pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[at] = pooled
+        return out
+
+
+def _read_json(path: Path, default: object = None):  # noqa: ANN202 - JSON of any shape
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {} if default is None else default
+
+
+def _cpu_count() -> int:
+    # A process told how many threads to use (Dask workers and batch schedulers set
+    # OMP_NUM_THREADS) keeps to that, so that workers sharing a machine do not oversubscribe it.
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def supports_onnx(model_folder: Path) -> bool:
+    """Whether OnnxEncoder reproduces the model: a transformer, mean pooling, maybe normalising."""
+    modules = _read_json(model_folder / "modules.json", [])
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return False
+    if modules[0].get("path"):
+        return False  # the transformer in a subfolder: not the layout exported here
+    pooling = _read_json(model_folder / str(modules[1].get("path", "")) / "config.json")
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True]
+    return modes == ["pooling_mode_mean_tokens"] and (model_folder / "tokenizer.json").is_file()
+
+
+def export_onnx(model_folder: Path, out: Path) -> None:
+    """Export the model's transformer to `out` in a child process (which may import torch)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "term2id.training.onnx_export", str(model_folder), str(out)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=_EXPORT_TIMEOUT_S, check=False
+    )
+    if done.returncode != 0 or not out.is_file():
+        lines = (done.stderr or done.stdout or "no output").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+
+
+def onnx_stamp(key: str, folder: Path) -> str:
+    """A file name for a model's ONNX export that changes whenever its weights file does."""
+    digest = hashlib.sha256(key.encode())
+    for path in sorted(folder.rglob("*.safetensors")):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in key)
+    return f"{safe}-{digest.hexdigest()[:12]}"

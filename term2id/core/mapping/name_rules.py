@@ -1,0 +1,514 @@
+"""What makes two names say the same thing, or not: the rules by which verification compares a
+term with an ontology term's names.
+
+Words are folded to one where they mean the same (`EQUIVALENT_WORDS`) and filler words dropped;
+a word or an affix of another class in a contrasting group (`CONTRASTING_WORDS`,
+`CONTRASTING_AFFIXES`: "left" / "right", "hypo" / "hyper") makes a name contradict the term; a
+word more or less makes it narrower or broader; spelling variants, reorderings, abbreviations and
+the words a store's own names swap one for one keep it the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from term2id.core.candidates import Verdict
+from term2id.core.mapping.lexical_index import IndexedTerm, LexicalIndex
+from term2id.core.normalize import normalize
+
+# Words that tell siblings apart: within one group, a name using a word of one class where the
+# term uses a word of another ("4th" / "3rd", "increased" / "short", "left" / "right", "absent" /
+# "present") names a different term, however alike the rest of the words are. Normalised forms.
+CONTRASTING_WORDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
+    tuple(frozenset(words.split()) for words in group)
+    for group in (
+        (
+            "increased elevated high raised enlarged large long tall excessive excess overgrowth",
+            "decreased reduced low diminished small short deficient deficiency lack",
+        ),
+        ("left", "right"),
+        ("upper superior", "lower inferior"),
+        ("proximal innermost", "distal outermost"),
+        ("anterior", "posterior"),
+        ("1st first thumb hallux", "2nd second", "3rd third", "4th fourth", "5th fifth pinky"),
+        ("male", "female"),
+        ("primary", "secondary", "tertiary"),
+        ("acute", "chronic"),
+        ("complete total", "partial incomplete"),
+        ("generalized", "focal"),
+        ("mild", "moderate", "severe", "profound"),
+        ("absent absence missing without", "present presence"),
+        ("normal", "abnormal abnormality"),
+        ("unilateral", "bilateral"),
+        ("congenital", "acquired"),
+        ("positive", "negative"),
+        ("day daytime diurnal", "night nighttime nocturnal"),
+    )
+)
+# Affixes inside a word that make it say the opposite: "hyper"tension / "hypo"tension. Within a
+# group, two words whose affixes are of different classes and whose stems agree contradict.
+CONTRASTING_AFFIXES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("hyper",), ("hypo",), ("normo",)),
+    (("macro", "mega", "megalo"), ("micro",)),
+    (("brady",), ("tachy",)),
+    (("poly",), ("oligo", "olig")),
+)
+# Words that say the same thing: folded to one before names are compared.
+EQUIVALENT_WORDS: dict[str, str] = {
+    word: group.split()[0]
+    for group in (
+        "increased elevated raised high heightened",
+        "decreased reduced diminished low lowered",
+        "upper superior",
+        "lower inferior",
+        "1st first",
+        "2nd second",
+        "3rd third",
+        "4th fourth",
+        "5th fifth",
+        "complete total",
+        "partial incomplete",
+        "absent absence missing aplasia agenesis",
+        "present presence",
+        "large enlarged enlargement big dilated dilatation dilation",
+        "long elongated",
+        "increased excessive excess",
+        "abnormal abnormality anomaly deformity malformation",
+        "hypoplasia hypoplastic underdeveloped",
+        # an organ's adjective and its noun: "cardiac septum" is "heart septum"
+        "abdominal abdomen",
+        "cardiac heart",
+        "cerebral brain",
+        "cranial skull",
+        "cutaneous skin dermal",
+        "dental tooth teeth",
+        "facial face",
+        "femoral femur thighbone",
+        "gastric stomach",
+        "hepatic liver",
+        "intestinal intestine bowel",
+        "intravenous iv",
+        "mammary breast",
+        "nasal nose",
+        "ocular eye",
+        "oral mouth",
+        "osseous bone",
+        "ovarian ovary",
+        "pulmonary lung",
+        "renal kidney",
+        "respiratory respiration breathing",
+        "spinal spine",
+        "testicular testis testicle",
+        "thoracic chest thorax",
+        "uterine uterus",
+        "vertebral vertebra",
+        "visual vision",
+    )
+    for word in group.split()
+}
+# Words that carry no meaning of their own when names are compared ("Polydactyly of the hand" is
+# "Hand polydactyly"; "Abnormal hand morphology" is "Abnormality of the hand").
+_FILLER = (
+    "of the a an in on at to for by and or affecting involving morphology finding "
+    # "Elevated serum ferritin" is "Increased circulating ferritin concentration"
+    "circulating blood serum plasma level concentration"
+)
+_FILLER_WORDS = frozenset(_FILLER.split())
+_NEGATION = "absent"  # the folded form of the negating words
+# Words naming a degree of development, which the store swaps loosely ("Aplasia" / "Hypoplasia").
+_AFFIXED = frozenset({"absent", "hypoplasia", "aplastic", "abnormal", "large", "small", "short"})
+
+_WORD_CLASSES: dict[str, list[tuple[int, int]]] = {}
+for _group, _classes in enumerate(CONTRASTING_WORDS):
+    for _class, _words in enumerate(_classes):
+        for _word in _words:
+            _WORD_CLASSES.setdefault(_word, []).append((_group, _class))
+
+
+def _classes_of(tokens: Sequence[str]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for token in tokens:
+        for group, word_class in _WORD_CLASSES.get(token, ()):
+            found.setdefault(group, set()).add(word_class)
+    return found
+
+
+def _word_contrast(term_tokens: Sequence[str], name_tokens: Sequence[str]) -> str:
+    """'' or "theirs/ours": a word of the name contradicting one of the term ("right/left")."""
+    term_classes = _classes_of(term_tokens)
+    if not term_classes:
+        return ""
+    for group, name_classes in _classes_of(name_tokens).items():
+        ours = term_classes.get(group)
+        if ours and name_classes - ours and ours - name_classes:
+            theirs = next(
+                t for t in name_tokens if any(g == group for g, _ in _WORD_CLASSES.get(t, ()))
+            )
+            mine = next(
+                t for t in term_tokens if any(g == group for g, _ in _WORD_CLASSES.get(t, ()))
+            )
+            return f"{theirs}/{mine}"
+    return ""
+
+
+@lru_cache(maxsize=65_536)
+def _affix_contrast(ours: str, theirs: str) -> str:
+    """'' or "hypo/hyper": the affixes by which word `theirs` says the opposite of `ours`."""
+    if ours == theirs or len(ours) < 6 or len(theirs) < 6:
+        return ""
+    shared = 0
+    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+        shared += 1
+    for at in range(shared + 1):
+        for classes in CONTRASTING_AFFIXES:
+            mine = next(
+                ((c, a) for c, affixes in enumerate(classes) for a in affixes
+                 if ours.startswith(a, at)),
+                None,
+            )  # fmt: skip
+            if mine is None:
+                continue
+            other = next(
+                ((c, a) for c, affixes in enumerate(classes) for a in affixes
+                 if theirs.startswith(a, at) and c != mine[0]),
+                None,
+            )  # fmt: skip
+            if other is None:
+                continue
+            stem, their_stem = ours[at + len(mine[1]) :], theirs[at + len(other[1]) :]
+            if stem == their_stem or (
+                min(len(stem), len(their_stem)) >= 4 and fuzz.ratio(stem, their_stem) >= 85
+            ):
+                return f"{other[1]}/{mine[1]}"
+    return ""
+
+
+@lru_cache(maxsize=65_536)
+def _alike(ours: str, theirs: str) -> bool:
+    """Whether two words are the same word: equal, a typing or spelling variant, or a derived form
+    ("abnormal" / "abnormality", "dysplasia" / "dysplastic"). Numbers must be equal."""
+    if ours == theirs:
+        return True
+    if any(c.isdigit() for c in ours + theirs) or min(len(ours), len(theirs)) < 5:
+        return False
+    if _affix_contrast(ours, theirs) or _opposed(ours, theirs):
+        return False
+    if _leading_affix(ours) != _leading_affix(theirs):
+        return False  # "tachycardia" / "brachycardia": not a typing variant of each other
+    # A typing variant: one edit (a transposition counts as one), two in words of 8 letters up.
+    if OSA.distance(ours, theirs, score_cutoff=2) <= (2 if min(len(ours), len(theirs)) >= 8 else 1):
+        return True
+    shared = 0
+    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+        shared += 1
+    return shared >= min(len(ours), len(theirs)) - 2 and abs(len(ours) - len(theirs)) <= 4
+
+
+# Endings by which one word derives from another ("dysplas-ia" / "dysplas-tic", "abnormal" /
+# "abnormal-ity"): two words of the ontology's own vocabulary are the same word only so.
+_DERIVING_ENDINGS = frozenset({
+    "", "a", "al", "d", "e", "ed", "es", "s", "ia", "ial", "ic", "ical", "tic", "ity", "ities",
+    "y", "ies", "ment", "ation", "ion", "ing", "ous", "ly", "ness", "ism", "ent", "ence", "ant",
+    "ance", "ive", "ate", "ated", "ie", "eal", "is",  # "ie": "pinkie" / "pinky"
+    "i", "us", "um", "ae", "ta", "ata",  # Latin plurals: "radii", "fundi", "hemangiomata"
+})  # fmt: skip
+
+
+def _same_word(ours: str, theirs: str, vocabulary: frozenset[str]) -> bool:
+    """`_alike`, except that two different words the ontology itself uses are different words
+    unless one derives from the other: "metatarsal" is no typing variant of "metacarpal", nor
+    "dermatitis" of "keratitis", nor "fingernail" a form of "finger"."""
+    if not _alike(ours, theirs):
+        return False
+    if ours == theirs or ours not in vocabulary or theirs not in vocabulary:
+        return True
+    shared = 0
+    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+        shared += 1
+    # The stem may end before the letters the two share ("vagin-a" / "vagin-al").
+    return any(
+        ours[at:] in _DERIVING_ENDINGS and theirs[at:] in _DERIVING_ENDINGS
+        for at in range(shared, max(3, shared - 3), -1)
+    )
+
+
+def _leading_affix(word: str) -> str:
+    """The contrasting affix `word` begins with ("hyper"), or ''."""
+    return next(
+        (a for classes in CONTRASTING_AFFIXES for affixes in classes for a in affixes
+         if word.startswith(a)),
+        "",
+    )  # fmt: skip
+
+
+def _has_affix(word: str) -> bool:
+    """Whether a contrasting affix occurs anywhere in `word` ("lipo-poly-saccharide")."""
+    return any(a in word for classes in CONTRASTING_AFFIXES for affixes in classes for a in affixes)
+
+
+def _opposed(ours: str, theirs: str) -> bool:
+    """Whether two words are of different classes of one group of CONTRASTING_WORDS."""
+    mine = _WORD_CLASSES.get(ours, ())
+    return any(g == group and c != word_class for g, c in mine
+               for group, word_class in _WORD_CLASSES.get(theirs, ()))  # fmt: skip
+
+
+def _content(key: str) -> list[str]:
+    return [EQUIVALENT_WORDS.get(t, t) for t in key.split() if t not in _FILLER_WORDS]
+
+
+def _quoted(words: Sequence[str]) -> str:
+    return "'" + " ".join(words) + "'"
+
+
+def _as_written(words: Sequence[str], key: str) -> list[str]:
+    """Folded words as `key` writes them ("cutaneous" back to "skin")."""
+    written = {}
+    for token in key.split():
+        written.setdefault(EQUIVALENT_WORDS.get(token, token), token)
+    return [written.get(word, word) for word in words]
+
+
+# Two names of one term that differ in one word only ("Dilated X" / "Enlarged X") pair those
+# words; pairs seen in at least this many terms of a store are words it uses interchangeably.
+INTERCHANGEABLE_MIN_TERMS = 3
+ALIKE_MIN_TERMS = 2  # for two words alike in spelling
+
+
+@lru_cache(maxsize=8)
+def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
+    """Word pairs (sorted) the store's own names swap one for one, never opposing words.
+
+    Learnt from the store being searched, so held-out synonyms never teach their own answer.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for term in index.terms:
+        if term.obsolete or len(term.names) < 2:
+            continue
+        words = [set(_content(index.names[n].norm)) for n in term.names[:12]]
+        seen = set()
+        for i, first in enumerate(words):
+            for second in words[i + 1 :]:
+                only_first, only_second = first - second, second - first
+                if len(only_first) != 1 or len(only_second) != 1 or not first & second:
+                    continue
+                x, y = sorted((*only_first, *only_second))
+                # Words that carry a contrast ("increased", "abnormal", "hypo...") only ever
+                # match themselves: a store that calls a term both "Increased X" and "Abnormal
+                # X" does not make the two words mean the same.
+                if x in _WORD_CLASSES or y in _WORD_CLASSES:
+                    continue
+                if x in _AFFIXED or y in _AFFIXED or _has_affix(x) or _has_affix(y):
+                    continue
+                seen.add((x, y))
+        for pair in seen:
+            counts[pair] = counts.get(pair, 0) + 1
+    # A pair of words alike in spelling ("telangiectase" / "telangiectasia") needs two terms: a
+    # variant the store writes, where two alike words of its vocabulary that it does not swap are
+    # different words ("metatarsal" / "metacarpal", swapped once, by a slip; see _same_word).
+    return frozenset(
+        p
+        for p, n in counts.items()
+        if n >= INTERCHANGEABLE_MIN_TERMS or (n >= ALIKE_MIN_TERMS and _alike(*p))
+    )
+
+
+@lru_cache(maxsize=8)
+def vocabulary_of(index: LexicalIndex) -> frozenset[str]:
+    """The words of the store's names, as `_compare_names` compares them."""
+    return frozenset(word for name in index.names for word in _content(name.norm))
+
+
+def compare_names(
+    term_key: str,
+    name_key: str,
+    interchangeable: frozenset[tuple[str, str]] = frozenset(),
+    vocabulary: frozenset[str] = frozenset(),
+) -> tuple[Verdict, str]:
+    """`_compare_names`, with words the store uses interchangeably counted as the same, and two
+    words of its `vocabulary` never taken for typing variants of each other."""
+    return _compare_names(term_key, name_key, interchangeable, vocabulary)
+
+
+@lru_cache(maxsize=262_144)
+def _compare_names(
+    term_key: str,
+    name_key: str,
+    interchangeable: frozenset[tuple[str, str]],
+    vocabulary: frozenset[str] = frozenset(),
+) -> tuple[Verdict, str]:
+    """How a name relates to a term, both normalised: a Verdict and the reason for it.
+
+    VERIFIED (the same words, variants of them, another order, or an abbreviation of the other),
+    NARROWER ("adds 'ring'"), BROADER ("drops 'bilateral'"), CONTRADICTS ("hypo/hyper", the
+    name's word first) or LABEL_MISMATCH.
+    """
+    if term_key == name_key:
+        return Verdict.VERIFIED, ""
+    ours, theirs = _content(term_key), _content(name_key)
+    if not ours or not theirs:
+        return Verdict.LABEL_MISMATCH, ""
+    unmatched = list(theirs)
+    dropped = []
+    for word in ours:
+        found = next(
+            (i for i, other in enumerate(unmatched)
+             if _same_word(word, other, vocabulary)
+             or (min(word, other), max(word, other)) in interchangeable),
+            None,
+        )  # fmt: skip
+        if found is None:
+            dropped.append(word)
+        else:
+            del unmatched[found]
+    added = unmatched
+    if not dropped and not added:
+        return Verdict.VERIFIED, ""
+    # A contradiction is one where the rest of the words agree: "short stature" and "Long
+    # philtrum" name different things, they do not contradict each other.
+    why = _word_contrast(ours, theirs)
+    rest_dropped = [w for w in dropped if w not in _WORD_CLASSES]
+    rest_added = [w for w in added if w not in _WORD_CLASSES]
+    pair = None
+    if not why:
+        pair = next(
+            ((d, a, found) for d in dropped for a in added if (found := _affix_contrast(d, a))),
+            None,
+        )
+        if pair is not None:
+            why = pair[2]
+            rest_dropped = [w for w in dropped if w != pair[0]]
+            rest_added = [w for w in added if w != pair[1]]
+    agreeing = len(ours) - len(dropped) >= 1 or len(rest_dropped) + len(rest_added) == 0
+    if why and len(rest_dropped) <= 1 and len(rest_added) <= 1 and agreeing:
+        theirs_word, ours_word = why.split("/")
+        if pair is None:  # opposing words, shown as each name writes them
+            theirs_word = _as_written([theirs_word], name_key)[0]
+            ours_word = _as_written([ours_word], term_key)[0]
+        return Verdict.CONTRADICTS, f"{theirs_word}/{ours_word}"
+    squeezed = term_key.replace(" ", "") == name_key.replace(" ", "")
+    if squeezed or _abbreviates(ours, theirs) or _abbreviates(theirs, ours):
+        return Verdict.VERIFIED, ""
+    if not dropped or not added:
+        extra = dropped or added
+        if all(word == _NEGATION for word in extra):
+            return Verdict.CONTRADICTS, "present/absent" if dropped else "absent/present"
+    if why:
+        return Verdict.LABEL_MISMATCH, ""
+    if not dropped:
+        return Verdict.NARROWER, f"adds {_quoted(_as_written(added, name_key))}"
+    if not added and len(dropped) <= max(1, len(ours) - len(dropped)):
+        return Verdict.BROADER, f"drops {_quoted(_as_written(dropped, term_key))}"
+    return Verdict.LABEL_MISMATCH, ""
+
+
+def _abbreviates(short: Sequence[str], long: Sequence[str]) -> bool:
+    """'asd' for 'atrial septal defect': one word made of the initials of the other's words."""
+    return (
+        len(short) == 1
+        and 2 <= len(short[0]) <= 6
+        and len(long) == len(short[0])
+        and "".join(word[0] for word in long) == short[0]
+    )
+
+
+# The order in which one name's relation to the term wins over another's: one name that says
+# what the term says is enough; a contradiction is named only when nothing closer was found.
+_VERDICT_ORDER = {
+    Verdict.VERIFIED: 0,
+    Verdict.NARROWER: 1,
+    Verdict.BROADER: 2,
+    Verdict.CONTRADICTS: 3,
+    Verdict.LABEL_MISMATCH: 4,
+}
+
+
+def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Verdict, str, str]:
+    """The closest relation of any of `term`'s names to a normalised term: verdict, reason, name."""
+    best: tuple[Verdict, str, str] = (Verdict.LABEL_MISMATCH, "", term.label)
+    interchangeable = interchangeable_words(index)
+    vocabulary = vocabulary_of(index)
+    label_key = normalize(term.label)
+    for name_id in term.names:
+        name = index.names[name_id]
+        # A synonym that contradicts its own term's label is a slip in the ontology (GO 2019
+        # files "positive regulation of serotonin release" under the negative regulation): it
+        # cannot vouch for the term.
+        if name.norm != label_key and _compare_names(label_key, name.norm, frozenset())[0] is (
+            Verdict.CONTRADICTS
+        ):
+            continue
+        verdict, why = _compare_names(term_key, name.norm, interchangeable, vocabulary)
+        if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]]:
+            best = (verdict, why, name.text)
+            if verdict is Verdict.VERIFIED:
+                break
+    return best
+
+
+def name_agreement(
+    term_key: str, index: LexicalIndex, term: IndexedTerm
+) -> tuple[float, str | None]:
+    """How alike a normalised term is to the best of `term`'s names, and which name that is."""
+    best, best_name = 0.0, None
+    for name_id in term.names:
+        name = index.names[name_id]
+        if name.norm == term_key:
+            return 1.0, name.text
+        score = max(fuzz.ratio(term_key, name.norm), fuzz.token_sort_ratio(term_key, name.norm))
+        if score > best:
+            best, best_name = score, name.text
+    return best / 100, best_name
+
+
+def opposite_pairs(index: LexicalIndex) -> list[tuple[str, str, str, str, str]]:
+    """Pairs of live terms whose labels differ only by one opposing word or affix.
+
+    (curie, label, other curie, other label, "word/word") for every pair, each once: "Macrocephaly"
+    and "Microcephaly", "Hypertension" and "Hypotension", "Left X" and "Right X". The ontology's
+    own test of the verdict: neither may ever be verified for the other's name.
+    """
+    by_key: dict[str, int] = {}
+    for position, term in enumerate(index.terms):
+        if not term.obsolete:
+            by_key.setdefault(normalize(term.label), position)
+    swaps: dict[str, list[str]] = {}
+    for classes in CONTRASTING_WORDS:
+        for word_class in classes:
+            for word in word_class:
+                others = [w for c in classes if c is not word_class for w in c]
+                swaps.setdefault(word, []).extend(others)
+    pairs: dict[frozenset[int], tuple[str, str, str, str, str]] = {}
+    for key, position in by_key.items():
+        tokens = key.split()
+        for at, token in enumerate(tokens):
+            variants = [(other, f"{other}/{token}") for other in swaps.get(token, ())]
+            for classes in CONTRASTING_AFFIXES:
+                for c, affixes in enumerate(classes):
+                    for affix in affixes:
+                        where = token.find(affix)
+                        if where < 0:
+                            continue
+                        for other_class, other_affixes in enumerate(classes):
+                            if other_class == c:
+                                continue
+                            for other in other_affixes:
+                                variants.append(
+                                    (
+                                        token[:where] + other + token[where + len(affix) :],
+                                        f"{other}/{affix}",
+                                    )
+                                )
+            for variant, why in variants:
+                found = by_key.get(" ".join([*tokens[:at], variant, *tokens[at + 1 :]]))
+                if found is None or found == position:
+                    continue
+                pair = frozenset((position, found))
+                if pair not in pairs:
+                    term, other = index.terms[position], index.terms[found]
+                    pairs[pair] = (term.curie, term.label, other.curie, other.label, why)
+    return sorted(pairs.values())
