@@ -41,6 +41,7 @@ from term2id.core.errors import InputFileError, Term2IdError
 from term2id.core.exports import MAPPED_COLUMNS, check_output_path
 from term2id.core.files import PART_SUFFIX, atomic_path
 from term2id.core.mapping import MappingConfig
+from term2id.core.ontology import releases_of
 from term2id.core.progress import Progress
 from term2id.scale.output import write_partition, write_sssom
 from term2id.scale.partitions import BLOCKSIZE, KEY, distinct_of, input_files, read_frame
@@ -235,8 +236,8 @@ def map_on_cluster(
     catalog = StoreCatalog(job.data_dir)
     mapper = build_mapper(job.config, catalog, warn=warn)
     stores = mapper.stores_for(job.ontology)
-    version = ", ".join(s.release for s in stores)
-    releases = {job.ontology: "; ".join(s.release for s in stores)}
+    version = releases_of(stores)  # as plain map writes it in the SSSOM file
+    releases = {job.ontology: version}
     work = _check_output(job, files, _fingerprint(job, files, releases))
     prepared = prepare_targets(mapper, [job.ontology], progress)
     list(prepared.mapper.map_many([Query("term2id", job.ontology)]))  # model loads and exports

@@ -66,7 +66,7 @@ def import_file(
 ) -> ImportSummary:
     """Read `path` (SSSOM TSV or a term,id table) whole, then add it to `memory` at once.
 
-    `ontology` is the store spec the terms were mapped against; `curator` and `orcid` stand for
+    `ontology` is the target ontology the terms were mapped against; `curator` and `orcid` stand for
     rows that name no author (default curator: "import of FILE NAME").
     """
     path = Path(path)
@@ -245,7 +245,7 @@ def _curie(path: Path, value: str, number: int, column: str) -> str:
 def export_memory(memory: MappingMemory, path: Path | str, ontology: str | None = None) -> int:
     """Write the memory's current word on each (term, store, id) as an SSSOM TSV; returns rows.
 
-    `ontology` limits it to one store spec. Rejections are written with predicate_modifier Not.
+    `ontology` limits it to one target ontology. Rejections are written with predicate_modifier Not.
     """
     spec = store_spec(ontology) if ontology else None
     metadata = SSSOMSetMetadata(

@@ -117,7 +117,7 @@ def decision_phrase(decision: Decision) -> str:
 
 
 def store_names(specs: Iterable[str]) -> set[str]:
-    """The store names in store specs such as "hp,go"."""
+    """The store names in target ontologies such as "hp,go"."""
     return {n.strip() for spec in specs for n in spec.split(",") if n.strip()}
 
 

@@ -27,7 +27,7 @@ def same_term_groups(
     terms: Sequence[str], ontologies: Sequence[str], contexts: Sequence[str | None]
 ) -> tuple[list[tuple], dict[tuple, list[int]]]:
     """Each row's same-term key, and the rows of each key, in input order: the matching key
-    (normalize) in the same store spec, the context too for a cell holding an id (the id's verdict
+    (normalize) in the same target ontology, the context too for a cell holding an id (the id's verdict
     depends on it); a term with no letters or digits is a key of its own (about 0.5 s per 100,000
     distinct terms; repeated terms are normalised once)."""
     keys: list[tuple] = []
@@ -55,7 +55,7 @@ class SameTermRows(DecisionLog):
     _same_term: tuple[list[tuple], dict[tuple, list[int]]] | None  # each row's key, each key's rows
 
     def same_term_rows(self, row: int) -> list[int]:
-        """Every row whose term has the same matching key as `row`'s, for the same store spec
+        """Every row whose term has the same matching key as `row`'s, for the same target ontology
         (`row` included, in input order). A cell holding an id also needs the same context: the
         id's verdict depends on it. A term with no letters or digits matches only itself."""
         if not 0 <= row < len(self):

@@ -1,7 +1,7 @@
 """The mapping memory: what curators decided about terms, kept across sessions and sheets.
 
 One SQLite file per data folder (`memory.sqlite` beside `stores/`). Each entry is one decision:
-the term and its key (the one normaliser's key of the term, plus the store spec the row was
+the term and its key (the one normaliser's key of the term, plus the target ontology the row was
 mapped against), the id or ids, the mapping predicate, what the curator did (accepted, chose,
 searched by hand, rejected), who and when, the session and decision it came from, the ontology
 release the row was mapped against, and whether it came from a bulk accept.
@@ -10,7 +10,7 @@ Entries are keyed by (session id, decision id), so writing the same decision twi
 nothing: the memory is brought up to date from a session's log (`memory_sync.catch_up`) and may
 be told the same thing again after a crash. Imported files are keyed by their content's hash.
 
-What a pair (term key, store spec, id) means now is the latest entry naming it: a later
+What a pair (term key, target ontology, id) means now is the latest entry naming it: a later
 rejection overrides an earlier acceptance and the other way round.
 
 This module imports only the base modules (candidates, errors, normalize): the `curated`
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS entries (
     decision_id INTEGER NOT NULL,  -- the decision's id in that session's log (line, for a file)
     row INTEGER,                 -- the session's row (NULL for an imported file)
     key TEXT NOT NULL,           -- normalize(term)
-    spec TEXT NOT NULL,          -- the store spec: store names, sorted, comma-separated
+    spec TEXT NOT NULL,          -- the target ontology: store names, sorted, comma-separated
     term TEXT NOT NULL,          -- the term as written
     action TEXT NOT NULL,        -- MemoryAction
     curies TEXT NOT NULL,        -- JSON list: the ids mapped to (or rejected), first first
@@ -174,7 +174,7 @@ class Recall:
 
 
 def recall_of(entries: Iterable[MemoryEntry]) -> Recall:
-    """The latest word on each id among `entries` (all of one term key and store spec)."""
+    """The latest word on each id among `entries` (all of one term key and target ontology)."""
     latest: dict[str, MemoryEntry] = {}
     for entry in sorted(entries, key=lambda e: (e.at, e.session_id, e.decision_id)):
         for curie in entry.curies:
@@ -262,7 +262,7 @@ class MappingMemory:
     # -- reading ------------------------------------------------------------------------------
 
     def lookup(self, term: str, ontology: str) -> Recall:
-        """What the memory says about `term` mapped against `ontology` (a store spec)."""
+        """What the memory says about `term` mapped against `ontology` (a target ontology)."""
         conn = self._connection(create=False)
         if conn is None:
             return Recall()
@@ -292,7 +292,7 @@ class MappingMemory:
         ]
 
     def current(self) -> Iterator[tuple[str, MemoryEntry]]:
-        """(id, entry) for the latest word on every remembered (term, store spec, id)."""
+        """(id, entry) for the latest word on every remembered (term, target ontology, id)."""
         by_key: dict[tuple[str, str], list[MemoryEntry]] = {}
         for entry in self.entries():
             by_key.setdefault((entry.key, entry.spec), []).append(entry)

@@ -13,10 +13,11 @@ from term2id.core.public import load_on_first_use
 if TYPE_CHECKING:
     from term2id.core.ontology.catalog import DATA_DIR_ENV, DEFAULT_STORE, StoreCatalog
     from term2id.core.ontology.formats import FORMATS
-    from term2id.core.ontology.store import OntologyStore
+    from term2id.core.ontology.store import OntologyStore, releases_of
     from term2id.core.ontology.terms import Term, TextMatch
 
 _PUBLIC = {
+    "releases_of": "store",
     "DATA_DIR_ENV": "catalog",
     "DEFAULT_STORE": "catalog",
     "FORMATS": "formats",
@@ -26,6 +27,7 @@ _PUBLIC = {
     "TextMatch": "terms",
 }
 __all__ = [
+    "releases_of",
     "DATA_DIR_ENV",
     "DEFAULT_STORE",
     "FORMATS",

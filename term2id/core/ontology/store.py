@@ -85,7 +85,7 @@ _FTS_TOKEN_RE = re.compile(r"\w+")
 
 
 def releases_of(stores: Iterable[OntologyStore]) -> str:
-    """The releases of the stores of one store spec ("hp,go") as one text, "; " between them."""
+    """The releases of the stores of one target ontology ("hp,go") as one text, "; " between them."""
     return "; ".join(store.release for store in stores)
 
 

@@ -1,6 +1,6 @@
 """The `curated` source: what curators decided about the same term before (the mapping memory).
 
-An id accepted for the term (same normalised key, same store spec) is proposed first, with
+An id accepted for the term (same normalised key, same target ontology) is proposed first, with
 evidence "accepted by NAME on DATE"; the mapper still verifies it like any other proposal, so an
 id that became obsolete or belongs to another store is flagged, never silently reused. An id
 rejected for the term is not proposed: `rejections` names it, and the mapper keeps it below the
