@@ -188,3 +188,21 @@ def test_semantic_source_rewords_the_term_with_words_the_ontology_pairs(tmp_path
     assert "term read as 'distal humerus hypoplasia'" in best.evidence.detail
     plain = SemanticSource(expansion_readings=0).propose(query, store, 3)
     assert all("read as" not in p.evidence.detail for p in plain)
+
+
+
+def test_a_terms_cosines_are_the_same_alone_as_among_other_terms() -> None:
+    # Mapped alone (the window's quick map, a partition of the distributed engine holding one
+    # term) or in a block of terms, a term's cosines must be the same to the last bit: else
+    # near-tied candidates change places depending on what else was mapped with it.
+    import numpy as np
+
+    from term2id.core.mapping.sources.semantic import cosines
+
+    rng = np.random.default_rng(7)
+    names = rng.standard_normal((2_000, 384)).astype(np.float32)
+    terms = rng.standard_normal((7, 384)).astype(np.float32)
+    together = cosines(terms, names)
+    for i in range(len(terms)):
+        assert np.array_equal(cosines(terms[i : i + 1], names)[0], together[i])
+        assert np.array_equal(cosines(terms[: i + 2], names)[i], together[i])

@@ -72,6 +72,20 @@ _QUERY_CACHE = 20_000
 EXPANSION_NEEDED_BELOW = 1.0 - EXPANSION_DISCOUNT
 # Terms whose similarities to every name are computed at once (a matrix of terms x names).
 _SIMILARITY_BLOCK = 64
+
+
+def cosines(queries: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """`queries @ matrix.T`, the same to the last bit however many queries there are.
+
+    BLAS multiplies a single row another way (GEMV) than several (GEMM): a term's cosines, and so
+    the order of near-tied candidates, would depend on how many terms were mapped beside it
+    (alone in the window, the last of a block, a partition of the distributed engine).
+    """
+    if len(queries) == 1:
+        return (np.vstack([queries, queries]) @ matrix.T)[:1]
+    return queries @ matrix.T
+
+
 # Texts embedded (and cached in the store) between two progress reports while preparing.
 _PREPARE_CHUNK = 1024
 
@@ -362,7 +376,7 @@ class SemanticSource:
         found = []
         for start in range(0, len(texts), _SIMILARITY_BLOCK):
             block = list(texts[start : start + _SIMILARITY_BLOCK])
-            plain = np.stack([self._queries[key, t] for t in block]) @ vectors.matrix.T
+            plain = cosines(np.stack([self._queries[key, t] for t in block]), vectors.matrix)
             reworded: dict[int, list[str]] = {}
             best = plain.max(axis=1) if plain.shape[1] else np.ones(len(block))
             for at, text in enumerate(block):
@@ -373,7 +387,7 @@ class SemanticSource:
             rewordings = [r for readings in reworded.values() for r in readings]
             self._embed_missing(rewordings, vectors.model)
             if rewordings:
-                other = np.stack([self._queries[key, r] for r in rewordings]) @ vectors.matrix.T
+                other = cosines(np.stack([self._queries[key, r] for r in rewordings]), vectors.matrix)
             first = 0
             for at in range(len(block)):
                 similarities = plain[at]
