@@ -271,6 +271,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="A data folder holding the hp store.")
     parser.add_argument("--work", type=Path, help="Folder for inputs and outputs (default: temp).")
     args = parser.parse_args()
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory(prefix="term2id-scale-", dir=args.work) as folder:
         work = Path(folder)
