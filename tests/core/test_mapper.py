@@ -319,6 +319,21 @@ def test_map_many_keeps_order_and_maps_each_distinct_term_once(tiny_catalog: Sto
     assert results[3].status is MappingStatus.EMPTY
 
 
+def test_map_many_keeps_a_frequent_term_while_rare_ones_pass_through(
+    tiny_catalog: StoreCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A column where one phrase recurs between many rare ones maps that phrase once, however
+    # many rare phrases came since it was first mapped (the least recently used go first).
+    monkeypatch.setattr("term2id.core.mapping.mapper.RESULT_CACHE_SIZE", 2)
+    counting = ProposesIds("TP:0000003")
+    rare = [f"rare phrase {i}" for i in range(6)]
+    texts = [t for phrase in rare for t in ("Seizure", phrase)] + ["Seizure"]
+    results = list(Mapper(tiny_catalog, [counting]).map_many([Query(t, "tiny") for t in texts]))
+    assert [r.query.text for r in results] == texts
+    assert counting.calls.count("Seizure") == 1
+    assert sorted(counting.calls) == sorted(["Seizure", *rare])
+
+
 def test_map_many_streams_reports_progress_and_can_be_cancelled(mapper: Mapper) -> None:
     seen: list[tuple[int, int]] = []
     progress = Progress(lambda done, total, message: seen.append((done, total)))

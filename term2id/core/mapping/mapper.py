@@ -65,9 +65,12 @@ CURATED = "curated"  # the mapping memory's source (sources/curated.py)
 
 __all__ = ["Mapper", "default_sources"]
 
-# Distinct (term, ontology) pairs whose results map_many keeps for repeats: bounded, so a
-# million-row file never holds a million results.
-RESULT_CACHE_SIZE = 20_000
+# Distinct (term, ontology) pairs whose results map_many keeps for repeats, least recently used
+# dropped first: bounded, so a file of millions of distinct terms never holds them all (a result
+# with its candidates is about 5 KB, so a full cache is about 500 MB), yet large enough for the
+# ~100,000 distinct phrases of a biobank-sized column, whose rare phrases would otherwise be
+# mapped again on every return.
+RESULT_CACHE_SIZE = 100_000
 # Each source is asked for at least this many candidates: fusion can then lift a candidate that
 # one source ranks low and another high, before the list is cut to top_k.
 CANDIDATE_POOL = 20
@@ -364,8 +367,10 @@ class Mapper:
                     cache[key] = result
                     if len(cache) > RESULT_CACHE_SIZE:
                         cache.popitem(last=False)
-                elif result.query != query:
-                    result = replace(result, query=query)
+                else:
+                    cache.move_to_end(key)
+                    if result.query != query:
+                        result = replace(result, query=query)
                 done += 1
                 yield result
         if progress is not None:
