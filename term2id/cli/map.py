@@ -227,7 +227,12 @@ def _map_on_engine(
     try:
         from distributed import Client
 
-        from term2id.scale.engine import ScaleJob, check_input, local_cluster, map_on_cluster
+        from term2id.scale.engine import (
+            ScaleJob,
+            check_input,
+            map_on_cluster,
+            starting_local_cluster,
+        )
     except ImportError as exc:
         raise Term2IdError(
             f"--engine dask needs the scale extra ({exc}): pip install 'term2id[scale]'"
@@ -257,8 +262,8 @@ def _map_on_engine(
             except OSError as exc:
                 raise Term2IdError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         else:
-            cluster = stack.enter_context(local_cluster(count))
-            client = stack.enter_context(Client(cluster))
+            # Started in the background: the workers start while the driver prepares.
+            client = stack.enter_context(starting_local_cluster(count))
         with progress_bar(f"mapping {input.name} on {engine or 'dask'}") as progress:
             summary = map_on_cluster(job, client, progress, warn=note)
     for warning in summary.warnings:

@@ -29,7 +29,8 @@ import logging
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,7 +222,11 @@ def map_on_cluster(
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> ScaleSummary:
-    """Run `job` on the Dask cluster `client` is connected to; see the module's notes."""
+    """Run `job` on the Dask cluster `client` is connected to; see the module's notes.
+
+    `client` may also be a Future of one (`starting_local_cluster`): the cluster then starts
+    while the driver prepares, and is waited for only when the workers are needed.
+    """
     import dask
     from distributed import as_completed
 
@@ -246,6 +251,8 @@ def map_on_cluster(
     for leftover in [*chunks_dir.glob(f".*{PART_SUFFIX}"), *job.output.glob(f".*{PART_SUFFIX}")]:
         leftover.unlink(missing_ok=True)  # a file half-written when an earlier run was killed
     parts = frame.to_delayed()
+    if isinstance(client, Future):
+        client = client.result()
 
     phases: dict[str, float] = {"preparing": time.perf_counter() - started}
     clock = time.perf_counter()
@@ -378,10 +385,58 @@ def local_cluster(workers: int):  # noqa: ANN201 - a LocalCluster
     )  # fmt: skip
 
 
+def _warm_up() -> None:
+    """Import on a worker what its plugin and tasks use (seconds of a new process's time)."""
+    import pyarrow.parquet  # noqa: F401 - imported for its side effect: loaded once, now
+
+    import term2id.core.mapping  # noqa: F401
+    import term2id.scale.output  # noqa: F401
+
+
+@contextlib.contextmanager
+def starting_local_cluster(workers: int) -> Iterator[Future]:
+    """A local cluster started in the background, as a Future of its connected Client.
+
+    The workers start, and import what they will use, while the driver reads the input and
+    prepares the stores (`map_on_cluster` accepts the Future); the cluster is closed on leaving,
+    whether it was used, failed to start, or the run failed before needing it.
+    """
+
+    def start() -> tuple[Any, Any]:
+        from distributed import Client
+
+        cluster = local_cluster(workers)
+        try:
+            client = Client(cluster)
+            client.run(_warm_up)
+        except BaseException:
+            cluster.close()
+            raise
+        return cluster, client
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="term2id-cluster")
+    started = pool.submit(start)
+    connected: Future = Future()
+    started.add_done_callback(
+        lambda done: connected.set_exception(done.exception())
+        if done.exception() is not None
+        else connected.set_result(done.result()[1])
+    )
+    try:
+        yield connected
+    finally:
+        pool.shutdown(wait=True)
+        if started.exception() is None:
+            cluster, client = started.result()
+            client.close()
+            cluster.close()
+
+
 __all__ = [
     "ScaleJob",
     "ScaleSummary",
     "check_input",
     "local_cluster",
     "map_on_cluster",
+    "starting_local_cluster",
 ]
