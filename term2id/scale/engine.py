@@ -417,11 +417,14 @@ def starting_local_cluster(workers: int) -> Iterator[Future]:
     pool = ThreadPoolExecutor(1, thread_name_prefix="term2id-cluster")
     started = pool.submit(start)
     connected: Future = Future()
-    started.add_done_callback(
-        lambda done: connected.set_exception(done.exception())
-        if done.exception() is not None
-        else connected.set_result(done.result()[1])
-    )
+
+    def hand_over(done: Future) -> None:
+        if done.exception() is not None:
+            connected.set_exception(done.exception())
+        else:
+            connected.set_result(done.result()[1])
+
+    started.add_done_callback(hand_over)
     try:
         yield connected
     finally:
