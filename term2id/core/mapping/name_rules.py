@@ -384,10 +384,13 @@ def _compare_names(
     rest_added = [w for w in added if w not in _WORD_CLASSES]
     pair = None
     if not why:
+        # Only words carrying an affix can contrast by one (the test is cheap, the pairs many).
+        affixed = [a for a in added if _has_affix(a)]
         pair = next(
-            ((d, a, found) for d in dropped for a in added if (found := _affix_contrast(d, a))),
+            ((d, a, found) for d in dropped if _has_affix(d) for a in affixed
+             if (found := _affix_contrast(d, a))),
             None,
-        )
+        ) if affixed else None  # fmt: skip
         if pair is not None:
             why = pair[2]
             rest_dropped = [w for w in dropped if w != pair[0]]
