@@ -387,21 +387,26 @@ class SemanticSource:
             rewordings = [r for readings in reworded.values() for r in readings]
             self._embed_missing(rewordings, vectors.model)
             if rewordings:
-                other = cosines(np.stack([self._queries[key, r] for r in rewordings]), vectors.matrix)
+                other = cosines(
+                    np.stack([self._queries[key, r] for r in rewordings]), vectors.matrix
+                )
             first = 0
             for at in range(len(block)):
                 similarities = plain[at]
-                reading = np.zeros(similarities.shape[0], dtype=np.int32)
+                rows = None
                 if at in reworded:
                     rows = other[first : first + len(reworded[at])]
                     first += len(reworded[at])
-                    discounted = rows.max(axis=0) - EXPANSION_DISCOUNT
-                    better = discounted > similarities
-                    similarities = np.where(better, discounted, similarities)
-                    reading = np.where(better, rows.argmax(axis=0) + 1, 0).astype(np.int32)
+                    similarities = np.maximum(similarities, rows.max(axis=0) - EXPANSION_DISCOUNT)
                 count = min(self.candidates_per_term, len(similarities))
                 top = np.argpartition(-similarities, count - 1)[:count] if count else np.arange(0)
-                found.append((top, similarities[top], reading[top]))
+                # Which reading found each candidate kept: 0 where the term itself scored best.
+                reading = np.zeros(len(top), dtype=np.int32)
+                if rows is not None:
+                    kept = rows[:, top]
+                    better = kept.max(axis=0) - EXPANSION_DISCOUNT > plain[at][top]
+                    reading = np.where(better, kept.argmax(axis=0) + 1, 0).astype(np.int32)
+                found.append((top, similarities[top], reading))
         return found
 
     def _remember(self, key: tuple[str, str], vector: np.ndarray) -> None:
