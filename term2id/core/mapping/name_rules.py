@@ -162,8 +162,8 @@ def _affix_contrast(ours: str, theirs: str) -> str:
         return ""
     if not (_has_affix(ours) and _has_affix(theirs)):
         return ""  # the cheap test first: most words carry no such affix
-    shared = 0
-    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+    shared, shortest = 0, min(len(ours), len(theirs))
+    while shared < shortest and ours[shared] == theirs[shared]:
         shared += 1
     for at in range(shared + 1):
         for classes in CONTRASTING_AFFIXES:
@@ -233,8 +233,8 @@ def _same_word(ours: str, theirs: str, vocabulary: frozenset[str]) -> bool:
         return False
     if ours == theirs or ours not in vocabulary or theirs not in vocabulary:
         return True
-    shared = 0
-    while shared < min(len(ours), len(theirs)) and ours[shared] == theirs[shared]:
+    shared, shortest = 0, min(len(ours), len(theirs))
+    while shared < shortest and ours[shared] == theirs[shared]:
         shared += 1
     # The stem may end before the letters the two share ("vagin-a" / "vagin-al").
     return any(
