@@ -13,6 +13,7 @@ from term2id.core.mapping.config import MappingConfig, build_mapper
 from term2id.core.mapping.embedding_models import (
     MODEL_NAME,
     TUNED_MANIFEST,
+    OnnxEncoder,
     tuned_model_folder,
     weights_digest,
 )
@@ -94,6 +95,25 @@ def test_a_tuned_model_is_written_beside_the_store_and_used_for_it(
         tiny_store.cached_embeddings(key)["Ataxia"]
         != (tiny_store.cached_embeddings(MODEL_NAME)["Ataxia"])
     )
+
+
+def test_a_tuned_model_runs_in_onnx_runtime_with_the_vectors_sentence_transformers_computes(
+    tiny_store: OntologyStore,
+) -> None:
+    """As fast as the packaged model: the folder the tuning writes (in the layout of the installed
+    sentence-transformers) is exported to ONNX, and cuts long texts where sentence-transformers
+    does."""
+    from sentence_transformers import SentenceTransformer
+
+    folder = tune_embeddings(tiny_store, QUICK).folder
+    source = SemanticSource(use_tuned=True)
+    source.prepare(tiny_store)
+    encoder = source._load(source.model_for(tiny_store))
+    assert isinstance(encoder, OnnxEncoder)
+    reference = SentenceTransformer(str(folder), device="cpu")
+    texts = ["Lack of coordination", "floppy baby", " ".join(["long definition text"] * 120)]
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert float((encoder.encode(texts) * expected).sum(axis=1).min()) > 0.9999
 
 
 def test_the_mapper_weighs_sources_for_a_tuned_model_on_its_store_only(

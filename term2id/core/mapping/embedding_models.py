@@ -126,7 +126,10 @@ class OnnxEncoder:
         config = _read_json(model_folder / "sentence_bert_config.json")
         tokens = _read_json(model_folder / "tokenizer_config.json")
         self.tokenizer = Tokenizer.from_file(str(model_folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
+        # Where sentence-transformers finds the length it cuts texts at: its own config, or (as
+        # sentence-transformers 6 saves a model) the tokenizer's.
+        longest = config.get("max_seq_length") or tokens.get("model_max_length") or 256
+        self.tokenizer.enable_truncation(int(longest))
         pad = str(tokens.get("pad_token", "[PAD]"))
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id(pad) or 0, pad_token=pad)
         options = onnxruntime.SessionOptions()
@@ -191,7 +194,11 @@ def supports_onnx(model_folder: Path) -> bool:
         return False  # the transformer in a subfolder: not the layout exported here
     pooling = _read_json(model_folder / str(modules[1].get("path", "")) / "config.json")
     modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True]
-    return modes == ["pooling_mode_mean_tokens"] and (model_folder / "tokenizer.json").is_file()
+    # sentence-transformers 6 writes {"pooling_mode": "mean"}; earlier releases one flag a mode.
+    mean = modes == ["pooling_mode_mean_tokens"] or (
+        pooling.get("pooling_mode") == "mean" and pooling.get("include_prompt", True) is True
+    )
+    return mean and (model_folder / "tokenizer.json").is_file()
 
 
 def export_onnx(model_folder: Path, out: Path) -> None:
