@@ -35,9 +35,9 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 # A store's tuned model: a sentence-transformers folder beside the store file, with a manifest.
 TUNED_FOLDER_SUFFIX = ".embeddings"
 TUNED_MANIFEST = "term2id-embeddings.json"
-# Texts per ONNX Runtime call, sorted by length so that little is padding: 64 was 7 % faster
-# than 32 on 2 cores (1,500 HPO names); the vectors are the same to the bit in any batch.
-_ONNX_BATCH = 64
+# Texts per ONNX Runtime call, sorted by length so that little is padding (64 was no faster on
+# names and definitions together, on 2 cores); the vectors are the same to the bit in any batch.
+_ONNX_BATCH = 32
 ONNX_FOLDER = "embedding-models"
 _EXPORT_TIMEOUT_S = 1800
 
