@@ -155,7 +155,7 @@ def compare(plain_csv: Path, engine_folder: Path) -> str:
         differ = int((got[name].astype(str).to_numpy() != want[name].to_numpy()).sum())
         if differ:
             problems.append(f"{name} differs on {differ:,} rows")
-    confidence = pd.to_numeric(want["confidence"].replace("", "nan"))
+    confidence = pd.to_numeric(want["confidence"], errors="coerce")  # a blank cell: NaN
     gap = (got["confidence"].astype(float) - confidence).abs()
     both_missing = got["confidence"].isna() & confidence.isna()
     far = int(((gap > 1e-4) | (gap.isna() & ~both_missing)).sum())
