@@ -214,6 +214,23 @@ def test_train_embeddings_command(tiny_catalog: StoreCatalog, run_cli) -> None:
     assert bare.code != 0 and "nope" in bare.err and "Traceback" not in bare.err
 
 
+def test_train_embeddings_shows_no_third_party_progress_bars(
+    tiny_catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    """A separate process: the libraries read their settings when first imported."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "term2id.cli", "train", "embeddings", "--ontology", "tiny"]
+    command += ["--epochs", "1", "--data-dir", str(tiny_catalog.data_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "name pairs of tiny" in done.stdout
+    for bar in ("Loading weights", "Writing model shards", "it/s]"):
+        assert bar not in done.stdout + done.stderr
+
+
 def test_eval_can_tune_on_the_held_out_copy_only(
     tiny_catalog: StoreCatalog, run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
