@@ -144,7 +144,19 @@ def worker_peaks(stdout: str) -> str:
 
 
 def compare(plain_csv: Path, engine_folder: Path) -> str:
-    """'identical' or what differs: ids, statuses, order, confidences within 1e-4."""
+    """'identical' or what differs: ids, statuses, order, confidences within 1e-4.
+
+    In a child process: reading millions of rows here would raise this process's peak memory,
+    which Linux carries over to every process it starts later (ru_maxrss survives fork and
+    exec), so the next runs' peaks would report it instead of their own.
+    """
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_compare, (plain_csv, engine_folder))
+
+
+def _compare(plain_csv: Path, engine_folder: Path) -> str:
     want = pd.read_csv(plain_csv, dtype=str, keep_default_na=False, na_filter=False)
     parts = sorted(engine_folder.glob("part-*.parquet"))
     got = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
