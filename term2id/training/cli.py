@@ -307,7 +307,7 @@ def train_embeddings(
     data_dir: DataDirOption = None,
 ) -> None:
     """Tune the semantic source's sentence model on a store's own synonyms and definitions."""
-    from term2id.core.mapping.config import quiet_third_party_output
+    from term2id.core.mapping import quiet_third_party_output
 
     # transformers' "Loading weights" and "Writing model shards" bars: this command shows its own.
     quiet_third_party_output()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         UNTRUSTED_GGUF_WARNING,
         MappingConfig,
         build_mapper,
+        quiet_third_party_output,
         semantic_missing,
     )
     from term2id.core.mapping.embedding_models import (
@@ -43,6 +44,7 @@ _PUBLIC = {
     "MappingMemory": "memory",
     "MODEL_NAME": "embedding_models",
     "prepare_targets": "batch",
+    "quiet_third_party_output": "config",
     "SEMANTIC_EXTRA": "config",
     "semantic_missing": "config",
     "tuned_cache_key": "embedding_models",
@@ -68,6 +70,7 @@ __all__ = [
     "definition_text",
     "holds_id",
     "prepare_targets",
+    "quiet_third_party_output",
     "semantic_missing",
     "tuned_cache_key",
     "tuned_model_folder",
