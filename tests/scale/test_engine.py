@@ -20,7 +20,13 @@ from term2id.core.exports.sheet_writer import MAPPED_COLUMNS
 from term2id.core.files import PART_SUFFIX
 from term2id.core.mapping.config import MappingConfig
 from term2id.core.ontology.catalog import StoreCatalog
-from term2id.scale.engine import WORK_FOLDER, ScaleJob, local_cluster, map_on_cluster
+from term2id.scale.engine import (
+    WORK_FOLDER,
+    ScaleJob,
+    local_cluster,
+    map_on_cluster,
+    starting_local_cluster,
+)
 
 DATA = Path(__file__).parents[1] / "data"
 # Phrases from tests/data: labels, synonyms, lay words, misspellings, ids, and empty cells.
@@ -229,3 +235,13 @@ def test_a_run_killed_halfway_resumes_maps_only_what_is_missing_and_ends_identic
     # The output: identical to an uninterrupted plain map.
     plain = plain_map(tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sources", "exact,fuzzy")
     assert_same_as_plain(plain, engine_rows(output))
+
+
+def test_a_cluster_started_in_the_background_is_closed_when_the_run_fails_before_using_it() -> None:
+    with (
+        pytest.raises(RuntimeError, match="before the workers"),
+        starting_local_cluster(1) as starting,
+    ):
+        raise RuntimeError("the input was refused before the workers were needed")
+    client = starting.result()  # it had started meanwhile, and was closed on leaving
+    assert client.status == "closed" and client.cluster.status.name == "closed"
