@@ -132,3 +132,15 @@ def test_terms_fall_back_to_float32_when_no_int8_copy_can_be_made(
         assert fresh.propose(Query("Anemia", "tiny"), store, 1)[0].curie == "TP:0000005"
     finally:
         quantized.rmdir()
+
+
+def test_a_terms_kept_neighbours_hold_only_its_candidates(store: OntologyStore) -> None:
+    # Memory per mapped term stays small: a view into the ranking of every name would keep
+    # the whole ranking alive (half a megabyte per term on HPO, gigabytes over a big table).
+    source = SemanticSource(candidates_per_term=3)
+    source.prefetch([Query(text, "tiny") for text in TERMS], store)
+    assert len(source._neighbours) == len(TERMS)
+    for rows, cosines, reading in source._neighbours.values():
+        for kept in (rows, cosines, reading):
+            held = kept.base if kept.base is not None else kept
+            assert held.size <= 3

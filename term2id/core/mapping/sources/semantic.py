@@ -423,7 +423,13 @@ class SemanticSource:
                     first += len(reworded[at])
                     similarities = np.maximum(similarities, rows.max(axis=0) - EXPANSION_DISCOUNT)
                 count = min(self.candidates_per_term, len(similarities))
-                top = np.argpartition(-similarities, count - 1)[:count] if count else np.arange(0)
+                # A copy: a slice would keep the whole argpartition (a row per name) alive in the
+                # neighbours cache, about half a megabyte per term mapped.
+                top = (
+                    np.argpartition(-similarities, count - 1)[:count].copy()
+                    if count
+                    else np.arange(0)
+                )
                 # Which reading found each candidate kept: 0 where the term itself scored best.
                 reading = np.zeros(len(top), dtype=np.int32)
                 if rows is not None:
