@@ -39,6 +39,7 @@ demo: install-app
 
 lint: install-test
 	$(VENV)/bin/ruff check term2id tests benchmarks
+	$(VENV)/bin/ruff format --check term2id tests benchmarks docs
 	$(VENV)/bin/lint-imports
 
 test: lint

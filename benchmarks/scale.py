@@ -106,7 +106,9 @@ def run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, i
         return wall, usage.ru_maxrss, out.read()
 
 
-def plain(source: Path, output: Path, data_dir: Path, sources: str | None) -> tuple[float, int, str]:
+def plain(
+    source: Path, output: Path, data_dir: Path, sources: str | None
+) -> tuple[float, int, str]:
     command = [sys.executable, "-m", "term2id.cli", "map", str(source), "--column", "term",
                "--ontology", "hp", "-o", str(output), "--data-dir", str(data_dir)]  # fmt: skip
     if sources:
@@ -173,7 +175,9 @@ def _compare(plain_csv: Path, engine_folder: Path) -> str:
     far = int(((gap > 1e-4) | (gap.isna() & ~both_missing)).sum())
     if far:
         problems.append(f"confidence differs by more than 1e-4 on {far:,} rows")
-    return "; ".join(problems) or f"identical ({len(got):,} rows: ids, statuses, order, confidences)"
+    return (
+        "; ".join(problems) or f"identical ({len(got):,} rows: ids, statuses, order, confidences)"
+    )
 
 
 def report(name: str, wall: float, terms: int, rows: int, stdout: str, peak: str) -> None:
@@ -202,7 +206,9 @@ def semantic_part(args: argparse.Namespace, work: Path, data_dir: Path, pool: li
         took = steps(out)
         if workers == 1 and took.get("mapping"):
             RATES["semantic terms/s"] = distinct / took["mapping"]
-            print(f"      per worker: {RATES['semantic terms/s']:,.1f} distinct terms/s (mapping step)")
+            print(
+                f"      per worker: {RATES['semantic terms/s']:,.1f} distinct terms/s (mapping step)"
+            )
         report(
             f"engine {workers} worker(s) x {args.threads} thr", wall, distinct, rows, out,
             f"workers {worker_peaks(out)}",

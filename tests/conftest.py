@@ -108,7 +108,7 @@ def tiny_model(hpo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")  # session: decided before the session's model fixtures
 def cuda_device() -> str:
-    """"cuda" where torch sees a CUDA GPU; otherwise the test is skipped, saying why."""
+    """ "cuda" where torch sees a CUDA GPU; otherwise the test is skipped, saying why."""
     import shutil
 
     import torch

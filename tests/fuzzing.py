@@ -82,8 +82,12 @@ def mutate(data: bytes, mutations: Sequence[Mutation]) -> bytes:
 def random_mutations(rng: random.Random) -> list[Mutation]:
     """The benchmark's draw of what hypothesis draws in the test (`mutations_strategy`)."""
     return [
-        (rng.randrange(N_KINDS), rng.randrange(MAX_POSITION), rng.randrange(MAX_SIZE),
-         rng.randrange(MAX_VALUE + 1))  # fmt: skip
+        (
+            rng.randrange(N_KINDS),
+            rng.randrange(MAX_POSITION),
+            rng.randrange(MAX_SIZE),
+            rng.randrange(MAX_VALUE + 1),
+        )  # fmt: skip
         for _ in range(rng.randint(1, MAX_MUTATIONS))
     ]
 

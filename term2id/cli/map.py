@@ -63,7 +63,9 @@ AddressOption = Annotated[
 WorkersOption = Annotated[
     int | None,
     typer.Option(
-        "--workers", min=1, help="Start a local cluster of N worker processes (default 2).",
+        "--workers",
+        min=1,
+        help="Start a local cluster of N worker processes (default 2).",
         show_default=False,
     ),
 ]
@@ -149,7 +151,9 @@ def map_command(
             servers, engine, address, workers, output_format,
         )  # fmt: skip
     if len(servers) > 1:
-        raise Term2IdError("several --server URLs make a pool for --engine dask; give one without it")
+        raise Term2IdError(
+            "several --server URLs make a pool for --engine dask; give one without it"
+        )
     started = time.perf_counter()
     table = open_table(input, sheet)
     config = mapping_config(

@@ -178,7 +178,9 @@ class SettingsDialog(QDialog):
                 "hp — the embedded HPO (built on first use)\n"
                 "    sentence model: all-MiniLM-L6-v2 (packaged)",
             )
-        names = [self.stores.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.stores.count())]
+        names = [
+            self.stores.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.stores.count())
+        ]
         if selected in names:
             self.stores.setCurrentRow(names.index(selected))
         self._update_tune_button()
@@ -241,7 +243,8 @@ class SettingsDialog(QDialog):
             self.tune_progress.setFormat("step %v of %m")
         left = self._tune_time_left.update(done, total)
         self.tune_status.setText(
-            f"Tuning the sentence model of {process.store}: {message}" + (f" · {left}" if left else "")
+            f"Tuning the sentence model of {process.store}: {message}"
+            + (f" · {left}" if left else "")
         )
 
     def _tuning_finished(self, process: EmbeddingTuningProcess, ok: bool, message: str) -> None:

@@ -100,4 +100,3 @@ class TimeLeft:
             return ""
         started, first = self._start
         return time_left(done - first, total - first, now - started)
-

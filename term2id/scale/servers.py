@@ -105,7 +105,9 @@ class ServerPool:
         while True:
             index, server = self._pick()
             try:
-                answers = server.complete(prompt, grammar, k=k, max_tokens=max_tokens, prefix=prefix)
+                answers = server.complete(
+                    prompt, grammar, k=k, max_tokens=max_tokens, prefix=prefix
+                )
             except SourceUnavailable as exc:
                 self._drop(index, exc)
                 continue

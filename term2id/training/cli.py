@@ -300,8 +300,8 @@ def train_embeddings(
         bool,
         typer.Option(
             "--progress-json",
-            help="Write progress to stdout as JSON lines ({\"done\", \"total\", \"message\"}), "
-            "then one line {\"tuned\": ...} (for programs that run this command).",
+            help='Write progress to stdout as JSON lines ({"done", "total", "message"}), '
+            'then one line {"tuned": ...} (for programs that run this command).',
         ),
     ] = False,
     data_dir: DataDirOption = None,

@@ -26,6 +26,7 @@ def fuzz_settings(examples: int) -> settings:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
 
+
 EXAMPLES = {"gguf": 1500, "obo": 1000, "table": 500}  # under a minute in all on two busy cores
 
 

@@ -544,7 +544,6 @@ def test_a_top_k_below_k_asks_each_term_once(tiny, hp_catalog: StoreCatalog) -> 
     assert all(len(r.candidates) <= 2 for r in results)
 
 
-
 # -- a server behind an API key -------------------------------------------------------------------
 
 

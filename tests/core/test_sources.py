@@ -190,7 +190,6 @@ def test_semantic_source_rewords_the_term_with_words_the_ontology_pairs(tmp_path
     assert all("read as" not in p.evidence.detail for p in plain)
 
 
-
 def test_a_terms_cosines_are_the_same_alone_as_among_other_terms() -> None:
     # Mapped alone (the window's quick map, a partition of the distributed engine holding one
     # term) or in a block of terms, a term's cosines must be the same to the last bit: else

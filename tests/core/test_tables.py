@@ -249,7 +249,7 @@ def test_a_workbook_whose_sheet_xml_is_damaged_is_refused_in_one_line(tmp_path: 
         for item in source.infolist():
             data = source.read(item)
             if item.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(b"<row r=\"3\"", b"<row r=\"3\"<<")  # XML that does not parse
+                data = data.replace(b'<row r="3"', b'<row r="3"<<')  # XML that does not parse
             target.writestr(item, data)
     # The header row parses; openpyxl reads the sheet's XML lazily and meets the damage later.
     table = open_table(damaged)
@@ -259,4 +259,3 @@ def test_a_workbook_whose_sheet_xml_is_damaged_is_refused_in_one_line(tmp_path: 
     message = str(caught.value)
     assert message.startswith(f"{damaged}: sheet 'terms' cannot be read at row ")
     assert "\n" not in message
-

@@ -27,7 +27,9 @@ def mapped_session(path: Path, catalog: StoreCatalog) -> Path:
         default_ontology="tiny",
     )  # fmt: skip
     session = CurationSession.create(path, source)
-    results = Mapper(catalog, default_sources(["exact", "fuzzy"])).map_many([Query(t, "tiny") for t in TERMS])
+    results = Mapper(catalog, default_sources(["exact", "fuzzy"])).map_many(
+        [Query(t, "tiny") for t in TERMS]
+    )
     session.record_results(enumerate(results), {"tiny": catalog.open("tiny").release})
     session.close()
     return path

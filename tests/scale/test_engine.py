@@ -104,7 +104,9 @@ def test_engine_maps_exactly_as_plain_map_with_the_default_sources(
     table = tmp_path / "terms.tsv"
     write_table(table, 3000, extra=150)
     sssom_plain = tmp_path / "plain.sssom.tsv"
-    plain = plain_map(tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sssom", str(sssom_plain))
+    plain = plain_map(
+        tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sssom", str(sssom_plain)
+    )
     job = ScaleJob(
         input=table, output=tmp_path / "out", column="term", ontology="tiny",
         context_column="context", data_dir=tiny_catalog.data_dir, sssom=tmp_path / "e.sssom.tsv",
@@ -135,7 +137,9 @@ def test_csv_partitions_read_back_as_plain_maps_csv(
 ) -> None:
     table = tmp_path / "terms.tsv"
     write_table(table, 400, seed=3)
-    plain = plain_map(tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sources", "exact,fuzzy")
+    plain = plain_map(
+        tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sources", "exact,fuzzy"
+    )
     job = ScaleJob(
         input=table, output=tmp_path / "out", column="term", ontology="tiny",
         context_column="context", data_dir=tiny_catalog.data_dir, output_format="csv",
@@ -233,7 +237,9 @@ def test_a_run_killed_halfway_resumes_maps_only_what_is_missing_and_ends_identic
     assert sorted(terms["term"]) == list(range(len(distinct)))
     assert not list(output.rglob(f".*{PART_SUFFIX}"))
     # The output: identical to an uninterrupted plain map.
-    plain = plain_map(tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sources", "exact,fuzzy")
+    plain = plain_map(
+        tiny_catalog.data_dir, table, tmp_path / "plain.csv", "--sources", "exact,fuzzy"
+    )
     assert_same_as_plain(plain, engine_rows(output))
 
 

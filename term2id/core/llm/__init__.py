@@ -42,4 +42,3 @@ __all__ = [
     "open_llm_source",
     "read_manifest",
 ]
-

@@ -69,4 +69,11 @@ def default_sources(names: Sequence[str]) -> list[CandidateSource]:
     return sources
 
 
-__all__ = ["CandidateSource", "ExactSource", "FuzzySource", "default_sources", "register_source", "source_names"]
+__all__ = [
+    "CandidateSource",
+    "ExactSource",
+    "FuzzySource",
+    "default_sources",
+    "register_source",
+    "source_names",
+]
