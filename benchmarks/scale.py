@@ -175,6 +175,15 @@ def _compare(plain_csv: Path, engine_folder: Path) -> str:
     far = int(((gap > 1e-4) | (gap.isna() & ~both_missing)).sum())
     if far:
         problems.append(f"confidence differs by more than 1e-4 on {far:,} rows")
+    differing = (got["mapped_id"].astype(str).to_numpy() != want["mapped_id"].to_numpy()) | (
+        (gap > 1e-4).to_numpy()
+    )
+    for at in list(differing.nonzero()[0])[:3]:  # what a reader needs to judge the difference
+        problems.append(
+            f"e.g. {want['term'][at]!r}: plain {want['mapped_id'][at]} {want['confidence'][at]}"
+            f" {want['status'][at]}, engine {got['mapped_id'][at]} {got['confidence'][at]}"
+            f" {got['status'][at]}"
+        )
     return (
         "; ".join(problems) or f"identical ({len(got):,} rows: ids, statuses, order, confidences)"
     )

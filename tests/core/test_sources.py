@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,44 @@ def test_a_terms_cosines_are_the_same_alone_as_among_other_terms() -> None:
     for i in range(len(terms)):
         assert np.array_equal(cosines(terms[i : i + 1], names)[0], together[i])
         assert np.array_equal(cosines(terms[: i + 2], names)[i], together[i])
+
+
+_WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+_ASSOCIATIONS_OF = """
+import json, sys
+from term2id.core.ontology.catalog import StoreCatalog
+from term2id.core.mapping.lexical_index import index_of
+from term2id.core.candidates import Query
+from term2id.core.mapping.sources.fuzzy import FuzzySource
+store = StoreCatalog(sys.argv[1]).open("ties")
+found = FuzzySource().propose(Query("small thing", "ties"), store, 10)
+print(json.dumps([index_of(store).associations["small"], [p.curie for p in found]]))
+"""
+
+
+def test_the_same_term_gets_the_same_fuzzy_candidates_in_every_process(tmp_path: Path) -> None:
+    # "small" is named interchangeably with eight words, two at a time, all equally often: which
+    # of them the index keeps must not depend on the order of a set (it changes from process to
+    # process).
+    import subprocess
+    import sys
+
+    lines = ["format-version: 1.2", "ontology: ties", ""]
+    for k in range(0, len(_WORDS), 2):
+        for j, bone in enumerate(["ulna", "radius"]):
+            lines += [
+                "[Term]", f"id: TI:{k * 2 + j:07d}", f"name: Small {bone}",
+                f'synonym: "{_WORDS[k]} {_WORDS[k + 1]} {bone}" EXACT []', "",
+            ]  # fmt: skip
+    (tmp_path / "ties.obo").write_text("\n".join(lines), encoding="utf-8")
+    catalog = StoreCatalog(tmp_path / "data")
+    catalog.import_file(tmp_path / "ties.obo", "ties")
+    seen = set()
+    for seed in ("1", "2", "3", "4"):
+        done = subprocess.run(
+            [sys.executable, "-c", _ASSOCIATIONS_OF, str(catalog.data_dir)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )  # fmt: skip
+        seen.add(done.stdout)
+    assert len(seen) == 1, seen

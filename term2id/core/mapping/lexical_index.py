@@ -162,7 +162,9 @@ class LexicalIndex:
             if strength >= ASSOCIATION_MIN_STRENGTH:
                 associations.setdefault(x, []).append((y, strength))
         for found in associations.values():
-            found.sort(key=lambda item: -item[1])
+            # Ties by word: pairs come out of sets, whose order changes from process to process,
+            # and the words kept must not (the same term, mapped twice, gets the same answer).
+            found.sort(key=lambda item: (-item[1], item[0]))
             del found[ASSOCIATIONS_PER_WORD:]
         return associations
 
