@@ -224,7 +224,7 @@ print(json.dumps([index_of(store).associations["small"], [p.curie for p in found
 def test_the_same_term_gets_the_same_fuzzy_candidates_in_every_process(tmp_path: Path) -> None:
     # "small" is named interchangeably with eight words, two at a time, all equally often: which
     # of them the index keeps must not depend on the order of a set (it changes from process to
-    # process).
+    # process); nor which of four equally close words a misspelt word is read as.
     import subprocess
     import sys
 
@@ -235,6 +235,8 @@ def test_the_same_term_gets_the_same_fuzzy_candidates_in_every_process(tmp_path:
                 "[Term]", f"id: TI:{k * 2 + j:07d}", f"name: Small {bone}",
                 f'synonym: "{_WORDS[k]} {_WORDS[k + 1]} {bone}" EXACT []', "",
             ]  # fmt: skip
+    for k, ending in enumerate("abcd"):  # four words equally close to a misspelt "thing"
+        lines += ["[Term]", f"id: TI:{100 + k:07d}", f"name: Thing{ending}", ""]
     (tmp_path / "ties.obo").write_text("\n".join(lines), encoding="utf-8")
     catalog = StoreCatalog(tmp_path / "data")
     catalog.import_file(tmp_path / "ties.obo", "ties")

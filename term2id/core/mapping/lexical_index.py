@@ -205,7 +205,8 @@ class LexicalIndex:
             for variant in (token, *_deletions_of(token)):
                 seen.update(self._deletions.get(variant, ()))
             scored = ((word, fuzz.ratio(token, word) / 100) for word in seen)
-            found = sorted((w for w in scored if w[1] >= 0.8), key=lambda w: -w[1])[:3]
+            # Ties by word: `seen` is a set, whose order changes from process to process.
+            found = sorted((w for w in scored if w[1] >= 0.8), key=lambda w: (-w[1], w[0]))[:3]
         if len(self._close_words) > 50_000:
             self._close_words.clear()
         self._close_words[token] = found
@@ -255,7 +256,9 @@ class LexicalIndex:
             sums += self._members(token)[names] * weighted[token] ** 2
         sums *= self.inverse_name_weight[names] / query_weight
         top = np.argpartition(-sums, limit)[:limit] if len(names) > limit else np.arange(len(names))
-        top = top[np.argsort(-sums[top], kind="stable")]
+        # Equal sums in name order (labels before synonyms): argpartition leaves ties in an
+        # order that depends on every other name's sum.
+        top = top[np.lexsort((names[top], -sums[top]))]
         return list(zip(names[top].tolist(), sums[top].tolist(), strict=True))
 
 
