@@ -130,6 +130,7 @@ def test_terms_fall_back_to_float32_when_no_int8_copy_can_be_made(
         assert fresh._load(PACKAGED_MODEL, terms=True) is fresh._load(PACKAGED_MODEL)
         assert "terms embedded in float32" in caplog.text
         assert fresh.propose(Query("Anemia", "tiny"), store, 1)[0].curie == "TP:0000005"
+        assert not list(quantized.parent.glob("*.partial"))  # nothing half-written left behind
     finally:
         quantized.rmdir()
 

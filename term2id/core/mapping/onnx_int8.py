@@ -98,14 +98,17 @@ def quantize(model_path: Path, model_folder: Path, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f"{out.name}.{os.getpid()}.partial")  # two runs never mix
-    quantize_static(
-        str(model_path), str(staging), Batches(), quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=["MatMul"], nodes_to_exclude=leave, per_channel=True,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-    )  # fmt: skip
-    staging.replace(out)
+    try:
+        quantize_static(
+            str(model_path), str(staging), Batches(), quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=["MatMul"], nodes_to_exclude=leave, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        )  # fmt: skip
+        staging.replace(out)
+    finally:
+        staging.unlink(missing_ok=True)  # a failed run leaves nothing beside the export
     return out
 
 
