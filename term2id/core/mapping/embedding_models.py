@@ -209,25 +209,21 @@ def supports_onnx(model_folder: Path) -> bool:
 
 def export_onnx(model_folder: Path, out: Path) -> None:
     """Export the model's transformer to `out` in a child process (which may import torch)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "term2id.training.onnx_export", str(model_folder), str(out)]
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=_EXPORT_TIMEOUT_S, check=False
-    )
-    if done.returncode != 0 or not out.is_file():
-        lines = (done.stderr or done.stdout or "no output").strip().splitlines()
-        raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+    _run_child("term2id.training.onnx_export", [model_folder, out], out)
 
 
 def quantize_onnx(onnx_path: Path, model_folder: Path, out: Path) -> None:
     """Write the int8 copy of an ONNX export to `out`, in a child process (see onnx_int8)."""
-    command = [
-        sys.executable, "-m", "term2id.core.mapping.onnx_int8", str(onnx_path), str(model_folder),
-        str(out),
-    ]  # fmt: skip
+    _run_child("term2id.core.mapping.onnx_int8", [onnx_path, model_folder, out], out)
+
+
+def _run_child(module: str, args: Sequence[Path], out: Path) -> None:
+    """Run `python -m module args` that writes `out`; raise with its last line if it did not."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", module, *(str(a) for a in args)]
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=_EXPORT_TIMEOUT_S, check=False
+        command, capture_output=True, text=True, env=env, timeout=_EXPORT_TIMEOUT_S, check=False
     )
     if done.returncode != 0 or not out.is_file():
         lines = (done.stderr or done.stdout or "no output").strip().splitlines()
