@@ -319,6 +319,8 @@ def main() -> None:
         help="with --tuned: where the held-out copy and the model tuned on it are kept",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.held_out_folder is not None and not args.tuned:
+        parser.error("--held-out-folder goes with --tuned (the packaged model needs no copy)")
     logging.basicConfig(level=logging.WARNING)
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch  # the baseline's threads; ONNX Runtime uses the CPUs this process may run on
