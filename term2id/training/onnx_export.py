@@ -45,13 +45,16 @@ def export_transformer(model_folder: Path | str, out: Path | str) -> Path:
     axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, "last_hidden_state")}
     out = Path(out)
     staging = out.with_name(f"{out.name}.{os.getpid()}.partial")  # two exports never mix
-    with torch.no_grad():
-        torch.onnx.export(
-            LastHiddenState(), tuple(example[name] for name in inputs), str(staging),
-            input_names=list(inputs), output_names=["last_hidden_state"], dynamic_axes=axes,
-            opset_version=OPSET, dynamo=False,
-        )  # fmt: skip
-    staging.replace(out)  # never a half-written file under the final name
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                LastHiddenState(), tuple(example[name] for name in inputs), str(staging),
+                input_names=list(inputs), output_names=["last_hidden_state"], dynamic_axes=axes,
+                opset_version=OPSET, dynamo=False,
+            )  # fmt: skip
+        staging.replace(out)  # never a half-written file under the final name
+    finally:
+        staging.unlink(missing_ok=True)  # a failed export leaves nothing behind
     return out
 
 

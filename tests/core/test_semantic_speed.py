@@ -13,6 +13,7 @@ from term2id.core.mapping.embedding_models import (
     ONNX_FOLDER,
     PACKAGED_MODEL,
     OnnxEncoder,
+    export_onnx,
 )
 from term2id.core.mapping.sources.semantic import SemanticSource
 from term2id.core.ontology.catalog import StoreCatalog
@@ -133,6 +134,18 @@ def test_terms_fall_back_to_float32_when_no_int8_copy_can_be_made(
         assert not list(quantized.parent.glob("*.partial"))  # nothing half-written left behind
     finally:
         quantized.rmdir()
+
+
+def test_a_failed_onnx_export_leaves_nothing_half_written(
+    store: OntologyStore, tmp_path: Path
+) -> None:
+    source = SemanticSource()
+    source.prepare(store)
+    out = tmp_path / "model.onnx"
+    out.mkdir()  # where the export would go: it cannot be written
+    with pytest.raises(RuntimeError):
+        export_onnx(source._model_folder(PACKAGED_MODEL), out)
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def test_a_terms_kept_neighbours_hold_only_its_candidates(store: OntologyStore) -> None:
