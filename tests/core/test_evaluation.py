@@ -140,7 +140,7 @@ def test_hold_out_copies_cached_vectors_except_the_held_out_names(
 def test_hold_out_copies_the_cached_vectors_of_definitions(
     tiny_catalog: StoreCatalog, tmp_path: Path
 ) -> None:
-    from term2id.core.mapping.embedding_models import MODEL_NAME
+    from term2id.core.mapping.embedding_models import MODEL_NAME, int8_key
     from term2id.core.mapping.sources.semantic import definition_text
 
     original = tiny_catalog.open("tiny")
@@ -148,9 +148,13 @@ def test_hold_out_copies_the_cached_vectors_of_definitions(
     text = definition_text(seizure.definition)
     assert text == "An intermittent abnormality of nervous system physiology."
     original.cache_embeddings(MODEL_NAME, [(text, b"vector"), ("unrelated text", b"other")])
+    original.cache_embeddings(int8_key(MODEL_NAME), [(text, b"int8 vector")])
     held_catalog, _ = hold_out_synonyms(original, 3, seed=1, folder=tmp_path / "held")
     copied = held_catalog.open("tiny").cached_embeddings(MODEL_NAME)
     assert copied[text] == b"vector" and "unrelated text" not in copied
+    # Definitions embedded by the model's int8 copy (as the semantic source does) come too.
+    copied = held_catalog.open("tiny").cached_embeddings(int8_key(MODEL_NAME))
+    assert copied == {text: b"int8 vector"}
 
 
 def test_the_reliability_table_bins_confidence_by_tenths_and_weights_the_error() -> None:

@@ -14,6 +14,7 @@ from term2id.core.mapping.embedding_models import (
     PACKAGED_MODEL,
     OnnxEncoder,
     export_onnx,
+    int8_key,
 )
 from term2id.core.mapping.sources.semantic import SemanticSource
 from term2id.core.ontology.catalog import StoreCatalog
@@ -66,7 +67,9 @@ def test_preparing_reports_progress_up_to_the_last_text(store: OntologyStore) ->
     SemanticSource().prepare(store, Progress(lambda done, total, _: updates.append((done, total))))
     total = updates[0][1]
     assert updates[0] == (0, total) and updates[-1] == (total, total)
-    assert total == len(store.cached_embeddings(MODEL_NAME)) > 10
+    names = store.cached_embeddings(MODEL_NAME)
+    definitions = store.cached_embeddings(int8_key(MODEL_NAME))
+    assert total == len(names) + len(definitions) and len(names) > 10 and definitions
 
 
 def test_a_batch_finds_what_terms_one_by_one_find(store: OntologyStore) -> None:
@@ -131,6 +134,9 @@ def test_terms_fall_back_to_float32_when_no_int8_copy_can_be_made(
         assert fresh._load(PACKAGED_MODEL, terms=True) is fresh._load(PACKAGED_MODEL)
         assert "terms embedded in float32" in caplog.text
         assert fresh.propose(Query("Anemia", "tiny"), store, 1)[0].curie == "TP:0000005"
+        # Definitions are then embedded in float32 too, and cached as the model's own vectors.
+        definition = "Cerebellar ataxia refers to ataxia due to dysfunction of the cerebellum."
+        assert definition in store.cached_embeddings(MODEL_NAME)
         assert not list(quantized.parent.glob("*.partial"))  # nothing half-written left behind
     finally:
         quantized.rmdir()

@@ -150,7 +150,7 @@ def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
 
 @pytest.mark.slow
 def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> None:
-    from term2id.core.mapping.embedding_models import MODEL_NAME
+    from term2id.core.mapping.embedding_models import MODEL_NAME, int8_key
     from term2id.core.mapping.sources.semantic import SemanticSource
 
     found = SemanticSource().propose(Query("dysfunction of the cerebellum", "tiny"), tiny_store, 3)
@@ -158,9 +158,10 @@ def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> 
     assert ataxia.evidence.detail.startswith("cosine ")
     assert ataxia.evidence.detail.endswith("to its definition")
     assert ataxia.evidence.name_kind is None  # a definition is no name: it verifies nothing
-    assert "Cerebellar ataxia refers to ataxia due to dysfunction of the cerebellum." in (
-        tiny_store.cached_embeddings(MODEL_NAME)
-    )
+    # Embedded as terms are (the model's int8 copy), and cached apart from the names' vectors.
+    definition = "Cerebellar ataxia refers to ataxia due to dysfunction of the cerebellum."
+    assert definition in tiny_store.cached_embeddings(int8_key(MODEL_NAME))
+    assert definition not in tiny_store.cached_embeddings(MODEL_NAME)
 
 
 @pytest.mark.slow

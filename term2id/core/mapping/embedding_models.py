@@ -45,6 +45,7 @@ TUNED_MANIFEST = "term2id-embeddings.json"
 # names and definitions together, on 2 cores); the vectors are the same to the bit in any batch.
 _ONNX_BATCH = 32
 ONNX_FOLDER = "embedding-models"
+INT8_SUFFIX = ".int8.onnx"
 _EXPORT_TIMEOUT_S = 1800
 
 
@@ -144,6 +145,7 @@ class OnnxEncoder:
         self.session = onnxruntime.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
+        self.int8 = onnx_path.name.endswith(INT8_SUFFIX)  # its vectors are cached apart
         self.normalize = any(
             str(m.get("type", "")).endswith("Normalize")
             for m in _read_json(model_folder / "modules.json", [])
@@ -232,7 +234,12 @@ def _run_child(module: str, args: Sequence[Path], out: Path) -> None:
 
 def int8_path(onnx_path: Path) -> Path:
     """Where the int8 copy of an ONNX export lives: beside it."""
-    return onnx_path.with_name(f"{onnx_path.stem}.int8.onnx")
+    return onnx_path.with_name(f"{onnx_path.stem}{INT8_SUFFIX}")
+
+
+def int8_key(key: str) -> str:
+    """The cache key of vectors made by the int8 copy of the model cached under `key`."""
+    return f"{key}+int8"
 
 
 def onnx_stamp(key: str, folder: Path) -> str:
