@@ -392,7 +392,7 @@ def _generate_llama_cpp(
     pairs: Sequence[tuple[str, str]],
     seed: int,
 ) -> list[str]:
-    from llama_cpp import Llama
+    from term2id.core.llm.runtime import Llama
 
     llm = Llama(
         model_path=str(model_path),

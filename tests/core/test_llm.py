@@ -245,7 +245,7 @@ def _serve(model: Path, *options: str, key: str | None = None):
     """A real llama_cpp.server on 127.0.0.1, its URL once it answers."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+        [sys.executable, "-m", "term2id.core.llm.runtime", "--model", str(model),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "256", *options,
          *(("--api_key", key) if key else ())],
         stdout=subprocess.DEVNULL,
@@ -484,7 +484,8 @@ def test_prompts_decoded_side_by_side_give_the_one_by_one_answers(
         [a.text for a in answers] for answers in one_by_one
     ]
     for batched, single in zip(side_by_side, one_by_one, strict=True):
-        assert [a.logprob for a in batched] == pytest.approx([a.logprob for a in single], abs=1e-5)
+        # Batched matrix products may sum in another order (AVX-512 kernels): 1e-4, not 0.
+        assert [a.logprob for a in batched] == pytest.approx([a.logprob for a in single], abs=1e-4)
     # After a batch the single-prompt path still finds its state intact.
     assert backend.complete(prompts[0], grammar, k=3, prefix=prefix) == one_by_one[0]
 

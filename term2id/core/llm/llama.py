@@ -98,7 +98,9 @@ class LlamaCppBackend:
                 if trained:
                     self.n_ctx = min(self.n_ctx, trained)
                 try:
-                    from llama_cpp import Llama
+                    from term2id.core.llm.runtime import Llama, use_safe_kernels
+
+                    use_safe_kernels()
                 except ImportError as exc:
                     raise SourceUnavailable(
                         SOURCE_NAME,
