@@ -392,9 +392,9 @@ def _generate_llama_cpp(
     pairs: Sequence[tuple[str, str]],
     seed: int,
 ) -> list[str]:
-    from term2id.core.llm.runtime import Llama
+    from term2id.core.llm import load_llama
 
-    llm = Llama(
+    llm = load_llama(
         model_path=str(model_path),
         lora_path=str(lora_path) if lora_path else None,
         n_ctx=256,

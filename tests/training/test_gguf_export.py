@@ -119,7 +119,7 @@ def test_cli_export_of_an_unsupported_model_fails_with_one_line(tmp_path: Path) 
 
 
 def _answers(model_path: Path, tiny_model, pairs, lora: Path | None = None) -> list[str]:
-    from term2id.core.llm.runtime import Llama
+    from term2id.core.llm import load_llama as Llama
 
     llm = Llama(
         model_path=str(model_path), lora_path=str(lora) if lora else None, n_ctx=256,
@@ -187,7 +187,7 @@ def test_llama3_layout_exports_to_the_same_tokens_and_logits(tmp_path: Path) -> 
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from term2id.core.llm.runtime import Llama
+    from term2id.core.llm import load_llama as Llama
 
     split = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
              r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")  # fmt: skip

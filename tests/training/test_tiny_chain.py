@@ -18,7 +18,7 @@ def test_llama_cpp_returns_the_memorised_ids_as_transformers_does(tiny_model) ->
 
 
 def test_a_curator_can_ask_the_gguf_model_directly(tiny_model) -> None:
-    from term2id.core.llm.runtime import Llama
+    from term2id.core.llm import load_llama as Llama
 
     llm = Llama(model_path=str(tiny_model.model_q8_gguf), n_ctx=256, verbose=False)
     term, curie = tiny_model.pairs[0]
@@ -28,7 +28,7 @@ def test_a_curator_can_ask_the_gguf_model_directly(tiny_model) -> None:
 
 
 def test_the_adapter_teaches_new_pairs_without_erasing_old_ones(tiny_model) -> None:
-    from term2id.core.llm.runtime import Llama
+    from term2id.core.llm import load_llama as Llama
 
     assert tiny_model.base_accuracy_on_adapter_pairs <= 0.2
     assert tiny_model.adapter_llama_cpp_accuracy >= 0.9

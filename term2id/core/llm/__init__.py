@@ -14,6 +14,7 @@ from term2id.core.llm.prompts import (
     ontology_display_name,
     render_prompt,
 )
+from term2id.core.llm.runtime import load_llama, use_safe_kernels
 from term2id.core.llm.server import OpenAICompletionsBackend
 from term2id.core.llm.source import (
     MODES,
@@ -24,6 +25,8 @@ from term2id.core.llm.source import (
 )
 
 __all__ = [
+    "load_llama",
+    "use_safe_kernels",
     "NONE_ANSWER",
     "TASKS",
     "Completion",

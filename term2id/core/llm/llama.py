@@ -98,16 +98,16 @@ class LlamaCppBackend:
                 if trained:
                     self.n_ctx = min(self.n_ctx, trained)
                 try:
-                    from term2id.core.llm.runtime import Llama, use_safe_kernels
+                    from term2id.core.llm.runtime import load_llama, use_safe_kernels
 
-                    use_safe_kernels()
+                    use_safe_kernels()  # raises ImportError without llama-cpp-python
                 except ImportError as exc:
                     raise SourceUnavailable(
                         SOURCE_NAME,
                         "llama-cpp-python is not installed (pip install 'term2id[llm]')",
                     ) from exc
                 try:
-                    self._llama = Llama(
+                    self._llama = load_llama(
                         model_path=str(self.model_path),
                         lora_path=str(self.lora_path) if self.lora_path else None,
                         n_ctx=self.n_ctx,

@@ -44,7 +44,7 @@ def use_safe_kernels() -> None:
         _done = True
 
 
-def Llama(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands for llama_cpp.Llama
+def load_llama(*args: Any, **kwargs: Any) -> Any:
     """`llama_cpp.Llama(*args, **kwargs)`, loaded with `use_safe_kernels` in force."""
     use_safe_kernels()
     from llama_cpp import Llama as Loaded
