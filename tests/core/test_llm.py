@@ -245,7 +245,7 @@ def _serve(model: Path, *options: str, key: str | None = None):
     """A real llama_cpp.server on 127.0.0.1, its URL once it answers."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "term2id.core.llm.runtime", "--model", str(model),
+        [sys.executable, "-m", "term2id.core.llm.serve", "--model", str(model),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "256", *options,
          *(("--api_key", key) if key else ())],
         stdout=subprocess.DEVNULL,

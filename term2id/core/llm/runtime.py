@@ -50,15 +50,3 @@ def load_llama(*args: Any, **kwargs: Any) -> Any:
     from llama_cpp import Llama as Loaded
 
     return Loaded(*args, **kwargs)
-
-
-def serve_main() -> None:
-    """`python -m term2id.core.llm.runtime ARGS`: llama_cpp.server with the same safety."""
-    import runpy
-
-    use_safe_kernels()
-    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-
-
-if __name__ == "__main__":
-    serve_main()
