@@ -167,7 +167,7 @@ def test_import_can_prepare_the_semantic_index_at_once(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from term2id.core.mapping.embedding_models import MODEL_NAME
+    from term2id.core.mapping.embedding_models import MODEL_NAME, int8_key
     from term2id.core.ontology.catalog import StoreCatalog
 
     data_dir = tmp_path / "data"
@@ -178,7 +178,7 @@ def test_import_can_prepare_the_semantic_index_at_once(tmp_path: Path) -> None:
     assert "embedded the names and definitions of tiny for the semantic source" in done.stdout
     # Nothing from the model libraries (their "Loading weights" bars, advice) reaches the user.
     assert done.stderr == ""
-    cached = StoreCatalog(data_dir).open("tiny").cached_embeddings(MODEL_NAME)
+    cached = StoreCatalog(data_dir).open("tiny").cached_embeddings(int8_key(MODEL_NAME))
     assert "Ataxia" in cached and "Lack of coordination" in cached
 
 

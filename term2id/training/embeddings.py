@@ -33,6 +33,7 @@ from term2id.core.mapping import (
     MODEL_NAME,
     TUNED_MANIFEST,
     definition_text,
+    int8_key,
     tuned_cache_key,
     tuned_model_folder,
     weights_digest,
@@ -231,7 +232,13 @@ def _with_hard_negatives(
     import numpy as np
 
     labels = [term.label for term in store.terms(include_obsolete=False)]
-    cached = store.cached_embeddings(MODEL_NAME) if packaged else {}
+    # The model's own vectors where a store has them; else those of its int8 copy (what the
+    # semantic source caches where it can make one): near enough to pick the nearest labels.
+    cached = {}
+    if packaged:
+        cached = store.cached_embeddings(MODEL_NAME) or store.cached_embeddings(
+            int8_key(MODEL_NAME)
+        )
     needed = list(dict.fromkeys([*labels, *(p.text for p in pairs)]))
     missing = [t for t in needed if t not in cached]
     vectors: dict[str, np.ndarray] = {
@@ -333,8 +340,10 @@ def _write_model(
         raise TrainingError(f"{folder}: cannot write the tuned model ({exc})") from exc
     shutil.rmtree(retired, ignore_errors=True)
     if replaced is not None and replaced != tuned_cache_key(manifest["weights_digest"]):
-        # The replaced model's vectors would never be read again: do not let the store grow.
-        store.clear_embeddings(replaced)
+        # The replaced model's vectors (its own and its int8 copy's) would never be read again:
+        # do not let the store grow.
+        for key in (replaced, int8_key(replaced)):
+            store.clear_embeddings(key)
 
 
 def _previous_key(folder: Path) -> str | None:

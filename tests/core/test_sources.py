@@ -131,15 +131,16 @@ def test_a_registered_source_can_be_named() -> None:
 def test_semantic_source_finds_paraphrases_and_caches_vectors_in_the_store(
     tiny_store: OntologyStore,
 ) -> None:
-    from term2id.core.mapping.embedding_models import MODEL_NAME
+    from term2id.core.mapping.embedding_models import MODEL_NAME, int8_key
     from term2id.core.mapping.sources.semantic import SemanticSource
 
-    assert tiny_store.cached_embeddings(MODEL_NAME) == {}
+    assert tiny_store.cached_embeddings(int8_key(MODEL_NAME)) == {}
     source = SemanticSource()
     proposals = source.propose(Query("not enough red blood cells", "tiny"), tiny_store, 3)
     assert proposals[0].curie == "TP:0000005"
     assert proposals[0].evidence.detail.startswith("cosine ")
-    cached = tiny_store.cached_embeddings(MODEL_NAME)
+    # Embedded as the terms are, by the model's int8 copy, and cached under its key.
+    cached = tiny_store.cached_embeddings(int8_key(MODEL_NAME))
     assert "Low red blood cell count" in cached and "Anaemia" in cached
     assert "obsolete Fits" not in cached  # obsolete names are not searched by meaning
     # A second source (a later run) reads the vectors from the store instead of computing them.
@@ -158,7 +159,7 @@ def test_semantic_source_searches_definitions_too(tiny_store: OntologyStore) -> 
     assert ataxia.evidence.detail.startswith("cosine ")
     assert ataxia.evidence.detail.endswith("to its definition")
     assert ataxia.evidence.name_kind is None  # a definition is no name: it verifies nothing
-    # Embedded as terms are (the model's int8 copy), and cached apart from the names' vectors.
+    # Embedded as terms and names are (the model's int8 copy), and cached under its key.
     definition = "Cerebellar ataxia refers to ataxia due to dysfunction of the cerebellum."
     assert definition in tiny_store.cached_embeddings(int8_key(MODEL_NAME))
     assert definition not in tiny_store.cached_embeddings(MODEL_NAME)

@@ -14,6 +14,7 @@ from term2id.core.mapping.embedding_models import (
     MODEL_NAME,
     TUNED_MANIFEST,
     OnnxEncoder,
+    int8_key,
     tuned_model_folder,
     weights_digest,
 )
@@ -87,13 +88,13 @@ def test_a_tuned_model_is_written_beside_the_store_and_used_for_it(
     packaged = SemanticSource(use_tuned=False)
     assert packaged.model_for(tiny_store).tuned_on is None
     packaged.prepare(tiny_store)
-    key = source.model_for(tiny_store).key
-    assert key != MODEL_NAME
+    key = int8_key(source.model_for(tiny_store).key)  # each model's int8 copy embeds
+    assert key != int8_key(MODEL_NAME)
     assert "Ataxia" in tiny_store.cached_embeddings(key)
-    assert "Ataxia" in tiny_store.cached_embeddings(MODEL_NAME)
+    assert "Ataxia" in tiny_store.cached_embeddings(int8_key(MODEL_NAME))
     assert (
         tiny_store.cached_embeddings(key)["Ataxia"]
-        != (tiny_store.cached_embeddings(MODEL_NAME)["Ataxia"])
+        != (tiny_store.cached_embeddings(int8_key(MODEL_NAME))["Ataxia"])
     )
 
 
@@ -158,7 +159,7 @@ def test_tuning_again_drops_the_replaced_models_vectors(tiny_store: OntologyStor
     tune_embeddings(tiny_store, QUICK)
     first = SemanticSource(use_tuned=True)
     first.prepare(tiny_store)
-    old_key = first.model_for(tiny_store).key
+    old_key = int8_key(first.model_for(tiny_store).key)  # the int8 copy's vectors
     assert tiny_store.cached_embeddings(old_key)
 
     tune_embeddings(tiny_store, EmbeddingTuning(epochs=1, batch_size=32, seed=7))

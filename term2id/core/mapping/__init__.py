@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from term2id.core.mapping.embedding_models import (
         MODEL_NAME,
         TUNED_MANIFEST,
+        int8_key,
         tuned_cache_key,
         tuned_model_folder,
         tuned_model_of,
@@ -39,6 +40,7 @@ _PUBLIC = {
     "default_sources": "mapper",
     "definition_text": "sources.semantic",
     "holds_id": "mapper",
+    "int8_key": "embedding_models",
     "Mapper": "mapper",
     "MappingConfig": "config",
     "MappingMemory": "memory",
@@ -69,6 +71,7 @@ __all__ = [
     "default_sources",
     "definition_text",
     "holds_id",
+    "int8_key",
     "prepare_targets",
     "quiet_third_party_output",
     "semantic_missing",

@@ -12,11 +12,10 @@ float32, so the vectors are the ones sentence-transformers computes, about twice
 CPU, and torch is never loaded while mapping. The ONNX file is exported once per model, in a
 child process (term2id.training.onnx_export), into `embedding-models/` beside the stores.
 
-The terms being mapped (not the store's names) are embedded by an int8 copy of that export
-(term2id.core.mapping.onnx_int8, made once per model beside it): encoding the terms is most of
-the semantic source's time, and int8 halves it. The names stay float32: they are embedded once
-per release, and float32 names with int8 terms kept top-1 and top-5 on held-out HPO synonyms
-(0.585 / 0.800 with float32 terms, 0.586 / 0.801 with int8; seed 1, 1,000 synonyms).
+What the semantic source embeds (the store's names and definitions, and the terms being mapped)
+goes through an int8 copy of that export (term2id.core.mapping.onnx_int8, made once per model
+beside it): encoding is most of the source's time, and int8 about halves it. Top-1 and top-5 on
+held-out HPO synonyms stayed within 0.8 points of float32 (docs/mapping.md).
 """
 
 from __future__ import annotations
@@ -30,10 +29,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from term2id.core.ontology.store import OntologyStore
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +44,9 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 # A store's tuned model: a sentence-transformers folder beside the store file, with a manifest.
 TUNED_FOLDER_SUFFIX = ".embeddings"
 TUNED_MANIFEST = "term2id-embeddings.json"
-# Texts per ONNX Runtime call, sorted by length so that little is padding (64 was no faster on
-# names and definitions together, on 2 cores); the vectors are the same to the bit in any batch.
+# Texts per ONNX Runtime call, sorted by their number of tokens so that little is padding (16, 64
+# and 128 were slower on HPO's names and definitions, on 2 cores); the vectors are the same to
+# the bit in any batch.
 _ONNX_BATCH = 32
 ONNX_FOLDER = "embedding-models"
 INT8_SUFFIX = ".int8.onnx"
@@ -138,14 +142,17 @@ class OnnxEncoder:
         longest = config.get("max_seq_length") or tokens.get("model_max_length") or 256
         self.tokenizer.enable_truncation(int(longest))
         pad = str(tokens.get("pad_token", "[PAD]"))
-        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id(pad) or 0, pad_token=pad)
+        self.pad_id = self.tokenizer.token_to_id(pad) or 0
+        # Batches are padded in `inputs`, to their longest text (tokenizer.json may ask for a
+        # fixed length: 128 tokens for all-MiniLM-L6-v2, mostly padding).
+        self.tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = _cpu_count()
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
-        self.int8 = onnx_path.name.endswith(INT8_SUFFIX)  # its vectors are cached apart
+        self.int8 = onnx_path.name.endswith(INT8_SUFFIX)  # its vectors are cached under their key
         self.normalize = any(
             str(m.get("type", "")).endswith("Normalize")
             for m in _read_json(model_folder / "modules.json", [])
@@ -153,16 +160,15 @@ class OnnxEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encoded = self.tokenizer.encode_batch(list(texts))
+        # Batches of texts with the same number of tokens, or nearly: little is padding (sorting
+        # by characters instead left a quarter more time on HPO's names and definitions).
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))
         for start in range(0, len(order), _ONNX_BATCH):
             at = order[start : start + _ONNX_BATCH]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in at])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            types = np.array([e.type_ids for e in encoded], dtype=np.int64)
-            hidden = self.session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            )[0]
+            inputs = self.inputs([encoded[i] for i in at])
+            hidden = self.session.run(None, inputs)[0]
+            mask = inputs["attention_mask"]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             if self.normalize:
@@ -171,6 +177,18 @@ class OnnxEncoder:
                 out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
             out[at] = pooled
         return out
+
+    def inputs(self, encoded: Sequence[Encoding]) -> dict[str, np.ndarray]:
+        """The model's inputs for a batch of tokenised texts, padded to the longest."""
+        longest = max((len(e.ids) for e in encoded), default=0)
+        ids = np.full((len(encoded), longest), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encoded), longest), dtype=np.int64)
+        types = np.zeros((len(encoded), longest), dtype=np.int64)
+        for row, e in enumerate(encoded):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = e.attention_mask
+            types[row, : len(e.ids)] = e.type_ids
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 def _read_json(path: Path, default: object = None):  # noqa: ANN202 - JSON of any shape

@@ -63,7 +63,6 @@ def weights_to_quantize(model_path: Path) -> tuple[list[str], list[str]]:
 
 def quantize(model_path: Path, model_folder: Path, out: Path) -> Path:
     """Write the int8 copy of `model_path` to `out` (never a half-written file under that name)."""
-    import numpy as np
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -85,12 +84,8 @@ def quantize(model_path: Path, model_folder: Path, out: Path) -> Path:
             start = next(self.batches, None)
             if start is None:
                 return None
-            encoded = encoder.tokenizer.encode_batch(texts[start : start + _CALIBRATION_BATCH])
-            return {
-                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-            }
+            batch = texts[start : start + _CALIBRATION_BATCH]
+            return encoder.inputs(encoder.tokenizer.encode_batch(batch))
 
     keep, leave = weights_to_quantize(model_path)
     if not keep:
