@@ -367,3 +367,45 @@ def test_the_embedded_hpo_maps_everyday_phenotype_terms(hpo_catalog: StoreCatalo
     assert {"HP:0001631", "HP:0000729"} <= set(shared)
     assert all(c.confidence < mapper.threshold for c in shared.values())
     assert "ambiguous: also HP:0000729 Autistic behavior" in shared["HP:0001631"].note
+
+
+def test_checking_names_only_where_a_candidate_can_be_shown_changes_no_answer(
+    hpo_catalog: StoreCatalog,
+) -> None:
+    """The mapper compares names with the term only for candidates that can still be shown (the
+    rest cannot outscore them); what it shows is what checking every candidate shows."""
+
+    class ChecksEveryCandidate(Mapper):
+        def _compared(self, query, stores, elsewhere, grouped, replacing, limit, weights):  # noqa: ANN001, ANN202, ARG002
+            return [
+                (verify_id(v.proposed, query.text, stores, elsewhere,
+                           replacement_of=replacing.get(curie), context=query.context), evidence)
+                for curie, (v, evidence) in grouped.items()
+            ]  # fmt: skip
+
+    class CountsSkipped(Mapper):
+        skipped = 0
+
+        def _compared(self, query, stores, elsewhere, grouped, replacing, limit, weights):  # noqa: ANN001, ANN202
+            entries = super()._compared(
+                query, stores, elsewhere, grouped, replacing, limit, weights
+            )
+            CountsSkipped.skipped += len(grouped) - len(entries)
+            return entries
+
+    # Two ranking sources: a pool of 20 candidates for the 10 shown.
+    sources = [*default_sources(["exact", "fuzzy"]), ProposesIds("HP:0001250", "HP:0012758")]
+    texts = [
+        "floppy baby", "learning difficulties", "cannot walk", "seizures", "fits",
+        "short stature", "extra finger", "hypertension", "low blood pressure", "macrocephaly",
+        "big head", "small head", "bilateral cleft lip", "hearing loss", "ASD",
+        "developmental delay", "abnormal gait", "absent thumb", "hypotonia", "kidney cysts",
+    ]  # fmt: skip
+    queries = [Query(text, "hp") for text in texts]
+    lazy = list(CountsSkipped(hpo_catalog, sources).map_many(queries))
+    every = list(ChecksEveryCandidate(hpo_catalog, sources).map_many(queries))
+    for shown, reference in zip(lazy, every, strict=True):
+        assert shown == reference, shown.query.text
+        assert all(c.reason != "names not compared yet" for c in shown.candidates)
+    assert sum(r.best.verdict is Verdict.VERIFIED for r in lazy) >= 5  # verdicts are real ones
+    assert CountsSkipped.skipped > 50  # and many candidates were never compared

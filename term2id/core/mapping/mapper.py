@@ -22,6 +22,7 @@ cell costs no more than a sentence.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,6 +52,7 @@ from term2id.core.mapping.ranking import (
     combined_vote,
     curated_first,
     rank,
+    score_of,
     sharing_the_name,
 )
 from term2id.core.mapping.sources import CandidateSource, default_sources
@@ -249,11 +251,17 @@ class Mapper:
         weights = self.fusion_for(stores)
         checked: dict[str, Verification] = {}
         grouped: dict[str, tuple[Verification, list[Evidence]]] = {}
+        curation = bool(rejected) or any(e.source == CURATED for _curie, e in proposals)
+        limit = None if curation else self.top_k
+        # With more candidates than can be shown, names are compared with the term later, for
+        # the candidates that can still be shown (see _compared); else at once.
+        lazy = limit is not None and len({curie for curie, _e in proposals}) > limit + 1
+        replacing: dict[str, str] = {}  # replacement curie -> the obsolete id it replaces
         for proposed, evidence in proposals:
             verification = checked.get(proposed)
             if verification is None:
                 verification = checked[proposed] = verify_id(
-                    proposed, query.text, stores, elsewhere, context=query.context
+                    proposed, query.text, stores, elsewhere, context=query.context, compare=not lazy
                 )
             if verification.curie != proposed and verification.verdict is not Verdict.UNKNOWN_ID:
                 how = f"{proposed} is a secondary id of {verification.curie}"
@@ -282,16 +290,18 @@ class Mapper:
                         elsewhere,
                         replacement_of=verification.curie,
                         context=query.context,
+                        compare=not lazy,
                     )
                     grouped[checked_replacement.curie] = (checked_replacement, [offered])
+                    replacing[checked_replacement.curie] = verification.curie
                 else:
                     current[1].append(offered)
         # What curators decided before is applied to the whole list, then cut: a remembered id
         # is never lost below the cut.
-        curation = bool(rejected) or any(
-            e.source == CURATED for _v, evidence in grouped.values() for e in evidence
-        )
-        ranked = rank(grouped.values(), None if curation else self.top_k, weights)
+        entries = list(grouped.values())
+        if lazy:
+            entries = self._compared(query, stores, elsewhere, grouped, replacing, limit, weights)
+        ranked = rank(entries, limit, weights)
         # The curves were fitted on scores fused with DEFAULT_FUSION: a tuned model's fusion keeps
         # its scores.
         if self.calibration and weights is DEFAULT_FUSION:
@@ -301,10 +311,56 @@ class Mapper:
                 for c in ranked
             ]
         # Several terms carrying the name the term matched: none is accepted without a look.
-        ranked = cap_shared_names(ranked, sharing_the_name(grouped.values()), self.threshold)
+        ranked = cap_shared_names(ranked, sharing_the_name(entries), self.threshold)
         if curation:
             ranked = apply_curation(ranked, rejected or {}, self.threshold)[: self.top_k]
         return ranked
+
+    def _compared(
+        self,
+        query: Query,
+        stores: list[OntologyStore],
+        elsewhere: ElsewhereLookup,
+        grouped: dict[str, tuple[Verification, list[Evidence]]],
+        replacing: dict[str, str],
+        limit: int,
+        weights: FusionWeights,
+    ) -> list[tuple[Verification, list[Evidence]]]:
+        """The candidates that can be among the first `limit` (and the next, which decides
+        whether the best is ambiguous), their names compared with the term in full.
+
+        Comparing names is most of a candidate's check and only ever lowers its score, so the
+        score without it bounds the true one: candidates are checked best bound first until
+        the next bound falls below the last score that can be shown. The result is what checking
+        every candidate would rank first. Candidates the exact source found are always checked
+        (they decide whether several terms share the matched name).
+        """
+
+        def full(curie: str) -> tuple[Verification, list[Evidence]]:
+            verification, evidence = grouped[curie]
+            if verification.verdict in (Verdict.UNKNOWN_ID, Verdict.WRONG_ONTOLOGY):
+                return verification, evidence  # no names to compare
+            checked = verify_id(
+                verification.proposed, query.text, stores, elsewhere,
+                replacement_of=replacing.get(curie), context=query.context,
+            )  # fmt: skip
+            return checked, evidence
+
+        bounds = sorted(
+            ((score_of(v, ev, weights), curie) for curie, (v, ev) in grouped.items()),
+            key=lambda item: -item[0],
+        )
+        exact = [c for c, (_v, ev) in grouped.items() if any(e.source == "exact" for e in ev)]
+        done = {curie: full(curie) for curie in exact}
+        scores = sorted((score_of(v, ev, weights) for v, ev in done.values()), reverse=True)
+        for bound, curie in bounds:
+            if curie in done:
+                continue
+            if len(scores) > limit and scores[limit] > bound:
+                break  # neither it nor any later candidate can reach the first limit + 1
+            done[curie] = full(curie)
+            bisect.insort(scores, score_of(*done[curie], weights), key=lambda x: -x)
+        return list(done.values())
 
     def _prefetch(self, queries: list[Query]) -> None:
         """Let sources that work faster in batches (embeddings) see the next terms at once.

@@ -84,6 +84,7 @@ def verify_id(
     elsewhere: ElsewhereLookup | None = None,
     replacement_of: str | None = None,
     context: str | None = None,
+    compare: bool = True,
 ) -> Verification:
     """Check `proposed` for `term_text` against the requested `stores` (see the module docstring).
 
@@ -92,6 +93,11 @@ def verify_id(
     not that the replacement names what the curator wrote, so its names must agree with the term.
     `context` is the row's context text: when the cell holds the id itself, the id's names are
     compared with it (without context the verdict is unchecked).
+
+    With `compare=False` the names are not compared with the term (most of the time this takes):
+    a live term's verdict is then UNCHECKED, and its score (`ranking.score_of`) is at least what
+    the full check would give. The mapper uses it to check in full only the candidates that can
+    still be shown; such a Verification never reaches a curator.
     """
     indexes = [index_of(store) for store in stores]
     # Sources usually propose ids exactly as the store spells them: skip parsing then.
@@ -120,6 +126,8 @@ def verify_id(
         )
         if typed_in_cell and not compared:
             meaning, why = Verdict.UNCHECKED, "no context to compare with"
+        elif not compare:
+            meaning, why = Verdict.UNCHECKED, "names not compared yet"
         else:
             meaning, why, closest = relation(_key_of(compared), index, term)
         if term.obsolete:
