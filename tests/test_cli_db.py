@@ -29,6 +29,8 @@ def test_import_show_search_list_info(run_cli, tmp_path: Path) -> None:
     info = run_cli("db", "info", "tiny", *d)
     assert "sha256" in info.out and "12 (2 obsolete)" in info.out
     assert "all-MiniLM-L6-v2 (packaged; `term2id train embeddings` tunes it" in info.out
+    # Given before the command, the folder beats $TERM2ID_DATA_DIR (set for every test) too.
+    assert "tiny/releases/2024-01-01" in run_cli("--data-dir", tmp_path, "db", "list").out
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from term2id.cli.eval import eval_command
 from term2id.cli.gui import gui_command
 from term2id.cli.map import map_command
 from term2id.cli.memory import memory_app
-from term2id.cli.options import DataDirOption
+from term2id.cli.options import RootDataDirOption
 from term2id.cli.session import session_app
 from term2id.training.cli import train_app
 
@@ -45,7 +45,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    data_dir: DataDirOption = None,
+    data_dir: RootDataDirOption = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what happens, for bug reports.")
     ] = False,

@@ -11,14 +11,18 @@ import typer
 from term2id.core.mapping import TUNED_EMBEDDINGS_HELP, UNTRUSTED_GGUF_WARNING
 from term2id.core.ontology import DATA_DIR_ENV
 
-DataDirOption = Annotated[
+_DATA_DIR_HELP = (
+    f"Folder holding the ontology stores (default: ${DATA_DIR_ENV}, or the platform's user data "
+    "folder)."
+)
+# `term2id --data-dir X ...` (the root) reads the environment variable; a command's own
+# `--data-dir` counts only when given, so that it never replaces the root's with the variable.
+RootDataDirOption = Annotated[
     Path | None,
-    typer.Option(
-        "--data-dir",
-        help=f"Folder holding the ontology stores (default: ${DATA_DIR_ENV}, or the platform's user data folder).",
-        envvar=DATA_DIR_ENV,
-        show_default=False,
-    ),
+    typer.Option("--data-dir", help=_DATA_DIR_HELP, envvar=DATA_DIR_ENV, show_default=False),
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help=_DATA_DIR_HELP, show_default=False)
 ]
 
 # The local language model and the candidate sources: options shared by map, demo and eval.

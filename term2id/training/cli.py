@@ -14,9 +14,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from term2id.cli import common
+from term2id.cli.common import data_dir_option
 from term2id.cli.options import DataDirOption
 from term2id.core.errors import Term2IdError
-from term2id.core.ontology import DEFAULT_STORE, StoreCatalog
+from term2id.core.ontology import DEFAULT_STORE
 from term2id.core.progress import Progress
 
 train_app = typer.Typer(
@@ -64,7 +66,8 @@ def train_tiny(
     """Train a tiny Llama model on the CPU, export it (and a LoRA adapter) to GGUF, check it with llama.cpp."""
     from term2id.training.tiny import build_tiny_model
 
-    store = StoreCatalog(data_dir).open(ontology)
+    data_dir_option(data_dir)  # or the one given before `train`
+    store = common.catalog().open(ontology)
     result = build_tiny_model(out_dir, store, pairs, seed, _progress("tiny"))
     table = Table("stage", "seconds", box=None)
     for stage, seconds in result.stage_seconds:
@@ -196,7 +199,8 @@ def train_data(
         write_dataset,
     )
 
-    catalog = StoreCatalog(data_dir)
+    data_dir_option(data_dir)  # or the one given before `train`
+    catalog = common.catalog()
     store = catalog.open(ontology)
     task_names = parse_tasks(tasks)
     retrieve = None
@@ -314,7 +318,8 @@ def train_embeddings(
     from term2id.training.embeddings import EmbeddingTuning, tune_embeddings
 
     report = _json_progress if progress_json else _progress
-    catalog = StoreCatalog(data_dir)
+    data_dir_option(data_dir)  # or the one given before `train`
+    catalog = common.catalog()
     store = catalog.open(ontology, report("building store") if ontology == DEFAULT_STORE else None)
     tuning = EmbeddingTuning(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,

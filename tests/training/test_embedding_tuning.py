@@ -213,6 +213,12 @@ def test_train_embeddings_command(tiny_catalog: StoreCatalog, run_cli) -> None:
     assert no_gpu.code == 4 and "--device tpu: expected cpu, cuda, cuda:N or mps" in no_gpu.err
     bare = run_cli("train", "embeddings", "--ontology", "nope", "--data-dir", tiny_catalog.data_dir)
     assert bare.code != 0 and "nope" in bare.err and "Traceback" not in bare.err
+    # The folder given before `train` counts as it does for every other command.
+    before = run_cli(
+        "--data-dir", tiny_catalog.data_dir, "train", "embeddings", "--ontology", "nope"
+    )
+    available = ", ".join(tiny_catalog.available())
+    assert before.code != 0 and f"stores available: {available}" in before.err
 
 
 def test_train_embeddings_shows_no_third_party_progress_bars(
