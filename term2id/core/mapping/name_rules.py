@@ -462,7 +462,6 @@ def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Ver
     return best
 
 
-@lru_cache(maxsize=16_384)  # the mapper asks twice for the candidates it checks in full
 def name_agreement(
     term_key: str, index: LexicalIndex, term: IndexedTerm
 ) -> tuple[float, str | None]:
