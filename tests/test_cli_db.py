@@ -239,3 +239,17 @@ def test_owl_imports_are_not_followed_and_db_info_says_so(run_cli, tmp_path: Pat
     assert requests == []
     warning = next(line for line in info.out.splitlines() if "imports not followed" in line)
     assert str(local) in warning and remote in warning
+
+
+def test_a_data_folder_that_is_a_file_is_refused_before_anything_runs(
+    run_cli, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "stores.txt"
+    not_a_folder.write_text("hello", encoding="utf-8")
+    for args in (
+        ("--data-dir", not_a_folder, "db", "list"),
+        ("db", "list", "--data-dir", not_a_folder),
+    ):
+        result = run_cli(*args)
+        assert result.code == 2 and "is a file" in result.err, args
+    assert not_a_folder.read_text(encoding="utf-8") == "hello"

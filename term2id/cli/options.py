@@ -19,10 +19,13 @@ _DATA_DIR_HELP = (
 # `--data-dir` counts only when given, so that it never replaces the root's with the variable.
 RootDataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help=_DATA_DIR_HELP, envvar=DATA_DIR_ENV, show_default=False),
+    typer.Option(
+        "--data-dir", help=_DATA_DIR_HELP, envvar=DATA_DIR_ENV, show_default=False, file_okay=False
+    ),
 ]
 DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help=_DATA_DIR_HELP, show_default=False)
+    Path | None,
+    typer.Option("--data-dir", help=_DATA_DIR_HELP, show_default=False, file_okay=False),
 ]
 
 # The local language model and the candidate sources: options shared by map, demo and eval.
