@@ -173,3 +173,33 @@ def test_two_words_the_ontology_uses_are_not_typing_variants_of_each_other(
     term_key, label_key = normalize(term), normalize(label)
     assert compare_names(term_key, label_key, swapped)[0] is Verdict.VERIFIED  # spelling alone
     assert compare_names(term_key, label_key, swapped, vocabulary)[0] is not Verdict.VERIFIED
+
+
+@pytest.mark.parametrize(
+    ("term", "name", "verdict"),
+    [
+        # words HPO writes or leaves out at will, in the names of many terms
+        ("Right ventricular outlet obstruction", "Right ventricular outlet tract obstruction",
+         Verdict.VERIFIED),
+        ("Autosomal recessive", "Autosomal recessive inheritance", Verdict.VERIFIED),
+        ("Fasting triggered symptoms", "Triggered by fasting", Verdict.VERIFIED),
+        # words by which HPO tells two of its terms apart stay a qualifier
+        ("Bilateral cleft lip", "Cleft lip", Verdict.BROADER),
+        ("Abnormal ear shape", "Abnormal ear morphology", Verdict.BROADER),
+        ("Cleft lip", "Bilateral cleft lip", Verdict.NARROWER),
+        # and a word left out never hides a contrast
+        ("Absent thyroid gland", "Present thyroid", Verdict.CONTRADICTS),
+    ],
+)  # fmt: skip
+def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
+    hpo_store: OntologyStore, term: str, name: str, verdict: Verdict
+) -> None:
+    index = index_of(hpo_store)
+    swapped, vocabulary = interchangeable_words(index), vocabulary_of(index)
+    assert compare_names(normalize(term), normalize(name), swapped, vocabulary)[0] is verdict
+    # without what the store teaches, a word more or less is a qualifier
+    if verdict is Verdict.VERIFIED:
+        assert compare_names(normalize(term), normalize(name), frozenset(), vocabulary)[0] in (
+            Verdict.NARROWER,
+            Verdict.BROADER,
+        )

@@ -270,6 +270,11 @@ def _content(key: str) -> tuple[str, ...]:
     return tuple(EQUIVALENT_WORDS.get(t, t) for t in key.split() if t not in _FILLER_WORDS)
 
 
+def words_of(key: str) -> frozenset[str]:
+    """The words of a normalised name as names are compared: folded, filler words dropped."""
+    return frozenset(_content(key))
+
+
 def _quoted(words: Sequence[str]) -> str:
     return "'" + " ".join(words) + "'"
 
@@ -286,43 +291,73 @@ def _as_written(words: Sequence[str], key: str) -> list[str]:
 # words; pairs seen in at least this many terms of a store are words it uses interchangeably.
 INTERCHANGEABLE_MIN_TERMS = 3
 ALIKE_MIN_TERMS = 2  # for two words alike in spelling
+# A word one name of a term has and another lacks ("Absent trapezium" / "Absent trapezium bone",
+# "Triggered by fasting" / "Fasting triggered symptoms") is one the store writes or leaves out
+# at will, if it does so in this many terms and tells two terms apart by it at most once for
+# every OPTIONAL_PER_CONTRAST such terms ("bilateral", "shape" tell terms apart: they stay).
+OPTIONAL_MIN_TERMS = 5
+OPTIONAL_PER_CONTRAST = 4
+
+
+def _may_fold(word: str) -> bool:
+    """Words that carry a contrast ("increased", "abnormal", "hypo...") only ever match
+    themselves: a store that calls a term both "Increased X" and "Abnormal X" does not make the
+    two words mean the same, nor "Absent X" the same as "X"."""
+    return not (
+        word in _WORD_CLASSES
+        or word in _AFFIXED
+        or _has_affix(word)
+        or any(c.isdigit() for c in word)
+    )
 
 
 @lru_cache(maxsize=8)
 def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
-    """Word pairs (sorted) the store's own names swap one for one, never opposing words.
+    """Word pairs (sorted) the store's own names swap one for one, never opposing words; and
+    pairs ("", word) for the words it writes or leaves out at will (OPTIONAL_MIN_TERMS).
 
     Learnt from the store being searched, so held-out synonyms never teach their own answer.
     """
     counts: dict[tuple[str, str], int] = {}
+    by_words: dict[frozenset[str], set[str]] = {}
     for term in index.terms:
-        if term.obsolete or len(term.names) < 2:
+        if term.obsolete:
             continue
-        words = [set(_content(index.names[n].norm)) for n in term.names[:12]]
+        words = [words_of(index.names[n].norm) for n in term.names[:12]]
+        for found in words:
+            by_words.setdefault(found, set()).add(term.curie)
         seen = set()
         for i, first in enumerate(words):
             for second in words[i + 1 :]:
                 only_first, only_second = first - second, second - first
-                if len(only_first) != 1 or len(only_second) != 1 or not first & second:
+                if not first & second or len(only_first) + len(only_second) != (
+                    2 if only_first and only_second else 1
+                ):
                     continue
-                x, y = sorted((*only_first, *only_second))
-                # Words that carry a contrast ("increased", "abnormal", "hypo...") only ever
-                # match themselves: a store that calls a term both "Increased X" and "Abnormal
-                # X" does not make the two words mean the same.
-                if x in _WORD_CLASSES or y in _WORD_CLASSES:
-                    continue
-                if x in _AFFIXED or y in _AFFIXED or _has_affix(x) or _has_affix(y):
+                x, y = sorted((*only_first, *only_second, "")[:2])
+                if (x and not _may_fold(x)) or not _may_fold(y):
                     continue
                 seen.add((x, y))
         for pair in seen:
             counts[pair] = counts.get(pair, 0) + 1
+    # How often a word is all that tells two live terms' names apart.
+    contrasts: dict[str, int] = {}
+    for found, curies in by_words.items():
+        for word in found:
+            others = by_words.get(found - {word})
+            if others and len(found) > 1 and curies - others:
+                contrasts[word] = contrasts.get(word, 0) + 1
     # A pair of words alike in spelling ("telangiectase" / "telangiectasia") needs two terms: a
     # variant the store writes, where two alike words of its vocabulary that it does not swap are
     # different words ("metatarsal" / "metacarpal", swapped once, by a slip; see _same_word).
     return frozenset(
         p
         for p, n in counts.items()
-        if n >= INTERCHANGEABLE_MIN_TERMS or (n >= ALIKE_MIN_TERMS and _alike(*p))
+        if (
+            n >= OPTIONAL_MIN_TERMS and contrasts.get(p[1], 0) * OPTIONAL_PER_CONTRAST <= n
+            if not p[0]
+            else n >= INTERCHANGEABLE_MIN_TERMS or (n >= ALIKE_MIN_TERMS and _alike(*p))
+        )
     )
 
 
@@ -375,6 +410,9 @@ def _compare_names(
         else:
             dropped.append(word)
     added = unmatched
+    if len(dropped) < len(ours):  # words the store leaves out at will, where others agree
+        dropped = [w for w in dropped if ("", w) not in interchangeable]
+        added = [w for w in added if ("", w) not in interchangeable]
     if not dropped and not added:
         return Verdict.VERIFIED, ""
     # A contradiction is one where the rest of the words agree: "short stature" and "Long
