@@ -22,9 +22,10 @@ return are scored here by one function, so the figures compare like with like:
 --baseline-rows FILE keeps the baseline tree's rows in FILE (by its commit, set, engine and n) and
 reuses them on the next run: the baseline does not change, and its semantic runs are slow.
 
---fit maps seed 1 with this tree's calibration turned off and prints the isotonic curves to put
-in term2id/core/mapping/calibration.py (CURVES). Nothing else is fitted, and nothing on seed 2 or the
-external sets.
+--fit maps seed 1 (--fit-n synonyms of it; any also sampled in seed 2 left out) with this tree's
+calibration turned off and prints the isotonic curves to put in
+term2id/core/mapping/calibration.py (CURVES). Nothing else is fitted, and nothing on seed 2 or
+the external sets.
 """
 
 from __future__ import annotations
@@ -232,6 +233,7 @@ def main() -> None:
     parser.add_argument("--skip-go", action="store_true")
     parser.add_argument("--skip-pairs", action="store_true")
     parser.add_argument("--fit", action="store_true")
+    parser.add_argument("--fit-n", type=int, help="synonyms of seed 1 to fit on (default: --n)")
     parser.add_argument("--sets", nargs="*", help="only these sets (seed2, or file names)")
     parser.add_argument("--baseline-rows", type=Path, help="keep and reuse the baseline's rows")
     # worker options
@@ -255,14 +257,25 @@ def main() -> None:
         from term2id.core.candidates import Verdict
         from term2id.core.mapping.calibration import engine_of, fit_isotonic, verdict_group
 
+        from term2id.core.evaluation.measure import sample_synonyms
+        from term2id.core.ontology.catalog import StoreCatalog
+
+        # Seed 1 is sampled apart from seed 2, but the two samples can share synonyms: those
+        # rows are left out of the fit, so that seed 2 stays untouched.
+        reported = set(sample_synonyms(StoreCatalog(args.data_dir).open("hp"), args.n, 2))
+        args.n = args.fit_n or args.n
         curves = {}
         for engine in args.engines:
             rows = run_worker(ROOT, args, "--task", "seed1", "--engine", engine, "--raw")["rows"]
+            shared = [r for r in rows if (r["expected"], r["term"]) in reported]
+            rows = [r for r in rows if (r["expected"], r["term"]) not in reported]
+            print(f"{engine}: {len(rows)} rows of seed 1 ({len(shared)} also in seed 2 left out)")
             groups: dict[str, list] = {}
             for r in rows:
                 if r["verdict"] is not None:
                     group = verdict_group(Verdict(r["verdict"]))
-                    groups.setdefault(group, []).append((r["confidence"], r["right"]))
+                    if group is not None:
+                        groups.setdefault(group, []).append((r["confidence"], r["right"]))
             name = engine_of(engine.split(","))
             curves[name] = {g: fit_isotonic(p) for g, p in sorted(groups.items())}
             print(f"{name}: {', '.join(f'{g} {len(p)} rows' for g, p in groups.items())}")
