@@ -255,9 +255,8 @@ def main() -> None:
 
     if args.fit:
         from term2id.core.candidates import Verdict
-        from term2id.core.mapping.calibration import engine_of, fit_isotonic, verdict_group
-
         from term2id.core.evaluation.measure import sample_synonyms
+        from term2id.core.mapping.calibration import engine_of, fit_isotonic, verdict_group
         from term2id.core.ontology.catalog import StoreCatalog
 
         # Seed 1 is sampled apart from seed 2, but the two samples can share synonyms: those
