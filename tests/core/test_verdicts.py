@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from term2id.core.candidates import (
@@ -203,3 +205,57 @@ def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
             Verdict.NARROWER,
             Verdict.BROADER,
         )
+
+
+@pytest.mark.parametrize(
+    ("term", "name", "verdict"),
+    [
+        # GO's own way of saying "positive regulation of" and "negative regulation of"
+        ("activation of urease activity", "positive regulation of urease activity",
+         Verdict.VERIFIED),
+        ("up-regulation of mesoderm formation", "positive regulation of mesoderm formation",
+         Verdict.VERIFIED),
+        ("inhibition of spindle assembly", "negative regulation of spindle assembly",
+         Verdict.VERIFIED),
+        # a regulation in one direction is not any regulation, nor the other direction
+        ("upregulation of mesoderm formation", "regulation of mesoderm formation",
+         Verdict.BROADER),
+        ("inhibition of spindle assembly", "positive regulation of spindle assembly",
+         Verdict.CONTRADICTS),
+        # a process that is an activation is not a regulation of anything
+        ("T cell activation", "positive regulation of T cell", Verdict.LABEL_MISMATCH),
+    ],
+)  # fmt: skip
+def test_the_direction_of_a_regulation_is_part_of_its_meaning(
+    term: str, name: str, verdict: Verdict
+) -> None:
+    assert compare_names(normalize(term), normalize(name))[0] is verdict
+
+
+def test_words_of_a_series_and_loose_synonyms_never_become_interchangeable(
+    catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    # An ontology whose names swap "alpha" for "beta" (exact synonyms, by slips) and "fooase" for
+    # "barase" (related synonyms only) in three terms each, the most a pair needs to be learnt.
+    stanzas = ["format-version: 1.2\nontology: series\n"]
+    for i in range(3):
+        stanzas.append(
+            f'[Term]\nid: SR:000000{i}\nname: protein {i} alpha complex\n'
+            f'synonym: "protein {i} beta complex" EXACT []\n'
+        )
+        stanzas.append(
+            f'[Term]\nid: SR:000001{i}\nname: enzyme {i} fooase activity\n'
+            f'synonym: "enzyme {i} barase activity" RELATED []\n'
+        )
+    stanzas.append("[Term]\nid: SR:0000020\nname: kinase beta receptor\n")
+    stanzas.append("[Term]\nid: SR:0000021\nname: kinase barase activity\n")
+    source = tmp_path / "series.obo"
+    source.write_text("\n".join(stanzas), encoding="utf-8")
+    catalog.import_file(source, "series")
+    store = catalog.open("series")
+    assert verify_id("SR:0000020", "kinase alpha receptor", [store]).verdict is not (
+        Verdict.VERIFIED
+    )
+    assert verify_id("SR:0000021", "kinase fooase activity", [store]).verdict is not (
+        Verdict.VERIFIED
+    )
