@@ -320,11 +320,11 @@ OPTIONAL_PER_CONTRAST = 4
 
 # Words that name one of a series ("interleukin-1 alpha" / "beta", "RNA polymerase II" / "III"):
 # a store's names never make two of them the same, nor one of them optional.
-_SERIES_WORDS = frozenset(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-    "sigma tau upsilon phi chi psi omega "
-    "i ii iii iv v vi vii viii ix x xi xii".split()
-)
+_SERIES_WORDS = frozenset({
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi",
+    "psi", "omega", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xii",
+})  # fmt: skip
 
 
 def _may_fold(word: str) -> bool:
