@@ -240,11 +240,11 @@ def test_words_of_a_series_and_loose_synonyms_never_become_interchangeable(
     stanzas = ["format-version: 1.2\nontology: series\n"]
     for i in range(3):
         stanzas.append(
-            f'[Term]\nid: SR:000000{i}\nname: protein {i} alpha complex\n'
+            f"[Term]\nid: SR:000000{i}\nname: protein {i} alpha complex\n"
             f'synonym: "protein {i} beta complex" EXACT []\n'
         )
         stanzas.append(
-            f'[Term]\nid: SR:000001{i}\nname: enzyme {i} fooase activity\n'
+            f"[Term]\nid: SR:000001{i}\nname: enzyme {i} fooase activity\n"
             f'synonym: "enzyme {i} barase activity" RELATED []\n'
         )
     stanzas.append("[Term]\nid: SR:0000020\nname: kinase beta receptor\n")
