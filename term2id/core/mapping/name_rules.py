@@ -310,12 +310,11 @@ def _as_written(words: Sequence[str], key: str) -> list[str]:
 # words; pairs seen in at least this many terms of a store are words it uses interchangeably.
 INTERCHANGEABLE_MIN_TERMS = 3
 ALIKE_MIN_TERMS = 2  # for two words alike in spelling
-# A word one name of a term has and another lacks ("Absent trapezium" / "Absent trapezium bone",
-# "Triggered by fasting" / "Fasting triggered symptoms") is one the store writes or leaves out
-# at will, if it does so in this many terms and tells two terms apart by it at most once for
-# every OPTIONAL_PER_CONTRAST such terms ("bilateral", "shape" tell terms apart: they stay).
+# A word one name of a term has and another lacks ("Autosomal recessive" / "Autosomal recessive
+# inheritance", "Triggered by fasting" / "Fasting triggered symptoms") is one the store writes or
+# leaves out at will, if it does so in this many terms and never tells two live terms apart by it
+# alone: "bilateral", "shape", "tract", "disproportionately" do, and stay qualifiers.
 OPTIONAL_MIN_TERMS = 5
-OPTIONAL_PER_CONTRAST = 4
 
 
 # Words that name one of a series ("interleukin-1 alpha" / "beta", "RNA polymerase II" / "III"):
@@ -391,7 +390,7 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
         p
         for p, n in counts.items()
         if (
-            n >= OPTIONAL_MIN_TERMS and contrasts.get(p[1], 0) * OPTIONAL_PER_CONTRAST <= n
+            n >= OPTIONAL_MIN_TERMS and not contrasts.get(p[1], 0)
             if not p[0]
             else n >= INTERCHANGEABLE_MIN_TERMS or (n >= ALIKE_MIN_TERMS and _alike(*p))
         )
