@@ -13,8 +13,8 @@ return are scored here by one function, so the figures compare like with like:
   affix (name_rules.opposite_pairs: Macrocephaly / Microcephaly, Left X / Right X); each
   label is mapped with the other term forced among the candidates, in both directions; counted:
   how often the forced opposite came out verified (HPO, and GO 2019 from ../shared/data);
-- held-out HPO synonyms, seed 2 (seed 1 only with --fit), and the external development sets
-  in ../shared/benchmarks/external: top-1; rows whose best candidate is verified, the share of
+- held-out HPO synonyms, seed 2 (seed 1 only with --fit), the same for GO 2019, and the external
+  development sets in ../shared/benchmarks/external: top-1; rows whose best candidate is verified, the share of
   them that is right (verified precision) and their number that is right; the auto-accept
   status (verified and confidence >= 0.9): precision and recall; expected calibration error,
   and this tree's reliability table.
@@ -315,6 +315,8 @@ def main() -> None:
             os.unlink(handle.name)
 
     sets = [("seed2", "hp", "held-out HPO synonyms, seed 2")]
+    if "go" in ontologies:
+        sets.append(("seed2", "go", "held-out GO synonyms, seed 2"))
     for path in sorted((args.shared / "benchmarks" / "external").glob("*.tsv")):
         ontology = "go" if path.name.startswith("go_") else "hp"
         if ontology in ontologies:
@@ -335,6 +337,7 @@ def main() -> None:
             found = {}
             for tree_name, tree in trees.items():
                 key = f"{commit_of(tree)} {Path(task).name} {engine} {args.n}"
+                key += "" if ontology == "hp" else f" {ontology}"  # keys kept before GO's seed
                 if tree_name == "baseline" and key in kept_rows:
                     out = kept_rows[key]
                 else:
