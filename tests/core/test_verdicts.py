@@ -226,9 +226,14 @@ def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
          Verdict.CONTRADICTS),
         # a process that is an activation is not a regulation of anything
         ("T cell activation", "positive regulation of T cell", Verdict.LABEL_MISMATCH),
+        # "a" is an article after "of", "with" and at the start, elsewhere one of a series
+        ("Vitamin deficiency", "Vitamin A deficiency", Verdict.NARROWER),
+        ("heme biosynthetic process", "heme A biosynthetic process", Verdict.NARROWER),
+        ("Presence of a cleft lip", "Presence of cleft lip", Verdict.VERIFIED),
+        ("a big head", "Big head", Verdict.VERIFIED),
     ],
 )  # fmt: skip
-def test_the_direction_of_a_regulation_is_part_of_its_meaning(
+def test_the_direction_of_a_regulation_and_a_letter_are_part_of_the_meaning(
     term: str, name: str, verdict: Verdict
 ) -> None:
     assert compare_names(normalize(term), normalize(name))[0] is verdict

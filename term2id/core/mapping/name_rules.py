@@ -118,6 +118,32 @@ _FILLER = (
     "circulating blood serum plasma level concentration"
 )
 _FILLER_WORDS = frozenset(_FILLER.split())
+# "a" is an article after these words ("presence of a", "with a") and at the start of a name;
+# after any other word it names one of a series ("Vitamin A", "protein kinase A", "heme A"),
+# which GO 2019 tells 174 pairs of its terms apart by.
+_BEFORE_AN_ARTICLE = _FILLER_WORDS | frozenset(
+    [
+        "with",
+        "within",
+        "without",
+        "as",
+        "via",
+        "is",
+        "are",
+        "was",
+        "has",
+        "have",
+        "had",
+        "after",
+        "before",
+        "into",
+        "from",
+        "during",
+        "through",
+        "than",
+        "like",
+    ]
+)
 _NEGATION = "absent"  # the folded form of the negating words
 # Words naming a degree of development, which the store swaps loosely ("Aplasia" / "Hypoplasia").
 _AFFIXED = frozenset({"absent", "hypoplasia", "aplastic", "abnormal", "large", "small", "short"})
@@ -286,7 +312,11 @@ def _content(key: str) -> tuple[str, ...]:
         if direction and len(words) > size:
             words = [direction, "regulation", *words[size:]]
             break
-    return tuple(EQUIVALENT_WORDS.get(t, t) for t in words if t not in _FILLER_WORDS)
+    return tuple(
+        EQUIVALENT_WORDS.get(t, t)
+        for at, t in enumerate(words)
+        if t not in _FILLER_WORDS or (t == "a" and at and words[at - 1] not in _BEFORE_AN_ARTICLE)
+    )
 
 
 def words_of(key: str) -> frozenset[str]:
