@@ -121,29 +121,10 @@ _FILLER_WORDS = frozenset(_FILLER.split())
 # "a" is an article after these words ("presence of a", "with a") and at the start of a name;
 # after any other word it names one of a series ("Vitamin A", "protein kinase A", "heme A"),
 # which GO 2019 tells 174 pairs of its terms apart by.
-_BEFORE_AN_ARTICLE = _FILLER_WORDS | frozenset(
-    [
-        "with",
-        "within",
-        "without",
-        "as",
-        "via",
-        "is",
-        "are",
-        "was",
-        "has",
-        "have",
-        "had",
-        "after",
-        "before",
-        "into",
-        "from",
-        "during",
-        "through",
-        "than",
-        "like",
-    ]
-)
+_BEFORE_AN_ARTICLE = _FILLER_WORDS | frozenset({
+    "with", "within", "without", "as", "via", "is", "are", "was", "has", "have", "had", "after",
+    "before", "into", "from", "during", "through", "than", "like",
+})  # fmt: skip
 _NEGATION = "absent"  # the folded form of the negating words
 # Words naming a degree of development, which the store swaps loosely ("Aplasia" / "Hypoplasia").
 _AFFIXED = frozenset({"absent", "hypoplasia", "aplastic", "abnormal", "large", "small", "short"})
