@@ -327,7 +327,6 @@ ALIKE_MIN_TERMS = 2  # for two words alike in spelling
 # alone: "bilateral", "shape", "tract", "disproportionately" do, and stay qualifiers.
 OPTIONAL_MIN_TERMS = 5
 
-
 # Words that name one of a series ("interleukin-1 alpha" / "beta", "RNA polymerase II" / "III"):
 # a store's names never make two of them the same, nor one of them optional.
 _SERIES_WORDS = frozenset({
@@ -340,8 +339,8 @@ _SERIES_WORDS = frozenset({
 def _may_fold(word: str) -> bool:
     """Words that carry a contrast ("increased", "abnormal", "hypo...") only ever match
     themselves: a store that calls a term both "Increased X" and "Abnormal X" does not make the
-    two words mean the same, nor "Absent X" the same as "X". Nor do numbers, letters ("L-" /
-    "D-"), abbreviations of two letters or the words of a series."""
+    two words mean the same, nor "Absent X" the same as "X". Nor do numbers, single letters
+    ("L-" / "D-") or the words of a series."""
     return not (
         len(word) == 1
         or word in _SERIES_WORDS
