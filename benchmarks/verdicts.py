@@ -14,13 +14,14 @@ return are scored here by one function, so the figures compare like with like:
   label is mapped with the other term forced among the candidates, in both directions; counted:
   how often the forced opposite came out verified (HPO, and GO 2019 from ../shared/data);
 - held-out HPO synonyms, seed 2 (seed 1 only with --fit), the same for GO 2019, and the external
-  development sets in ../shared/benchmarks/external: top-1; rows whose best candidate is verified, the share of
-  them that is right (verified precision) and their number that is right; the auto-accept
-  status (verified and confidence >= 0.9): precision and recall; expected calibration error,
-  and this tree's reliability table.
+  development sets in ../shared/benchmarks/external: top-1; rows whose best candidate is
+  verified, the share of them that is right (verified precision) and their number that is right;
+  the auto-accept status (verified and confidence >= 0.9): precision and recall; expected
+  calibration error, and this tree's reliability table.
 
 --baseline-rows FILE keeps the baseline tree's rows in FILE (by its commit, set, engine and n) and
-reuses them on the next run: the baseline does not change, and its semantic runs are slow.
+reuses them on the next run: the baseline does not change, and its semantic runs are slow. The
+rows depend on the stores too: start a new FILE for another --data-dir or another release.
 
 --fit maps seed 1 (--fit-n synonyms of it; any also sampled in seed 2 left out) with this tree's
 calibration turned off and prints the isotonic curves to put in
@@ -345,7 +346,10 @@ def main() -> None:
                                      "--ontology", ontology)  # fmt: skip
                 if tree_name == "baseline" and args.baseline_rows is not None:
                     kept_rows[key] = out
-                    args.baseline_rows.write_text(json.dumps(kept_rows))
+                    # Whole or not at all: a run stopped while writing keeps the rows before.
+                    part = args.baseline_rows.with_name(args.baseline_rows.name + ".part")
+                    part.write_text(json.dumps(kept_rows))
+                    part.replace(args.baseline_rows)
                 found[tree_name] = s = scores(out["rows"])
                 print(f"{title[:30]:<30} {tree_name[:9]:<9} {s['n']:>5} {s['top1']:>6.3f} "
                       f"{s['verified_rows']:>8} {s['verified_precision']:>7.3f} "
