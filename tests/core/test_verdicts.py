@@ -231,6 +231,9 @@ def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
         ("heme biosynthetic process", "heme A biosynthetic process", Verdict.NARROWER),
         ("Presence of a cleft lip", "Presence of cleft lip", Verdict.VERIFIED),
         ("a big head", "Big head", Verdict.VERIFIED),
+        # the order of the ends of a strand is its direction: 5' to 3' is not 3' to 5'
+        ("5' to 3' RNA helicase activity", "3'-5' RNA helicase activity", Verdict.CONTRADICTS),
+        ("5' to 3' RNA helicase activity", "5'-3' RNA helicase activity", Verdict.VERIFIED),
     ],
 )  # fmt: skip
 def test_the_direction_of_a_regulation_and_a_letter_are_part_of_the_meaning(
@@ -264,5 +267,56 @@ def test_words_of_a_series_and_loose_synonyms_never_become_interchangeable(
         Verdict.VERIFIED
     )
     assert verify_id("SR:0000021", "kinase fooase activity", [store]).verdict is not (
+        Verdict.VERIFIED
+    )
+
+
+@pytest.mark.parametrize(
+    ("term", "label", "verdict", "why"),
+    [
+        # HPO files "Mouth sore" as a broad synonym of Oral ulcer: the id is narrower
+        ("Mouth sore", "Oral ulcer", Verdict.NARROWER, "via a broad synonym"),
+        ("Kidney disease", "Nephropathy", Verdict.NARROWER, "via a broad synonym"),
+        # and "Retrogenia" (a receding chin) as a narrow synonym of Retrognathia: broader
+        ("Retrogenia", "Retrognathia", Verdict.BROADER, "via a narrow synonym"),
+        # a related synonym still vouches ("Cystic kidney disease", related to Renal cyst)
+        ("Cystic kidney disease", "Renal cyst", Verdict.VERIFIED, ""),
+        # an exact synonym, or the label, still says the same thing
+        ("Extra finger", "Hand polydactyly", Verdict.VERIFIED, ""),
+        ("Malformation of lip", "Abnormal lip morphology", Verdict.VERIFIED, ""),
+    ],
+)  # fmt: skip
+def test_a_synonym_of_wider_meaning_is_no_proof_of_the_same_concept(
+    hpo_store: OntologyStore, term: str, label: str, verdict: Verdict, why: str
+) -> None:
+    checked = verify_id(curie_of(hpo_store, label), term, [hpo_store])
+    assert checked.verdict is verdict and checked.reason == why
+
+
+def test_a_word_left_out_at_will_does_not_make_a_swap_of_one_family_of_terms(
+    catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    # GO swaps "stimulus" and "cellular" in one family of names only ("response to DNA damage
+    # stimulus" / "cellular DNA damage response" and its regulations); "stimulus" is a word it
+    # leaves out at will, "cellular" is not: "cellular response to X" is narrower.
+    stanzas = ["format-version: 1.2\nontology: family\n"]
+    for i, opening in enumerate(["", "regulation of ", "negative regulation of "]):
+        stanzas.append(
+            f"[Term]\nid: FA:000000{i}\nname: {opening}cellular DNA damage response\n"
+            f'synonym: "{opening}response to DNA damage stimulus" EXACT []\n'
+        )
+    for i, thing in enumerate(["heat", "light", "gravity", "salt", "cold"]):
+        stanzas.append(
+            f"[Term]\nid: FA:000001{i}\nname: response to {thing}\n"
+            f'synonym: "response to {thing} stimulus" EXACT []\n'
+        )
+        stanzas.append(f"[Term]\nid: FA:000002{i}\nname: cellular response to {thing} stimulus\n")
+    source = tmp_path / "family.obo"
+    source.write_text("\n".join(stanzas), encoding="utf-8")
+    catalog.import_file(source, "family")
+    store = catalog.open("family")
+    checked = verify_id("FA:0000020", "response to heat stimulus", [store])
+    assert checked.verdict is Verdict.NARROWER and checked.reason == "adds 'cellular'"
+    assert verify_id("FA:0000010", "response to heat stimulus", [store]).verdict is (
         Verdict.VERIFIED
     )
