@@ -257,6 +257,26 @@ def test_an_unavailable_source_leaves_the_others_answers(tiny_catalog: StoreCata
     assert alone.status is MappingStatus.MODEL_UNAVAILABLE and alone.candidates == ()
 
 
+def test_a_name_another_term_carries_as_a_broad_synonym_is_not_accepted_automatically(
+    tmp_path: Path,
+) -> None:
+    # Edema files "Neoplasm" as a broad synonym: it is narrower than the term, and Tumor, whose
+    # exact synonym it is, no longer the only term carrying the name.
+    catalog = tiny_variant(
+        tmp_path,
+        {'synonym: "Swelling" RELATED layperson []\n': (
+            'synonym: "Swelling" RELATED layperson []\nsynonym: "Neoplasm" BROAD []\n'
+        )},
+    )  # fmt: skip
+    mapper = Mapper(catalog, default_sources(["exact", "fuzzy"]))
+    result = mapper.map(Query("Neoplasms", "variant"))
+    by_id = {c.curie: c for c in result.candidates}
+    tumor, edema = by_id["TP:0000007"], by_id["TP:0000006"]
+    assert edema.verdict is Verdict.NARROWER and edema.reason == "via a broad synonym"
+    assert tumor.verdict is Verdict.VERIFIED and tumor.confidence < mapper.threshold
+    assert result.status is MappingStatus.NEEDS_REVIEW and "also TP:0000006 Edema" in tumor.note
+
+
 def test_the_threshold_decides_what_is_verified(tiny_catalog: StoreCatalog) -> None:
     query = Query("lack of coordination", "tiny")  # a RELATED synonym: good, not certain
     lexical = default_sources(["exact", "fuzzy"])

@@ -185,7 +185,8 @@ def sharing_the_name(entries: Iterable[tuple[Verification, Sequence[Evidence]]])
     return {
         v.curie: v.label or ""
         for v, evidence in entries
-        if v.verdict is Verdict.VERIFIED
+        # a broad or narrow synonym is a name the term carries too: still not one term's name
+        if v.verdict in (Verdict.VERIFIED, Verdict.NARROWER, Verdict.BROADER)
         and any(e.source == "exact" and e.name_kind for e in evidence)
     }
 
