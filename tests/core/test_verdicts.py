@@ -320,3 +320,23 @@ def test_a_word_left_out_at_will_does_not_make_a_swap_of_one_family_of_terms(
     assert verify_id("FA:0000010", "response to heat stimulus", [store]).verdict is (
         Verdict.VERIFIED
     )
+
+
+@pytest.mark.parametrize(
+    ("term", "name", "verdict"),
+    [
+        # one word the store writes for two in the names of several terms: "CSF" for
+        # "cerebrospinal fluid", "CK" for "creatine kinase", "deafness" for "hearing loss"
+        ("CSF pleocytosis", "Cerebrospinal fluid pleocytosis", Verdict.VERIFIED),
+        ("Elevated CK", "Elevated creatine kinase", Verdict.VERIFIED),
+        ("Deafness in adulthood", "Hearing loss in adulthood", Verdict.VERIFIED),
+        # and a word more is still a word more
+        ("Abnormal CSF", "Abnormal cerebrospinal fluid protein", Verdict.NARROWER),
+    ],
+)
+def test_one_word_the_ontology_writes_for_two_is_the_same(
+    hpo_store: OntologyStore, term: str, name: str, verdict: Verdict
+) -> None:
+    learnt = interchangeable_words(index_of(hpo_store))
+    assert compare_names(normalize(term), normalize(name), learnt)[0] is verdict
+    assert compare_names(normalize(term), normalize(name))[0] is Verdict.LABEL_MISMATCH

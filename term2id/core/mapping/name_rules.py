@@ -353,8 +353,10 @@ def _may_fold(word: str) -> bool:
 
 @lru_cache(maxsize=8)
 def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
-    """Word pairs (sorted) the store's own names swap one for one, never opposing words; and
-    pairs ("", word) for the words it writes or leaves out at will (OPTIONAL_MIN_TERMS).
+    """Word pairs (sorted) the store's own names swap one for one, never opposing words;
+    pairs ("", word) for the words it writes or leaves out at will (OPTIONAL_MIN_TERMS); and
+    pairs (word, "two words") for one word it writes for two ("csf", "cerebrospinal fluid";
+    "apoptosis", "apoptotic process"), in INTERCHANGEABLE_MIN_TERMS terms of more than one family.
 
     Learnt from the store being searched, so held-out synonyms never teach their own answer.
     """
@@ -380,9 +382,16 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
         for i, first in enumerate(words):
             for second in words[i + 1 :]:
                 only_first, only_second = first - second, second - first
-                if not first & second or len(only_first) + len(only_second) != (
-                    2 if only_first and only_second else 1
-                ):
+                if not first & second:
+                    continue
+                sizes = sorted((len(only_first), len(only_second)))
+                if sizes == [1, 2]:  # "apoptosis" / "apoptotic process"
+                    one, two = sorted((only_first, only_second), key=len)
+                    if all(_may_fold(w) for w in (*one, *two)):
+                        pair = (next(iter(one)), " ".join(sorted(two)))
+                        seen[pair] = seen.get(pair, first & second) & first & second
+                    continue
+                if sizes not in ([0, 1], [1, 1]):
                     continue
                 x, y = sorted((*only_first, *only_second, "")[:2])
                 if (x and not _may_fold(x)) or not _may_fold(y):
@@ -413,6 +422,7 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
         p
         for p, n in counts.items()
         if (p[1] in optional if not p[0] else
+            n >= INTERCHANGEABLE_MIN_TERMS and not family[p] if " " in p[1] else
             (n >= INTERCHANGEABLE_MIN_TERMS or (n >= ALIKE_MIN_TERMS and _alike(*p)))
             and not ((p[0] in optional or p[1] in optional) and family[p]))
     )  # fmt: skip
@@ -470,6 +480,9 @@ def _compare_names(
     if len(dropped) < len(ours):  # words the store leaves out at will, where others agree
         dropped = [w for w in dropped if ("", w) not in interchangeable]
         added = [w for w in added if ("", w) not in interchangeable]
+        if dropped and added:  # one word for two ("apoptosis" / "apoptotic process")
+            dropped, added = _two_for_one(dropped, added, interchangeable)
+            added, dropped = _two_for_one(added, dropped, interchangeable)
     if not dropped and not added:
         swapped = _numbers_swapped(ours, theirs)
         return (Verdict.CONTRADICTS, swapped) if swapped else (Verdict.VERIFIED, "")
@@ -512,6 +525,32 @@ def _compare_names(
     if not added and len(dropped) <= max(1, len(ours) - len(dropped)):
         return Verdict.BROADER, f"drops {_quoted(_as_written(dropped, term_key))}"
     return Verdict.LABEL_MISMATCH, ""
+
+
+@lru_cache(maxsize=8)
+def _two_word_forms(
+    interchangeable: frozenset[tuple[str, str]],
+) -> dict[str, list[tuple[str, ...]]]:
+    """word -> the pairs of words the store writes for it ("apoptosis": "apoptotic process")."""
+    forms: dict[str, list[tuple[str, ...]]] = {}
+    for one, two in interchangeable:
+        if " " in two:
+            forms.setdefault(one, []).append(tuple(two.split()))
+    return forms
+
+
+def _two_for_one(
+    ones: list[str], twos: list[str], interchangeable: frozenset[tuple[str, str]]
+) -> tuple[list[str], list[str]]:
+    """`ones` and `twos` less each word of `ones` whose two-word form is among `twos`."""
+    forms = _two_word_forms(interchangeable)
+    for word in list(ones):
+        for form in forms.get(word, ()):
+            if all(w in twos for w in form):
+                ones = [w for w in ones if w != word]
+                twos = [w for w in twos if w not in form]
+                break
+    return ones, twos
 
 
 def _numbers_swapped(ours: Sequence[str], theirs: Sequence[str]) -> str:
