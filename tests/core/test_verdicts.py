@@ -234,6 +234,8 @@ def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
         # the order of the ends of a strand is its direction: 5' to 3' is not 3' to 5'
         ("5' to 3' RNA helicase activity", "3'-5' RNA helicase activity", Verdict.CONTRADICTS),
         ("5' to 3' RNA helicase activity", "5'-3' RNA helicase activity", Verdict.VERIFIED),
+        # an ion's symbol is its name
+        ("Ca2+ phosphate nephrolithiasis", "Calcium phosphate nephrolithiasis", Verdict.VERIFIED),
     ],
 )  # fmt: skip
 def test_the_direction_of_a_regulation_and_a_letter_are_part_of_the_meaning(

@@ -107,6 +107,7 @@ EQUIVALENT_WORDS: dict[str, str] = {
         "uterine uterus",
         "vertebral vertebra",
         "visual vision",
+        "calcium ca2",  # "Ca2+", the ion's symbol; names write no other "CA2"
     )
     for word in group.split()
 }
