@@ -171,7 +171,10 @@ def test_a_name_several_terms_share_is_never_accepted_automatically(
     by_id = {c.curie: c for c in result.candidates}
     tumor, edema = by_id["TP:0000007"], by_id["TP:0000006"]
     assert result.best is tumor  # the EXACT synonym still ranks first, for review
-    assert tumor.verdict is edema.verdict is Verdict.VERIFIED
+    assert tumor.verdict is Verdict.VERIFIED
+    # a related synonym another term has too says nothing of which one is meant
+    assert edema.verdict is Verdict.LABEL_MISMATCH
+    assert edema.reason == "a related synonym other terms have too"
     assert tumor.confidence < mapper.threshold and edema.confidence < mapper.threshold
     assert "ambiguous: also TP:0000006 Edema" in tumor.note
     assert "ambiguous: also TP:0000007 Tumor" in edema.note

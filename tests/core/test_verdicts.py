@@ -281,8 +281,13 @@ def test_words_of_a_series_and_loose_synonyms_never_become_interchangeable(
         ("Kidney disease", "Nephropathy", Verdict.NARROWER, "via a broad synonym"),
         # and "Retrogenia" (a receding chin) as a narrow synonym of Retrognathia: broader
         ("Retrogenia", "Retrognathia", Verdict.BROADER, "via a narrow synonym"),
-        # a related synonym still vouches ("Cystic kidney disease", related to Renal cyst)
+        # a related synonym still vouches ("Cystic kidney disease", related to Renal cyst),
         ("Cystic kidney disease", "Renal cyst", Verdict.VERIFIED, ""),
+        # unless another live term has it too: HPO files "Decreased facial expressions" as a
+        # related synonym of Hypomimic face, and it is the plural of another term's label
+        ("Decreased facial expressions", "Hypomimic face", Verdict.LABEL_MISMATCH,
+         "a related synonym other terms have too"),
+        ("Decreased facial expressions", "Decreased facial expression", Verdict.VERIFIED, ""),
         # an exact synonym, or the label, still says the same thing
         ("Extra finger", "Hand polydactyly", Verdict.VERIFIED, ""),
         ("Malformation of lip", "Abnormal lip morphology", Verdict.VERIFIED, ""),

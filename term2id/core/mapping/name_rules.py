@@ -631,7 +631,21 @@ def relation(term_key: str, index: LexicalIndex, term: IndexedTerm) -> tuple[Ver
         verdict, why = _compare_names(term_key, name.norm, interchangeable, vocabulary)
         if name.scope in ("BROAD", "NARROW"):
             verdict, why = _through_scope(name.scope, verdict, why)
-        if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]]:
+        elif (
+            name.scope == "RELATED"
+            and verdict is Verdict.VERIFIED
+            and any(
+                index.names[other].term != name.term
+                and not index.terms[index.names[other].term].obsolete
+                for other in index.by_norm.get(name.norm, ())
+            )
+        ):
+            # a related synonym other live terms carry too cannot tell which one is meant
+            verdict, why = Verdict.LABEL_MISMATCH, "a related synonym other terms have too"
+
+        if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]] or (
+            why and verdict is best[0] is Verdict.LABEL_MISMATCH and not best[1]
+        ):  # a mismatch that says why, over one that does not
             best = (verdict, why, name.text)
             if verdict is Verdict.VERIFIED:
                 break

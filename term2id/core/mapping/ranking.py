@@ -185,8 +185,10 @@ def sharing_the_name(entries: Iterable[tuple[Verification, Sequence[Evidence]]])
     return {
         v.curie: v.label or ""
         for v, evidence in entries
-        # a broad or narrow synonym is a name the term carries too: still not one term's name
-        if v.verdict in (Verdict.VERIFIED, Verdict.NARROWER, Verdict.BROADER)
+        # a broad, narrow or shared related synonym is a name the term carries too: still not
+        # one term's name
+        if v.verdict
+        in (Verdict.VERIFIED, Verdict.NARROWER, Verdict.BROADER, Verdict.LABEL_MISMATCH)
         and any(e.source == "exact" and e.name_kind for e in evidence)
     }
 

@@ -142,7 +142,7 @@ def verify_id(
         else:
             verdict = meaning
             if verdict is Verdict.LABEL_MISMATCH:
-                notes.append(f"names something else: {term.label!r}")
+                notes.append(f"names something else: {term.label!r}" + (f" ({why})" if why else ""))
             elif verdict is Verdict.CONTRADICTS:
                 theirs, ours = why.split("/")
                 notes.append(
