@@ -337,6 +337,8 @@ def test_a_word_left_out_at_will_does_not_make_a_swap_of_one_family_of_terms(
         ("CSF pleocytosis", "Cerebrospinal fluid pleocytosis", Verdict.VERIFIED),
         ("Elevated CK", "Elevated creatine kinase", Verdict.VERIFIED),
         ("Deafness in adulthood", "Hearing loss in adulthood", Verdict.VERIFIED),
+        # a letter may be one of the two words ("IgE" / "immunoglobulin E")
+        ("IgE-mediated food allergy", "Immunoglobulin E-mediated food allergy", Verdict.VERIFIED),
         # and a word more is still a word more
         ("Abnormal CSF", "Abnormal cerebrospinal fluid protein", Verdict.NARROWER),
     ],

@@ -388,7 +388,10 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
                 sizes = sorted((len(only_first), len(only_second)))
                 if sizes == [1, 2]:  # "apoptosis" / "apoptotic process"
                     one, two = sorted((only_first, only_second), key=len)
-                    if all(_may_fold(w) for w in (*one, *two)):
+                    # a letter may be one of two words ("coenzyme A" / "CoA"), never alone
+                    if all(_may_fold(w) for w in one) and all(
+                        _may_fold(w) or (len(w) == 1 and w.isalpha()) for w in two
+                    ):
                         pair = (next(iter(one)), " ".join(sorted(two)))
                         seen[pair] = seen.get(pair, first & second) & first & second
                     continue
