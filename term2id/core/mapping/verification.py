@@ -129,7 +129,7 @@ def verify_id(
         elif not compare:
             meaning, why = Verdict.UNCHECKED, "names not compared yet"
         else:
-            meaning, why, closest = relation(_key_of(compared), index, term)
+            meaning, why, closest = relation(_key_of(compared), index, term, compared)
         if term.obsolete:
             verdict = Verdict.OBSOLETE
             if term.replaced_by:
