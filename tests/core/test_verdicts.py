@@ -234,6 +234,10 @@ def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
         # the order of the ends of a strand is its direction: 5' to 3' is not 3' to 5'
         ("5' to 3' RNA helicase activity", "3'-5' RNA helicase activity", Verdict.CONTRADICTS),
         ("5' to 3' RNA helicase activity", "5'-3' RNA helicase activity", Verdict.VERIFIED),
+        # a letter or two apart, but another kind of disorder: no typing slip
+        ("Meningism", "Meningitis", Verdict.LABEL_MISMATCH),
+        ("Arthrosis of the knee", "Arthritis of the knee", Verdict.LABEL_MISMATCH),
+        ("Hypertelorisn", "Hypertelorism", Verdict.VERIFIED),
         # an ion's symbol is its name
         ("Ca2+ phosphate nephrolithiasis", "Calcium phosphate nephrolithiasis", Verdict.VERIFIED),
     ],

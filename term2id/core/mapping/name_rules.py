@@ -221,7 +221,23 @@ def _alike(ours: str, theirs: str) -> bool:
     if _affix_contrast(ours, theirs) or _opposed(ours, theirs):
         return False
     # "tachycardia" / "brachycardia": not a typing variant of each other
-    return _leading_affix(ours) == _leading_affix(theirs)
+    if _leading_affix(ours) != _leading_affix(theirs):
+        return False
+    mine, other = _ending(ours), _ending(theirs)
+    return not (mine and other and mine != other)  # "meningism" / "meningitis"
+
+
+# Endings that name a kind of disorder: "meningitis" / "meningism", "nephritis" / "nephrosis",
+# "arthritis" / "arthrosis" are a letter or two apart and name different things.
+_DISORDER_ENDINGS = (
+    "itis", "osis", "oma", "ism", "emia", "uria", "pathy", "plasia", "trophy", "algia", "penia",
+    "megaly", "rrhea", "ectomy", "otomy", "ostomy",
+)  # fmt: skip
+
+
+def _ending(word: str) -> str:
+    """The disorder ending `word` has ("itis"), or ''."""
+    return next((e for e in _DISORDER_ENDINGS if word.endswith(e)), "")
 
 
 # Endings by which one word derives from another ("dysplas-ia" / "dysplas-tic", "abnormal" /
