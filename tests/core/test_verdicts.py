@@ -374,3 +374,15 @@ def test_the_sign_of_a_rotation_tells_enantiomers_apart(
     assert same.verdict is Verdict.VERIFIED  # a minus sign is a hyphen
     unsigned = verify_id("RO:0000001", "secoisolariciresinol biosynthetic process", [store])
     assert unsigned.verdict is Verdict.NARROWER and unsigned.reason == "adds '(+)'"
+
+
+def test_a_word_pair_that_tells_terms_apart_as_often_as_it_names_one_is_not_learnt(
+    hpo_store: OntologyStore,
+) -> None:
+    # HPO names 3 terms twice by "digit" / "finger", and tells 12 pairs of its terms apart by it
+    # ("Abnormality of the digits" is not "Abnormality of the fingers"): no proof of one concept.
+    learnt = interchangeable_words(index_of(hpo_store))
+    assert ("digit", "finger") not in learnt and ("cancer", "neoplasm") not in learnt
+    assert ("broad", "wide") in learnt  # 64 terms named twice, 4 pairs told apart
+    digits, fingers = normalize("Macrodactyly of the digits"), normalize("Macrodactyly of fingers")
+    assert compare_names(digits, fingers, learnt)[0] is Verdict.LABEL_MISMATCH

@@ -436,6 +436,22 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
         for p, n in counts.items()
         if not p[0] and n >= OPTIONAL_MIN_TERMS and not contrasts.get(p[1], 0)
     }
+    # A swap that tells live terms apart at least as often as it names one term twice is no
+    # swap: GO's "development" / "morphogenesis" name 4 terms twice and tell 769 pairs apart,
+    # HPO's "cancer" / "neoplasm" 3 and 10; "signaling" / "signalling" 1,006 and 3.
+    partners: dict[str, set[str]] = {}
+    for x, y in counts:
+        if x and " " not in y:
+            partners.setdefault(x, set()).add(y)
+            partners.setdefault(y, set()).add(x)
+    telling: dict[tuple[str, str], int] = {}
+    for found, curies in by_words.items():
+        for word in found & partners.keys():
+            for partner in partners[word]:
+                others = by_words.get((found - {word}) | {partner})
+                if others and curies - others:
+                    pair = (word, partner) if word < partner else (partner, word)
+                    telling[pair] = telling.get(pair, 0) + 1
     # A swap of an optional word for another ("response to DNA damage stimulus" / "cellular DNA
     # damage response") is that word left out and another added: the pair stands only where
     # terms of more than one family swap it ("class" / "isotype" switching and recombination).
@@ -445,7 +461,8 @@ def interchangeable_words(index: LexicalIndex) -> frozenset[tuple[str, str]]:
         if (p[1] in optional if not p[0] else
             n >= INTERCHANGEABLE_MIN_TERMS and not family[p] if " " in p[1] else
             (n >= INTERCHANGEABLE_MIN_TERMS or (n >= ALIKE_MIN_TERMS and _alike(*p)))
-            and not ((p[0] in optional or p[1] in optional) and family[p]))
+            and not ((p[0] in optional or p[1] in optional) and family[p])
+            and telling.get(p, 0) < n)
     )  # fmt: skip
 
 
