@@ -386,3 +386,23 @@ def test_a_word_pair_that_tells_terms_apart_as_often_as_it_names_one_is_not_lear
     assert ("broad", "wide") in learnt  # 64 terms named twice, 4 pairs told apart
     digits, fingers = normalize("Macrodactyly of the digits"), normalize("Macrodactyly of fingers")
     assert compare_names(digits, fingers, learnt)[0] is Verdict.LABEL_MISMATCH
+
+
+def test_a_charge_is_no_rotation_and_an_unsigned_candidate_is_broader(
+    catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    source = tmp_path / "charge.obo"
+    source.write_text(
+        "format-version: 1.2\nontology: charge\n\n"
+        "[Term]\nid: CH:0000001\nname: lignan biosynthetic process\n\n"
+        "[Term]\nid: CH:0000002\nname: DNA ligase (NAD(+)) activity\n",
+        encoding="utf-8",
+    )
+    catalog.import_file(source, "charge")
+    store = catalog.open("charge")
+    signed = verify_id("CH:0000001", "(+)-lignan biosynthetic process", [store])
+    assert signed.verdict is Verdict.BROADER and signed.reason == "drops '(+)'"
+    # "NAD(+)" is a charge, written "NAD+" as often
+    assert verify_id("CH:0000002", "DNA ligase (NAD+) activity", [store]).verdict is (
+        Verdict.VERIFIED
+    )

@@ -628,8 +628,8 @@ _VERDICT_ORDER = {
 # What a name's relation to the term says of the term it names, where that name is a synonym of
 # wider or narrower meaning (its OBO scope): a broad synonym that says what the term says names
 # something that holds the candidate, so the candidate is narrower than the term. (A related
-# synonym still vouches: HPO files lay words so, "Swelling" for Edema, and held-out synonyms of
-# seed 1 were no more often wrong for it.)
+# synonym that no other live term carries still vouches: HPO files lay words so, "Swelling" for
+# Edema, and held-out synonyms of seed 1 were no more often wrong for it.)
 _THROUGH_SCOPE = {
     ("BROAD", Verdict.VERIFIED): Verdict.NARROWER,
     ("BROAD", Verdict.NARROWER): Verdict.NARROWER,
@@ -651,8 +651,9 @@ def _through_scope(scope: str, verdict: Verdict, why: str) -> tuple[Verdict, str
 
 
 # The sign of an optical rotation, "(+)-limonene" / "(-)-limonene": two enantiomers, which
-# normalising drops (GO 2019 has 44 names whose keys only the sign told apart).
-_ROTATION_RE = re.compile(r"\(\s*([+\-\u2212])\s*\)")
+# normalising drops (GO 2019 has 44 names whose keys only the sign told apart). Only as a prefix:
+# "NAD(+)" is a charge.
+_ROTATION_RE = re.compile(r"(?<![\w)\]])\(\s*([+\-\u2212])\s*\)")
 
 
 def _rotations(text: str) -> frozenset[str]:
@@ -682,11 +683,13 @@ def relation(
             continue
         verdict, why = _compare_names(term_key, name.norm, interchangeable, vocabulary)
         theirs = _rotations(name.text) if "(" in name.text else frozenset()
-        if theirs and not theirs & signs and verdict is not Verdict.LABEL_MISMATCH:
-            if signs:
+        if theirs != signs and not theirs & signs and verdict is not Verdict.LABEL_MISMATCH:
+            if signs and theirs:
                 verdict, why = Verdict.CONTRADICTS, f"({min(theirs)})/({min(signs)})"
-            elif verdict is Verdict.VERIFIED:
+            elif verdict is Verdict.VERIFIED and theirs:
                 verdict, why = Verdict.NARROWER, f"adds '({min(theirs)})'"
+            elif verdict is Verdict.VERIFIED:
+                verdict, why = Verdict.BROADER, f"drops '({min(signs)})'"
         if name.scope in ("BROAD", "NARROW"):
             verdict, why = _through_scope(name.scope, verdict, why)
         elif (
@@ -700,7 +703,6 @@ def relation(
         ):
             # a related synonym other live terms carry too cannot tell which one is meant
             verdict, why = Verdict.LABEL_MISMATCH, "a related synonym other terms have too"
-
         if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]] or (
             why and verdict is best[0] is Verdict.LABEL_MISMATCH and not best[1]
         ):  # a mismatch that says why, over one that does not
