@@ -123,6 +123,12 @@ def tiny_variant(
     return catalog
 
 
+def edema_also_named_neoplasm(tmp_path: Path, scope: str) -> StoreCatalog:
+    """tiny.obo where Edema also has "Neoplasm", Tumor's exact synonym, in `scope`."""
+    swelling = 'synonym: "Swelling" RELATED layperson []\n'
+    return tiny_variant(tmp_path, {swelling: f'{swelling}synonym: "Neoplasm" {scope} []\n'})
+
+
 def test_a_replacement_naming_something_else_is_not_verified(tmp_path: Path) -> None:
     # "obsolete Anemia" replaced by Edema: the ontology's word does not make "Anemia" an edema.
     catalog = tiny_variant(
@@ -159,12 +165,7 @@ def test_a_name_several_terms_share_is_never_accepted_automatically(
     tmp_path: Path, tiny_catalog: StoreCatalog
 ) -> None:
     # Edema gets a synonym that is also Tumor's: an exact match no longer says which is meant.
-    catalog = tiny_variant(
-        tmp_path,
-        {'synonym: "Swelling" RELATED layperson []\n': (
-            'synonym: "Swelling" RELATED layperson []\nsynonym: "Neoplasm" RELATED []\n'
-        )},
-    )  # fmt: skip
+    catalog = edema_also_named_neoplasm(tmp_path, "RELATED")
     mapper = Mapper(catalog, default_sources(["exact", "fuzzy"]))
     result = mapper.map(Query("Neoplasms", "variant"))
     assert result.status is MappingStatus.NEEDS_REVIEW
@@ -265,12 +266,7 @@ def test_a_name_another_term_carries_as_a_broad_synonym_is_not_accepted_automati
 ) -> None:
     # Edema files "Neoplasm" as a broad synonym: it is narrower than the term, and Tumor, whose
     # exact synonym it is, no longer the only term carrying the name.
-    catalog = tiny_variant(
-        tmp_path,
-        {'synonym: "Swelling" RELATED layperson []\n': (
-            'synonym: "Swelling" RELATED layperson []\nsynonym: "Neoplasm" BROAD []\n'
-        )},
-    )  # fmt: skip
+    catalog = edema_also_named_neoplasm(tmp_path, "BROAD")
     mapper = Mapper(catalog, default_sources(["exact", "fuzzy"]))
     result = mapper.map(Query("Neoplasms", "variant"))
     by_id = {c.curie: c for c in result.candidates}
