@@ -242,7 +242,7 @@ def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
         ("Ca2+ phosphate nephrolithiasis", "Calcium phosphate nephrolithiasis", Verdict.VERIFIED),
     ],
 )  # fmt: skip
-def test_the_direction_of_a_regulation_and_a_letter_are_part_of_the_meaning(
+def test_words_alone_say_direction_series_disorder_and_ion(
     term: str, name: str, verdict: Verdict
 ) -> None:
     assert compare_names(normalize(term), normalize(name))[0] is verdict
