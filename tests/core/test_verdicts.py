@@ -104,6 +104,7 @@ def test_a_name_dropping_a_qualifier_of_the_term_is_broader(hpo_store: OntologyS
         ("Bowed radii", "Radial bowing"),  # a Latin plural and its adjective
         ("Hyperpigmented fundi", "Hyperpigmentation of the fundus"),  # derived forms
         ("Teleangiectasia of the skin", "Telangiectasia of the skin"),  # a variant HPO writes
+        ("Renal tubule atrophy", "Renal tubular atrophy"),  # a noun and its adjective
     ],
 )
 def test_variants_reorderings_and_abbreviations_are_verified(
@@ -240,6 +241,14 @@ def test_words_the_ontology_leaves_out_at_will_do_not_make_a_name_narrower(
         ("Hypertelorisn", "Hypertelorism", Verdict.VERIFIED),
         # an ion's symbol is its name
         ("Ca2+ phosphate nephrolithiasis", "Calcium phosphate nephrolithiasis", Verdict.VERIFIED),
+        # the ends of a relation in another order: the other direction, the other party
+        ("Left-to-right shunt", "Right-to-left shunt", Verdict.CONTRADICTS),
+        ("transport from ER to Golgi", "transport from Golgi to ER", Verdict.CONTRADICTS),
+        ("cytolysis by host of symbiont cell", "cytolysis by symbiont of host cell",
+         Verdict.CONTRADICTS),
+        # words moved around a relation word, its ends where they were: the same thing
+        ("Inability to heel walk", "Inability to walk on heel", Verdict.VERIFIED),
+        ("feeding from xylem of plant", "feeding from plant xylem", Verdict.VERIFIED),
     ],
 )  # fmt: skip
 def test_words_alone_say_direction_series_disorder_and_ion(
@@ -353,6 +362,22 @@ def test_one_word_the_ontology_writes_for_two_is_the_same(
     learnt = interchangeable_words(index_of(hpo_store))
     assert compare_names(normalize(term), normalize(name), learnt)[0] is verdict
     assert compare_names(normalize(term), normalize(name))[0] is Verdict.LABEL_MISMATCH
+
+
+def test_one_word_for_two_holds_where_it_also_matches_one_of_the_two(
+    hpo_store: OntologyStore,
+) -> None:
+    # "addiction" matches "addictive" as a derived form; HPO writes "addiction" for "addictive
+    # use" (Addictive alcohol use / Alcohol addiction), so "use" is no qualifier.
+    learnt = interchangeable_words(index_of(hpo_store))
+    term, name = normalize("Sedative addiction"), normalize("Addictive sedative use")
+    assert compare_names(term, name) == (Verdict.NARROWER, "adds 'use'")
+    assert compare_names(term, name, learnt)[0] is Verdict.VERIFIED
+    # a qualifier besides the two words is still one
+    assert compare_names(term, normalize("Addictive sedative use in pregnancy"), learnt) == (
+        Verdict.NARROWER,
+        "adds 'pregnancy'",
+    )
 
 
 def test_the_sign_of_a_rotation_tells_enantiomers_apart(

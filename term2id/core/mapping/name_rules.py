@@ -245,7 +245,7 @@ def _ending(word: str) -> str:
 _DERIVING_ENDINGS = frozenset({
     "", "a", "al", "d", "e", "ed", "es", "s", "ia", "ial", "ic", "ical", "tic", "ity", "ities",
     "y", "ies", "ment", "ation", "ion", "ing", "ous", "ly", "ness", "ism", "ent", "ence", "ant",
-    "ance", "ive", "ate", "ated", "ie", "eal", "is",  # "ie": "pinkie" / "pinky"
+    "ance", "ive", "ate", "ated", "ie", "eal", "is", "ar",  # "ie": "pinkie" / "pinky"
     "i", "us", "um", "ae", "ta", "ata",  # Latin plurals: "radii", "fundi", "hemangiomata"
 })  # fmt: skip
 
@@ -502,7 +502,7 @@ def _compare_names(
     if not ours or not theirs:
         return Verdict.LABEL_MISMATCH, ""
     unmatched = list(theirs)
-    dropped = []
+    dropped, matched = [], []
     for word in ours:
         for at, other in enumerate(unmatched):
             if (
@@ -510,7 +510,7 @@ def _compare_names(
                 or _same_word(word, other, vocabulary)
                 or ((word, other) if word < other else (other, word)) in interchangeable
             ):
-                del unmatched[at]
+                matched.append((word, unmatched.pop(at)))
                 break
         else:
             dropped.append(word)
@@ -521,8 +521,11 @@ def _compare_names(
         if dropped and added:  # one word for two ("apoptosis" / "apoptotic process")
             dropped, added = _two_for_one(dropped, added, interchangeable)
             added, dropped = _two_for_one(added, dropped, interchangeable)
+        if dropped or added:  # "metabolism" matched "metabolic": "process" is no qualifier
+            added = _rest_of_two(matched, added, interchangeable)
+            dropped = _rest_of_two([(b, a) for a, b in matched], dropped, interchangeable)
     if not dropped and not added:
-        swapped = _numbers_swapped(ours, theirs)
+        swapped = _numbers_swapped(ours, theirs) or _roles_swapped(term_key, name_key)
         return (Verdict.CONTRADICTS, swapped) if swapped else (Verdict.VERIFIED, "")
     # A contradiction is one where the rest of the words agree: "short stature" and "Long
     # philtrum" name different things, they do not contradict each other.
@@ -591,6 +594,21 @@ def _two_for_one(
     return ones, twos
 
 
+def _rest_of_two(
+    matched: list[tuple[str, str]], extra: list[str], interchangeable: frozenset[tuple[str, str]]
+) -> list[str]:
+    """`extra` less the words that complete a matched word's two-word form: "metabolism" matched
+    "metabolic" as a derived form, and the store writes "metabolism" for "metabolic process"."""
+    forms = _two_word_forms(interchangeable)
+    for word, other in matched:
+        for form in forms.get(word, ()):
+            rest = [w for w in form if w != other]
+            if other in form and len(rest) == 1 and rest[0] in extra:
+                extra = [w for w in extra if w != rest[0]]
+                break
+    return extra
+
+
 def _numbers_swapped(ours: Sequence[str], theirs: Sequence[str]) -> str:
     """'' or "3-5/5-3": the same words in the same order, but numbers in another ("5' to 3'
     helicase" / "3'-5' helicase" go opposite ways; "2-acetyl-1-alkyl" / "1-alkyl-2-acetyl", words
@@ -602,6 +620,35 @@ def _numbers_swapped(ours: Sequence[str], theirs: Sequence[str]) -> str:
     if [w for w in ours if not w.isdigit()] != [w for w in theirs if not w.isdigit()]:
         return ""
     return f"{'-'.join(other)}/{'-'.join(mine)}"
+
+
+# Words after which the next word names one end of a relation: "transport from ER to Golgi" is
+# not "transport from Golgi to ER", nor "modulation by host of symbiont" the other way round.
+_ROLE_WORDS = ("from", "to", "into", "by")
+
+
+def _roles_swapped(term_key: str, name_key: str) -> str:
+    """'' or "to er/to golgi": two names of the same words in which the word after "from", "to",
+    "into" or "by" differs, and each of the two stands at a relation word ("of" included) in the
+    other name: the ends changed places. "from RNA pol II" / "RNA transcription from pol II"
+    and "feeding from plant xylem" / "from xylem of plant" say the same thing."""
+    words, ends = [], []
+    for key in (name_key, term_key):
+        found = [EQUIVALENT_WORDS.get(w, w) for w in key.split() if w not in ("the", "a", "an")]
+        words.append(found)
+        ends.append({
+            w for at, w in enumerate(found)
+            if (at and found[at - 1] in (*_ROLE_WORDS, "of"))
+            or (at + 1 < len(found) and found[at + 1] in (*_ROLE_WORDS, "of"))
+        })  # fmt: skip
+    for role in _ROLE_WORDS:
+        theirs, mine = ([ws[at + 1] for at, w in enumerate(ws[:-1]) if w == role] for ws in words)
+        if not theirs or len(theirs) != len(mine):
+            continue
+        for moved, was in zip(theirs, mine):
+            if moved != was and moved in ends[1] and was in ends[0]:
+                return f"{role} {moved}/{role} {was}"
+    return ""
 
 
 def _abbreviates(short: Sequence[str], long: Sequence[str]) -> bool:
