@@ -645,7 +645,7 @@ def _roles_swapped(term_key: str, name_key: str) -> str:
         theirs, mine = ([ws[at + 1] for at, w in enumerate(ws[:-1]) if w == role] for ws in words)
         if not theirs or len(theirs) != len(mine):
             continue
-        for moved, was in zip(theirs, mine):
+        for moved, was in zip(theirs, mine, strict=True):
             if moved != was and moved in ends[1] and was in ends[0]:
                 return f"{role} {moved}/{role} {was}"
     return ""
