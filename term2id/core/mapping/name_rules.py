@@ -80,6 +80,7 @@ EQUIVALENT_WORDS: dict[str, str] = {
         "increased excessive excess",
         "abnormal abnormality anomaly deformity malformation",
         "hypoplasia hypoplastic underdeveloped",
+        "inability unable cannot",  # "cannot walk" is "Inability to walk"
         # an organ's adjective and its noun: "cardiac septum" is "heart septum"
         "abdominal abdomen",
         "cardiac heart",
