@@ -9,7 +9,8 @@ import pytest
 from term2id.core.candidates import Evidence, MappingStatus, Proposal, Query, Verdict
 from term2id.core.errors import CancelledError, SourceUnavailable, StoreNotFoundError
 from term2id.core.mapping.mapper import Mapper, default_sources
-from term2id.core.mapping.verification import verify_id
+from term2id.core.mapping.ranking import rank
+from term2id.core.mapping.verification import Verification, verify_id
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.progress import Progress
 
@@ -428,3 +429,17 @@ def test_checking_names_only_where_a_candidate_can_be_shown_changes_no_answer(
         assert all(c.reason != "names not compared yet" for c in shown.candidates)
     assert sum(r.best.verdict is Verdict.VERIFIED for r in lazy) >= 5  # verdicts are real ones
     assert CountsSkipped.skipped > 50  # and many candidates were never compared
+
+
+def test_a_tie_at_the_top_never_drops_below_the_candidates_after_it() -> None:
+    # Two terms fuzzy scores alike lose confidence for the tie, but no more than down to the
+    # next term: a tie says which of the two is unsure, not that a lower one is likelier.
+    def entry(curie: str, score: float) -> tuple[Verification, list[Evidence]]:
+        checked = Verification(curie, curie, Verdict.LABEL_MISMATCH, "tp", label=curie)
+        return checked, [Evidence("fuzzy", score, 1, curie, "WRatio", "label")]
+
+    ranked = rank([entry("TP:1", 0.80), entry("TP:2", 0.80), entry("TP:3", 0.60)])
+    assert [c.curie for c in ranked] == ["TP:1", "TP:2", "TP:3"]
+    assert ranked[0].confidence == ranked[1].confidence >= ranked[2].confidence
+    assert "ambiguous" in ranked[0].note and "ambiguous" not in ranked[2].note
+    assert ranked[0].confidence < rank([entry("TP:1", 0.80)])[0].confidence

@@ -143,19 +143,23 @@ def rank(
     """The best `limit` candidates (all by default), best first, with fused confidences in [0, 1]."""
     ranked = [Ranked(v, tuple(ev), score_of(v, ev, weights)) for v, ev in entries]
     ranked.sort(key=lambda r: (-r.score, -r.verification.popularity_prior, r.verification.curie))
-    # Every term within the margin of the best loses the same amount, so the order stays.
-    penalty, close = 0.0, ""
+    # Every term within the margin of the best loses the same amount, so the order stays; none
+    # falls below the best term outside the margin, which a tie says nothing about.
+    penalty, close, floor = 0.0, "", 0.0
     if len(ranked) > 1 and ranked[1].score > 0:
         gap = ranked[0].score - ranked[1].score
         if gap < AMBIGUITY_MARGIN:
             penalty = AMBIGUITY_PENALTY * (AMBIGUITY_MARGIN - gap) / AMBIGUITY_MARGIN
             close = ranked[1].verification.curie
+            floor = next(
+                (r.score for r in ranked if r.score < ranked[0].score - AMBIGUITY_MARGIN), 0.0
+            )
     candidates = []
     for item in ranked[:limit]:
         confidence = item.score
         note = item.verification.note
         if penalty and item.score >= ranked[0].score - AMBIGUITY_MARGIN:
-            confidence -= penalty
+            confidence = max(confidence - penalty, floor)
             other = close if item is ranked[0] else ranked[0].verification.curie
             note = "; ".join(filter(None, [note, f"ambiguous: {other} scores nearly as well"]))
         v = item.verification
