@@ -140,6 +140,10 @@ def worker(args: argparse.Namespace) -> None:
                     "label": best.label if best else None,
                 }
             )
+            if args.raw:  # every candidate shown, for the fit: (fused score, verdict, right)
+                rows[-1]["shown"] = [
+                    (c.confidence, c.verdict.value, c.curie in right) for c in result.candidates
+                ]
         print(json.dumps({"rows": rows, "seconds": seconds}))
 
 
@@ -275,38 +279,61 @@ def main() -> None:
     if args.fit:
         from term2id.core.candidates import Verdict
         from term2id.core.evaluation.measure import sample_synonyms
-        from term2id.core.mapping.calibration import engine_of, fit_isotonic, verdict_group
+        from term2id.core.mapping.calibration import (
+            engine_of,
+            fit_isotonic,
+            likelihood,
+            verdict_group,
+        )
         from term2id.core.ontology.catalog import StoreCatalog
 
         # Seed 1 is sampled apart from seed 2, but the two samples can share synonyms: those
         # rows are left out of the fit, so that seed 2 stays untouched.
         reported = set(sample_synonyms(StoreCatalog(args.data_dir).open("hp"), args.n, 2))
         args.n = args.fit_n or args.n
-        curves = {}
+        curves: dict[str, dict] = {}
+        order_curves: dict[str, dict] = {}
+
         for engine in args.engines:
             rows = run_worker(ROOT, args, "--task", "seed1", "--engine", engine, "--raw")["rows"]
             shared = [r for r in rows if (r["expected"], r["term"]) in reported]
             rows = [r for r in rows if (r["expected"], r["term"]) not in reported]
             print(f"{engine}: {len(rows)} rows of seed 1 ({len(shared)} also in seed 2 left out)")
-            groups: dict[str, list] = {}
+            # The order: fitted on every candidate shown (in the fused order, as --raw maps),
+            # since the mapper orders all of them by it. The confidences: fitted on the best
+            # candidate under that order, the one a row's status and figures are about.
+            pairs: dict[str, dict[str, list]] = {"order": {}, "best": {}}
             for r in rows:
-                if r["verdict"] is not None:
-                    group = verdict_group(Verdict(r["verdict"]))
+                for confidence, verdict, right in r["shown"]:
+                    group = verdict_group(Verdict(verdict))
                     if group is not None:
-                        groups.setdefault(group, []).append((r["confidence"], r["right"]))
+                        pairs["order"].setdefault(group, []).append((confidence, right))
             name = engine_of(engine.split(","))
-            curves[name] = {g: fit_isotonic(p) for g, p in sorted(groups.items())}
-            print(f"{name}: {', '.join(f'{g} {len(p)} rows' for g, p in groups.items())}")
-        print("CURVES = {")
-        for name, groups in curves.items():
-            print(f"    {name!r}: {{")
-            for group, knots in groups.items():
-                print(f"        {group!r}: (")
-                for x, y in knots:
-                    print(f"            ({x}, {y}),")
-                print("        ),")
-            print("    },")
-        print("}")
+            order_curves[name] = {g: fit_isotonic(p) for g, p in sorted(pairs["order"].items())}
+            for r in rows:
+                scored = [
+                    (-likelihood(c, Verdict(v), name, order_curves), at, c, v, right)
+                    for at, (c, v, right) in enumerate(r["shown"])
+                ]
+                if scored:
+                    _, _, confidence, verdict, right = min(scored)
+                    group = verdict_group(Verdict(verdict))
+                    if group is not None:
+                        pairs["best"].setdefault(group, []).append((confidence, right))
+            curves[name] = {g: fit_isotonic(p) for g, p in sorted(pairs["best"].items())}
+            for kind, found in pairs.items():
+                print(f"{name}, {kind}: {', '.join(f'{g} {len(p)}' for g, p in found.items())}")
+        for title, fitted in (("ORDER_CURVES", order_curves), ("CURVES", curves)):
+            print(f"{title} = {{")
+            for name, groups in fitted.items():
+                print(f"    {name!r}: {{")
+                for group, knots in groups.items():
+                    print(f"        {group!r}: (")
+                    for x, y in knots:
+                        print(f"            ({x}, {y}),")
+                    print("        ),")
+                print("    },")
+            print("}")
         return
 
     print(f"python {sys.version.split()[0]}; trees: "

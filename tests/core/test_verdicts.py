@@ -431,3 +431,19 @@ def test_a_charge_is_no_rotation_and_an_unsigned_candidate_is_broader(
     assert verify_id("CH:0000002", "DNA ligase (NAD+) activity", [store]).verdict is (
         Verdict.VERIFIED
     )
+
+
+def test_a_verified_name_is_shown_above_mismatched_ones_scored_a_little_higher(
+    hpo_catalog: StoreCatalog,
+) -> None:
+    # "cannot walk" is "Inability to walk"; fuzzy scores "Gait disturbance" a little higher. A
+    # curator reads the list downwards: the likeliest first, and no candidate shown as likelier
+    # than one above it.
+    result = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"])).map(
+        Query("cannot walk", "hp")
+    )
+    assert result.best.label == "Inability to walk"
+    assert result.best.verdict is Verdict.VERIFIED
+    assert "Gait disturbance" in [c.label for c in result.candidates[1:]]
+    shown = [c.confidence for c in result.candidates]
+    assert shown == sorted(shown, reverse=True)

@@ -41,7 +41,7 @@ from term2id.core.candidates import (
 )
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
-from term2id.core.mapping.calibration import calibrate, engine_of
+from term2id.core.mapping.calibration import engine_of, most_likely_first
 from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, index_of
 from term2id.core.mapping.ranking import (
     DEFAULT_FUSION,
@@ -305,11 +305,7 @@ class Mapper:
         # The curves were fitted on scores fused with DEFAULT_FUSION: a tuned model's fusion keeps
         # its scores.
         if self.calibration and weights is DEFAULT_FUSION:
-            # Confidence as the share of such candidates that were right (calibration.py).
-            ranked = [
-                replace(c, confidence=calibrate(c.confidence, c.verdict, self._engine))
-                for c in ranked
-            ]
+            ranked = most_likely_first(ranked, self._engine)
         # Several terms carrying the name the term matched: none is accepted without a look.
         ranked = cap_shared_names(ranked, sharing_the_name(entries), self.threshold)
         if curation:
