@@ -7,6 +7,7 @@ QSortFilterProxyModel would call back into Python for every comparison.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -424,7 +425,7 @@ class ReviewTableModel(QAbstractTableModel):
                 return r.best_labels[row] or ""
             if column == self.CONFIDENCE:
                 confidence = r.confidences[row]
-                return "" if confidence is None else f"{confidence:.2f}"
+                return "" if confidence is None else shown_confidence(confidence)
             if column == self.STATUS:
                 return STATUS_TEXT.get(r.statuses[row] or UNMAPPED, r.statuses[row])
             if column == self.DECISION:
@@ -540,12 +541,18 @@ class CandidateTableModel(_ListTableModel):
             candidate.curie,
             candidate.label or "",
             verdict_text(candidate),
-            f"{candidate.confidence:.2f}",
+            shown_confidence(candidate.confidence),
             explain(candidate),
         )
 
     def _tooltip(self, candidate: Candidate) -> str:
         return evidence_lines(candidate)
+
+
+def shown_confidence(confidence: float) -> str:
+    """Two decimals, rounded down: 0.899, below the auto-accept threshold of 0.9, must not read
+    "0.90" beside a status of "needs review"."""
+    return f"{math.floor(confidence * 100 + 1e-9) / 100:.2f}"
 
 
 def explain(candidate: Candidate) -> str:

@@ -113,3 +113,15 @@ def test_a_long_review_does_not_wear_out_python_booleans(qtbot) -> None:
     for i in range(5000):
         model.update_result(i % 5, "verified", "TP:0000003", "Seizure", 0.97)
     assert sys.getrefcount(True) >= before - 10
+
+
+def test_a_confidence_just_below_the_threshold_never_reads_as_the_threshold(qtbot) -> None:
+    # 0.899 is below the auto-accept threshold 0.9: "0.90" beside "needs review" would contradict it
+    rows = summaries()
+    rows.confidences = [0.899, 0.95, 0.6, None, None]
+    rows.statuses = ["needs_review", "verified", "needs_review", "no_match", None]
+    model = ReviewTableModel(rows)
+    assert model.index(0, model.CONFIDENCE).data() == "0.89"
+    assert model.index(1, model.CONFIDENCE).data() == "0.95"
+    assert model.index(2, model.CONFIDENCE).data() == "0.60"
+    assert model.index(3, model.CONFIDENCE).data() == ""
