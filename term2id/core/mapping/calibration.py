@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from term2id.core.candidates import Candidate, Verdict
+from term2id.core.mapping.ranking import TIE_NOTE
 
 AUTO_ACCEPT_FLOOR = 0.9
 _BELOW_FLOOR = 0.899
@@ -235,13 +236,29 @@ def most_likely_first(candidates: Sequence[Candidate], engine: str) -> list[Cand
     list reading downwards for the rest, whose shares were not fitted as such.
     """
     ordered = sorted(candidates, key=lambda c: -likelihood(c.confidence, c.verdict, engine))
+    groups = {c.curie: verdict_group(c.verdict) for c in candidates}
     shown: list[Candidate] = []
     for candidate in ordered:
         confidence = calibrate(candidate.confidence, candidate.verdict, engine)
         if shown:
             confidence = min(confidence, shown[-1].confidence)
-        shown.append(replace(candidate, confidence=confidence))
+        shown.append(replace(candidate, confidence=confidence, note=_real_ties(candidate, groups)))
     return shown
+
+
+def _real_ties(candidate: Candidate, groups: dict[str, str | None]) -> str:
+    """The candidate's note less a tie with a term of another verdict group: fused scores alike
+    say little where one name is verified and the other names something else."""
+    parts = candidate.note.split("; ") if candidate.note else []
+    kept = [
+        part
+        for part in parts
+        if not any(
+            part == TIE_NOTE.format(curie) and group != groups[candidate.curie]
+            for curie, group in groups.items()
+        )
+    ]
+    return "; ".join(kept)
 
 
 def interpolate(knots: Sequence[tuple[float, float]], x: float) -> float:

@@ -50,6 +50,7 @@ MISMATCH_FACTOR = 0.8
 OBSOLETE_FACTOR = 0.5
 AMBIGUITY_MARGIN = 0.03
 AMBIGUITY_PENALTY = 0.15  # what a tie costs; less the wider the gap
+TIE_NOTE = "ambiguous: {} scores nearly as well"
 # A candidate whose every name contradicts the term in a word that tells siblings apart
 # ("3rd" for "4th", "short" for "increased height") keeps this share of its score.
 CONTRAST_FACTOR = 0.85
@@ -161,7 +162,7 @@ def rank(
         if penalty and item.score >= ranked[0].score - AMBIGUITY_MARGIN:
             confidence = max(confidence - penalty, floor)
             other = close if item is ranked[0] else ranked[0].verification.curie
-            note = "; ".join(filter(None, [note, f"ambiguous: {other} scores nearly as well"]))
+            note = "; ".join(filter(None, [note, TIE_NOTE.format(other)]))
         v = item.verification
         candidates.append(
             Candidate(

@@ -1,0 +1,72 @@
+"""Confidence and order from the fitted curves: the likeliest candidate first, shares that mean
+something, and never a curve that lifts a candidate to automatic acceptance."""
+
+from __future__ import annotations
+
+from term2id.core.candidates import Candidate, Verdict
+from term2id.core.mapping.calibration import (
+    AUTO_ACCEPT_FLOOR,
+    calibrate,
+    fit_isotonic,
+    likelihood,
+    most_likely_first,
+)
+from term2id.core.mapping.ranking import TIE_NOTE
+
+ENGINE = "exact+fuzzy"  # fitted curves ship for it
+
+
+def candidate(curie: str, verdict: Verdict, score: float, note: str = "") -> Candidate:
+    return Candidate(curie, curie, "tp", verdict, score, (), note=note)
+
+
+def test_a_verified_name_goes_before_a_mismatch_scored_a_little_higher() -> None:
+    shown = most_likely_first(
+        [
+            candidate("TP:1", Verdict.LABEL_MISMATCH, 0.40, TIE_NOTE.format("TP:2")),
+            candidate("TP:2", Verdict.VERIFIED, 0.39, TIE_NOTE.format("TP:1")),
+            candidate("TP:3", Verdict.NARROWER, 0.38),
+        ],
+        ENGINE,
+    )
+    assert [c.curie for c in shown] == ["TP:2", "TP:3", "TP:1"]
+    confidences = [c.confidence for c in shown]
+    assert confidences == sorted(confidences, reverse=True)
+    # a mismatch scored alike is no rival of a verified name: no tie is named for either
+    assert "ambiguous" not in shown[0].note and "ambiguous" not in shown[2].note
+
+
+def test_a_tie_of_two_names_of_one_verdict_is_still_named() -> None:
+    shown = most_likely_first(
+        [
+            candidate("TP:1", Verdict.LABEL_MISMATCH, 0.40, TIE_NOTE.format("TP:2")),
+            candidate("TP:2", Verdict.CONTRADICTS, 0.40, TIE_NOTE.format("TP:1")),
+        ],
+        ENGINE,
+    )
+    assert [c.note for c in shown] == [TIE_NOTE.format("TP:2"), TIE_NOTE.format("TP:1")]
+
+
+def test_an_obsolete_id_never_goes_before_a_live_name_that_says_the_same() -> None:
+    live = likelihood(0.35, Verdict.VERIFIED, ENGINE)
+    assert likelihood(0.45, Verdict.OBSOLETE, ENGINE) < live
+    assert likelihood(0.45, Verdict.UNKNOWN_ID, ENGINE) < live
+
+
+def test_only_an_exact_name_match_keeps_a_confidence_fit_for_automatic_acceptance() -> None:
+    assert calibrate(0.97, Verdict.VERIFIED, ENGINE) == 0.97
+    for verdict in (Verdict.VERIFIED, Verdict.NARROWER, Verdict.LABEL_MISMATCH):
+        for score in (0.2, 0.5, 0.85, 0.89):
+            assert calibrate(score, verdict, ENGINE) < AUTO_ACCEPT_FLOOR
+    for score in (0.95, 0.99):  # a mismatch scored high by the sources is still no name match
+        assert calibrate(score, Verdict.LABEL_MISMATCH, ENGINE) < AUTO_ACCEPT_FLOOR
+    assert calibrate(0.5, Verdict.VERIFIED, "an engine without curves") == 0.5
+
+
+def test_isotonic_fit_pools_violators_into_a_rising_curve_of_few_knots() -> None:
+    pairs = [(i / 100, (i % 3 == 0) or i > 70) for i in range(100)]
+    knots = fit_isotonic(pairs, max_knots=4)
+    assert len(knots) <= 4
+    shares = [share for _, share in knots]
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    assert [x for x, _ in knots] == sorted(x for x, _ in knots)
