@@ -251,6 +251,7 @@ _DERIVING_ENDINGS = frozenset({
 })  # fmt: skip
 
 
+@lru_cache(maxsize=262_144)
 def _same_word(ours: str, theirs: str, vocabulary: frozenset[str]) -> bool:
     """`_alike`, except that two different words the ontology itself uses are different words
     unless one derives from the other: "metatarsal" is no typing variant of "metacarpal", nor
@@ -503,12 +504,17 @@ def _compare_names(
     if not ours or not theirs:
         return Verdict.LABEL_MISMATCH, ""
     unmatched = list(theirs)
-    dropped, matched = [], []
-    for word in ours:
+    dropped, matched, rest = [], [], []
+    for word in ours:  # the same word first: most are, and it is the cheap test
+        if word in unmatched:
+            unmatched.remove(word)
+            matched.append((word, word))
+        else:
+            rest.append(word)
+    for word in rest:
         for at, other in enumerate(unmatched):
             if (
-                word == other
-                or _same_word(word, other, vocabulary)
+                _same_word(word, other, vocabulary)
                 or ((word, other) if word < other else (other, word)) in interchangeable
             ):
                 matched.append((word, unmatched.pop(at)))
@@ -600,6 +606,8 @@ def _rest_of_two(
 ) -> list[str]:
     """`extra` less the words that complete a matched word's two-word form: "metabolism" matched
     "metabolic" as a derived form, and the store writes "metabolism" for "metabolic process"."""
+    if not extra:
+        return extra
     forms = _two_word_forms(interchangeable)
     for word, other in matched:
         for form in forms.get(word, ()):
@@ -722,6 +730,9 @@ def relation(
     label_key = normalize(term.label)
     for name_id in term.names:
         name = index.names[name_id]
+        verdict, why = _compare_names(term_key, name.norm, interchangeable, vocabulary)
+        if verdict is Verdict.LABEL_MISMATCH and (best[1] or not why):
+            continue  # cannot be closer than what was found: spare the check below
         # A synonym that contradicts its own term's label is a slip in the ontology (GO 2019
         # files "positive regulation of serotonin release" under the negative regulation): it
         # cannot vouch for the term.
@@ -729,7 +740,6 @@ def relation(
             Verdict.CONTRADICTS
         ):
             continue
-        verdict, why = _compare_names(term_key, name.norm, interchangeable, vocabulary)
         theirs = _rotations(name.text) if "(" in name.text else frozenset()
         if theirs != signs and not theirs & signs and verdict is not Verdict.LABEL_MISMATCH:
             if signs and theirs:
