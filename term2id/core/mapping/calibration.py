@@ -249,7 +249,9 @@ def most_likely_first(candidates: Sequence[Candidate], engine: str) -> list[Cand
 def _real_ties(candidate: Candidate, groups: dict[str, str | None]) -> str:
     """The candidate's note less a tie with a term of another verdict group: fused scores alike
     say little where one name is verified and the other names something else."""
-    parts = candidate.note.split("; ") if candidate.note else []
+    if TIE_NOTE.split("{}")[0] not in candidate.note:
+        return candidate.note  # no tie noted: most candidates
+    parts = candidate.note.split("; ")
     kept = [
         part
         for part in parts
