@@ -82,6 +82,7 @@ def eval_command(
     """Measure how well the mapper finds known answers: top-1, top-5, MRR, coverage, precision at the threshold, speed."""
     import json
 
+    from term2id.core.candidates import confidence_text
     from term2id.core.evaluation import EvaluationRequest
 
     data_dir_option(data_dir)
@@ -151,7 +152,7 @@ def eval_command(
                 miss.term,
                 f"{miss.expected_curie} {miss.expected_label or '(not in store)'}",
                 f"{miss.found_curie} {miss.found_label}" if miss.found_curie else "(nothing)",
-                f"{miss.confidence:.2f}",
+                confidence_text(miss.confidence),
                 str(miss.rank) if miss.rank else "-",
             )
         out.print(table)

@@ -8,6 +8,7 @@ store, fuses the sources into one ranking, and returns a `MappingResult` of `Can
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -162,3 +163,9 @@ class MappingResult:
     @property
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
+
+
+def confidence_text(confidence: float) -> str:
+    """A confidence in two decimals, rounded down: 0.899, below the auto-accept threshold of
+    0.9, must not read "0.90" beside a status that says it was not accepted."""
+    return f"{math.floor(confidence * 100 + 1e-9) / 100:.2f}"

@@ -7,7 +7,6 @@ QSortFilterProxyModel would call back into Python for every comparison.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,13 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from term2id.core.candidates import Candidate, MappingPredicate, MappingStatus, Verdict
+from term2id.core.candidates import (
+    Candidate,
+    MappingPredicate,
+    MappingStatus,
+    Verdict,
+    confidence_text,
+)
 from term2id.core.curation import Action, RowSummaries
 from term2id.core.ontology import TextMatch
 
@@ -425,7 +430,7 @@ class ReviewTableModel(QAbstractTableModel):
                 return r.best_labels[row] or ""
             if column == self.CONFIDENCE:
                 confidence = r.confidences[row]
-                return "" if confidence is None else shown_confidence(confidence)
+                return "" if confidence is None else confidence_text(confidence)
             if column == self.STATUS:
                 return STATUS_TEXT.get(r.statuses[row] or UNMAPPED, r.statuses[row])
             if column == self.DECISION:
@@ -541,18 +546,12 @@ class CandidateTableModel(_ListTableModel):
             candidate.curie,
             candidate.label or "",
             verdict_text(candidate),
-            shown_confidence(candidate.confidence),
+            confidence_text(candidate.confidence),
             explain(candidate),
         )
 
     def _tooltip(self, candidate: Candidate) -> str:
         return evidence_lines(candidate)
-
-
-def shown_confidence(confidence: float) -> str:
-    """Two decimals, rounded down: 0.899, below the auto-accept threshold of 0.9, must not read
-    "0.90" beside a status of "needs review"."""
-    return f"{math.floor(confidence * 100 + 1e-9) / 100:.2f}"
 
 
 def explain(candidate: Candidate) -> str:

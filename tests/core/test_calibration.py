@@ -3,7 +3,8 @@ something, and never a curve that lifts a candidate to automatic acceptance."""
 
 from __future__ import annotations
 
-from term2id.core.candidates import Candidate, Verdict
+from term2id.core.candidates import Candidate, Verdict, confidence_text
+from term2id.core.exports.sheet_writer import format_alternative
 from term2id.core.mapping.calibration import (
     AUTO_ACCEPT_FLOOR,
     calibrate,
@@ -70,3 +71,23 @@ def test_isotonic_fit_pools_violators_into_a_rising_curve_of_few_knots() -> None
     shares = [share for _, share in knots]
     assert shares == sorted(shares) and shares[-1] == 1.0
     assert [x for x, _ in knots] == sorted(x for x, _ in knots)
+
+
+def test_candidates_beyond_the_cut_stay_behind_it_when_curation_sees_them_all() -> None:
+    # A row with a remembered decision is ranked in full, then cut: the candidates shown must be
+    # those a row without one shows, the fused first ones.
+    found = [
+        candidate("TP:1", Verdict.LABEL_MISMATCH, 0.50),
+        candidate("TP:2", Verdict.LABEL_MISMATCH, 0.45),
+        candidate("TP:3", Verdict.VERIFIED, 0.44),
+    ]
+    assert [c.curie for c in most_likely_first(found, ENGINE)][0] == "TP:3"
+    cut = most_likely_first(found, ENGINE, kept_first=2)
+    assert [c.curie for c in cut] == ["TP:1", "TP:2", "TP:3"]
+    assert [c.curie for c in cut[:2]] == [c.curie for c in most_likely_first(found[:2], ENGINE)]
+
+
+def test_an_alternative_just_below_the_threshold_never_reads_as_the_threshold() -> None:
+    assert confidence_text(0.899) == "0.89" and confidence_text(0.29) == "0.29"
+    written = format_alternative(candidate("TP:1", Verdict.VERIFIED, 0.899))
+    assert written == "TP:1 TP:1 (0.89)"

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from term2id.core.candidates import Candidate, MappingResult
+from term2id.core.candidates import Candidate, MappingResult, confidence_text
 from term2id.core.errors import Term2IdError
 from term2id.core.files import AtomicFile, atomic_path
 from term2id.core.tables import CellValue, TableInfo, cell_text
@@ -63,7 +63,7 @@ def neutralise(text: str) -> str:
 
 def format_alternative(candidate: Candidate) -> str:
     label = candidate.label if candidate.label is not None else "(unknown id)"
-    return f"{candidate.curie} {label} ({candidate.confidence:.2f})"
+    return f"{candidate.curie} {label} ({confidence_text(candidate.confidence)})"
 
 
 def mapped_cells(result: MappingResult, top_k: int) -> tuple[str, str, float | None, str, str]:

@@ -199,43 +199,54 @@ def calibrate(score: float, verdict: Verdict, engine: str) -> float:
     """The share of candidates like this one that were right, by the fitted curve; `score` when
     no curve applies."""
     group = verdict_group(verdict)
-    knots = CURVES.get(engine, {}).get(group) if group else None
     if group is None and engine in CURVES:
         return min(score, _BELOW_FLOOR)  # kept, but never accepted as a proven name match
-    if not knots:
-        return score
-    if group == "verified" and score >= AUTO_ACCEPT_FLOOR:
-        return score
-    # Only a verified name match at or above the floor may be accepted automatically.
-    value = min(interpolate(knots, score), _BELOW_FLOOR)
-    return round(max(0.0, value), 4)
+    return round(max(0.0, _on_curve(CURVES.get(engine, {}), group, score)), 4)
 
 
 def likelihood(score: float, verdict: Verdict, engine: str, curves: dict | None = None) -> float:
     """How often a candidate shown with this fused score and verdict was right, by ORDER_CURVES
     (fitted on every candidate shown, not the best alone; or by `curves`, being fitted);
     `score` for an engine without curves. An obsolete, unknown or unchecked id is no name
-    match: it goes by the curve of the mismatched names, never above a live term's."""
+    match: it is ordered as a mismatched name scored alike would be."""
     groups = (ORDER_CURVES if curves is None else curves).get(engine)
     if not groups:
         return score
-    group = verdict_group(verdict) or "other"
-    if group == "verified" and score >= AUTO_ACCEPT_FLOOR:
+    return _on_curve(groups, verdict_group(verdict) or "other", score)
+
+
+def _on_curve(groups: dict, group: str | None, score: float) -> float:
+    """`score` through the group's curve; as it is without one, and for a verified name at or
+    above the floor. Only such a name may be accepted automatically: no curve reaches it."""
+    knots = groups.get(group) if group else None
+    if not knots or (group == "verified" and score >= AUTO_ACCEPT_FLOOR):
         return score
-    knots = groups.get(group)
-    return min(interpolate(knots, score), _BELOW_FLOOR) if knots else score
+    return min(interpolate(knots, score), _BELOW_FLOOR)
 
 
-def most_likely_first(candidates: Sequence[Candidate], engine: str) -> list[Candidate]:
+def most_likely_first(
+    candidates: Sequence[Candidate], engine: str, kept_first: int | None = None
+) -> list[Candidate]:
     """The candidates in the order of their likelihood (ties keep the fused order), each with
-    its calibrated confidence, never above that of a candidate shown before it.
+    its calibrated confidence, never above that of a candidate shown before it. With
+    `kept_first`, the candidates after that many (those a cut to it would drop) stay after them.
 
     A verified name scored a little below a mismatched one is right far more often: fused
     scores order the candidates of one verdict well, not candidates of different verdicts. The
     best candidate's confidence is calibrated on best candidates (CURVES); the cap keeps the
     list reading downwards for the rest, whose shares were not fitted as such.
     """
-    ordered = sorted(candidates, key=lambda c: -likelihood(c.confidence, c.verdict, engine))
+    behind = len(candidates) if kept_first is None else kept_first
+    ordered = [
+        c
+        for _, c in sorted(
+            enumerate(candidates),
+            key=lambda item: (
+                item[0] >= behind,
+                -likelihood(item[1].confidence, item[1].verdict, engine),
+            ),
+        )
+    ]
     groups = {c.curie: verdict_group(c.verdict) for c in candidates}
     shown: list[Candidate] = []
     for candidate in ordered:

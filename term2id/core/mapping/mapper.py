@@ -309,9 +309,12 @@ class Mapper:
         # The curves were fitted on scores fused with DEFAULT_FUSION: a tuned model's fusion keeps
         # its scores.
         if self.calibration and weights is DEFAULT_FUSION:
-            ranked = most_likely_first(ranked, self._engine)
+            # the same candidates are shown with or without curation: the fused first top_k
+            ranked = most_likely_first(ranked, self._engine, self.top_k if curation else None)
         # Several terms carrying the name the term matched: none is accepted without a look.
-        ranked = cap_shared_names(ranked, sharing_the_name(entries), self.threshold)
+        # (Not without calibration, for fitting the curves: they see the score before the cap.)
+        if self.calibration:
+            ranked = cap_shared_names(ranked, sharing_the_name(entries), self.threshold)
         if curation:
             ranked = apply_curation(ranked, rejected or {}, self.threshold)[: self.top_k]
         return ranked

@@ -144,8 +144,9 @@ def rank(
     """The best `limit` candidates (all by default), best first, with fused confidences in [0, 1]."""
     ranked = [Ranked(v, tuple(ev), score_of(v, ev, weights)) for v, ev in entries]
     ranked.sort(key=lambda r: (-r.score, -r.verification.popularity_prior, r.verification.curie))
-    # Every term within the margin of the best loses the same amount, so the order stays; none
-    # falls below the best term outside the margin, which a tie says nothing about.
+    # Every term within the margin of the best loses the same amount, so the order stays, but
+    # none falls below the best term outside the margin, which a tie says nothing about (those
+    # the floor stops may end level with it, and with each other).
     penalty, close, floor = 0.0, "", 0.0
     if len(ranked) > 1 and ranked[1].score > 0:
         gap = ranked[0].score - ranked[1].score
