@@ -43,6 +43,17 @@ class Forced:
         return [Proposal(self.curie, Evidence("forced", 0.5, 1, None, "forced"))]
 
 
+def store_of(
+    catalog: StoreCatalog, tmp_path: Path, name: str, labels: dict[str, str]
+) -> OntologyStore:
+    """A store of terms with these labels only (id -> label), imported from an OBO file."""
+    source = tmp_path / f"{name}.obo"
+    stanzas = "".join(f"[Term]\nid: {curie}\nname: {label}\n\n" for curie, label in labels.items())
+    source.write_text(f"format-version: 1.2\nontology: {name}\n\n{stanzas}", encoding="utf-8")
+    catalog.import_file(source, name)
+    return catalog.open(name)
+
+
 def curie_of(store: OntologyStore, label: str) -> str:
     return next(t.curie for t in index_of(store).terms if t.label == label and not t.obsolete)
 
@@ -384,15 +395,15 @@ def test_the_sign_of_a_rotation_tells_enantiomers_apart(
     catalog: StoreCatalog, tmp_path: Path
 ) -> None:
     # Normalising drops "(+)" and "(-)": GO 2019 has 44 names whose keys only the sign told apart.
-    source = tmp_path / "rotation.obo"
-    source.write_text(
-        "format-version: 1.2\nontology: rotation\n\n"
-        "[Term]\nid: RO:0000001\nname: (+)-secoisolariciresinol biosynthetic process\n\n"
-        "[Term]\nid: RO:0000002\nname: (-)-secoisolariciresinol biosynthetic process\n",
-        encoding="utf-8",
+    store = store_of(
+        catalog,
+        tmp_path,
+        "rotation",
+        {
+            "RO:0000001": "(+)-secoisolariciresinol biosynthetic process",
+            "RO:0000002": "(-)-secoisolariciresinol biosynthetic process",
+        },
     )
-    catalog.import_file(source, "rotation")
-    store = catalog.open("rotation")
     other = verify_id("RO:0000001", "(-)-secoisolariciresinol biosynthesis", [store])
     assert other.verdict is Verdict.CONTRADICTS and other.reason == "(+)/(-)"
     same = verify_id("RO:0000002", "(\u2212)-secoisolariciresinol biosynthetic process", [store])
@@ -416,15 +427,12 @@ def test_a_word_pair_that_tells_terms_apart_as_often_as_it_names_one_is_not_lear
 def test_a_charge_is_no_rotation_and_an_unsigned_candidate_is_broader(
     catalog: StoreCatalog, tmp_path: Path
 ) -> None:
-    source = tmp_path / "charge.obo"
-    source.write_text(
-        "format-version: 1.2\nontology: charge\n\n"
-        "[Term]\nid: CH:0000001\nname: lignan biosynthetic process\n\n"
-        "[Term]\nid: CH:0000002\nname: DNA ligase (NAD(+)) activity\n",
-        encoding="utf-8",
+    store = store_of(
+        catalog,
+        tmp_path,
+        "charge",
+        {"CH:0000001": "lignan biosynthetic process", "CH:0000002": "DNA ligase (NAD(+)) activity"},
     )
-    catalog.import_file(source, "charge")
-    store = catalog.open("charge")
     signed = verify_id("CH:0000001", "(+)-lignan biosynthetic process", [store])
     assert signed.verdict is Verdict.BROADER and signed.reason == "drops '(+)'"
     # "NAD(+)" is a charge, written "NAD+" as often
