@@ -124,6 +124,24 @@ def test_variants_reorderings_and_abbreviations_are_verified(
     assert verify_id(curie_of(hpo_store, label), term, [hpo_store]).verdict is Verdict.VERIFIED
 
 
+def test_where_an_amount_is_measured_is_no_filler_in_a_name_of_no_amount(
+    hpo_catalog: StoreCatalog,
+) -> None:
+    hpo_store = hpo_catalog.open("hp")
+    # "blood" says where ferritin is measured, and adds nothing to "Increased ferritin"...
+    ferritin = curie_of(hpo_store, "Increased circulating ferritin concentration")
+    assert verify_id(ferritin, "Raised blood ferritin", [hpo_store]).verdict is Verdict.VERIFIED
+    # ...but it is what is vomited in "Vomiting blood": plain "Vomiting" says less.
+    vomiting = verify_id(curie_of(hpo_store, "Vomiting"), "Vomiting blood", [hpo_store])
+    assert (vomiting.verdict, vomiting.reason) == (Verdict.BROADER, "drops 'blood'")
+    result = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"])).map(
+        Query("Vomiting blood", "hp")
+    )
+    assert (result.best.label, result.best.verdict) == ("Hematemesis", Verdict.VERIFIED)
+    assert [c.label for c in result.candidates if c.verdict is Verdict.VERIFIED] == ["Hematemesis"]
+    assert compare_names("plasma membrane", "membrane") == (Verdict.BROADER, "drops 'plasma'")
+
+
 def test_compare_names_sorts_out_how_two_names_relate() -> None:
     assert compare_names("left ventricle", "right ventricle") == (Verdict.CONTRADICTS, "right/left")
     assert compare_names("absent thumb", "present thumb")[0] is Verdict.CONTRADICTS

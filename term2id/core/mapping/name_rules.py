@@ -23,9 +23,10 @@ from term2id.core.normalize import normalize
 
 # Words that tell siblings apart: within one group, a name using a word of one class where the
 # term uses a word of another ("4th" / "3rd", "increased" / "short", "left" / "right", "absent" /
-# "present") names a different term, however alike the rest of the words are. Normalised forms.
+# "present") names a different term, however alike the rest of the words are. Normalised as
+# names are: British "raised" is "raized", like "stabilised".
 CONTRASTING_WORDS: tuple[tuple[frozenset[str], ...], ...] = tuple(
-    tuple(frozenset(words.split()) for words in group)
+    tuple(frozenset(normalize(w) for w in words.split()) for words in group)
     for group in (
         (
             "increased elevated high raised enlarged large long tall excessive excess overgrowth",
@@ -58,9 +59,9 @@ CONTRASTING_AFFIXES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("brady",), ("tachy",)),
     (("poly",), ("oligo", "olig")),
 )
-# Words that say the same thing: folded to one before names are compared.
+# Words that say the same thing: folded to one before names are compared (normalised, as above).
 EQUIVALENT_WORDS: dict[str, str] = {
-    word: group.split()[0]
+    normalize(word): normalize(group.split()[0])
     for group in (
         "increased elevated raised high heightened",
         "decreased reduced diminished low lowered",
@@ -115,16 +116,20 @@ EQUIVALENT_WORDS: dict[str, str] = {
 }
 # Words that carry no meaning of their own when names are compared ("Polydactyly of the hand" is
 # "Hand polydactyly"; "Abnormal hand morphology" is "Abnormality of the hand").
-_FILLER = (
-    "of the a an in on at to for by and or affecting involving morphology finding "
-    # "Elevated serum ferritin" is "Increased circulating ferritin concentration"
-    "circulating blood serum plasma level concentration"
-)
+_FILLER = "of the a an in on at to for by and or affecting involving morphology finding"
 _FILLER_WORDS = frozenset(_FILLER.split())
+# Words that say where or how an amount is measured: "Elevated serum ferritin" is "Increased
+# circulating ferritin concentration". They are filler only in a name that speaks of an amount;
+# elsewhere they carry meaning: "Vomiting blood" is not "Vomiting", "plasma membrane" not
+# "membrane", "blood coagulation" not "coagulation" (GO names both).
+_MEASURED_IN = frozenset("circulating blood serum plasma level concentration".split())
+_AMOUNT_WORDS = frozenset(
+    "level concentration count amount abnormal abnormality normal".split()
+) | frozenset(CONTRASTING_WORDS[0][0] | CONTRASTING_WORDS[0][1])
 # "a" is an article after these words ("presence of a", "with a") and at the start of a name;
 # after any other word it names one of a series ("Vitamin A", "protein kinase A", "heme A"),
 # which GO 2019 tells 174 pairs of its terms apart by.
-_BEFORE_AN_ARTICLE = _FILLER_WORDS | frozenset({
+_BEFORE_AN_ARTICLE = _FILLER_WORDS | _MEASURED_IN | frozenset({
     "with", "within", "without", "as", "via", "is", "are", "was", "has", "have", "had", "after",
     "before", "into", "from", "during", "through", "than", "like",
 })  # fmt: skip
@@ -313,10 +318,12 @@ def _content(key: str) -> tuple[str, ...]:
         if direction and len(words) > size:
             words = [direction, "regulation", *words[size:]]
             break
+    measured = not _AMOUNT_WORDS.isdisjoint(words)
     return tuple(
         EQUIVALENT_WORDS.get(t, t)
         for at, t in enumerate(words)
-        if t not in _FILLER_WORDS or (t == "a" and at and words[at - 1] not in _BEFORE_AN_ARTICLE)
+        if (t not in _FILLER_WORDS or (t == "a" and at and words[at - 1] not in _BEFORE_AN_ARTICLE))
+        and not (measured and t in _MEASURED_IN)
     )
 
 
