@@ -142,6 +142,16 @@ def test_where_an_amount_is_measured_is_no_filler_in_a_name_of_no_amount(
     assert compare_names("plasma membrane", "membrane") == (Verdict.BROADER, "drops 'plasma'")
 
 
+def test_the_reason_quotes_the_words_as_written(hpo_store: OntologyStore) -> None:
+    # Names are compared normalised ("raised" is "raized", "facies" "facy"); a curator reads
+    # the words as the term and the name write them.
+    low = verify_id(curie_of(hpo_store, "Hypotension"), "Raised blood pressure", [hpo_store])
+    assert (low.verdict, low.reason) == (Verdict.CONTRADICTS, "low/raised")
+    assert "says 'low' where it says 'raised'" in low.note
+    high = verify_id(curie_of(hpo_store, "Hypertension"), "Raised blood pressure", [hpo_store])
+    assert high.verdict is Verdict.VERIFIED
+
+
 def test_compare_names_sorts_out_how_two_names_relate() -> None:
     assert compare_names("left ventricle", "right ventricle") == (Verdict.CONTRADICTS, "right/left")
     assert compare_names("absent thumb", "present thumb")[0] is Verdict.CONTRADICTS

@@ -122,9 +122,9 @@ _FILLER_WORDS = frozenset(_FILLER.split())
 # circulating ferritin concentration". They are filler only in a name that speaks of an amount;
 # elsewhere they carry meaning: "Vomiting blood" is not "Vomiting", "plasma membrane" not
 # "membrane", "blood coagulation" not "coagulation" (GO names both).
-_MEASURED_IN = frozenset("circulating blood serum plasma level concentration".split())
+_MEASURED_IN = frozenset(["circulating", "blood", "serum", "plasma", "level", "concentration"])
 _AMOUNT_WORDS = frozenset(
-    "level concentration count amount abnormal abnormality normal".split()
+    ["level", "concentration", "count", "amount", "abnormal", "abnormality", "normal"]
 ) | frozenset(CONTRASTING_WORDS[0][0] | CONTRASTING_WORDS[0][1])
 # "a" is an article after these words ("presence of a", "with a") and at the start of a name;
 # after any other word it names one of a series ("Vitamin A", "protein kinase A", "heme A"),
@@ -774,7 +774,32 @@ def relation(
             best = (verdict, why, name.text)
             if verdict is Verdict.VERIFIED:
                 break
+    if best[1]:
+        best = (best[0], _as_typed(best[1], best[2], text), best[2])
     return best
+
+
+_WORD_RE = re.compile(r"[^\W_]+")
+_normalized_word = lru_cache(maxsize=65_536)(normalize)
+_QUOTED_RE = re.compile(r"'([^']*)'|^([^\s/']+)/([^\s/']+)$")
+
+
+def _as_typed(why: str, name_text: str, term_text: str) -> str:
+    """The reason with its words as the name and the term write them, not as they are compared:
+    "drops 'raised'", not "drops 'raized'"; "adds 'facies'", not "adds 'facy'"."""
+    written: dict[str, str] = {}
+    for token in _WORD_RE.findall(f"{name_text} {term_text}"):
+        written.setdefault(_normalized_word(token), token.lower())
+
+    def typed(words: str) -> str:
+        return " ".join(written.get(word, word) for word in words.split())
+
+    def swap(found: re.Match) -> str:
+        if found.group(1) is not None:
+            return f"'{typed(found.group(1))}'"
+        return f"{typed(found.group(2))}/{typed(found.group(3))}"
+
+    return _QUOTED_RE.sub(swap, why)
 
 
 def name_agreement(
