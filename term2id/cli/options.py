@@ -57,7 +57,11 @@ ModeOption = Annotated[
 ]
 ThresholdOption = Annotated[
     float,
-    typer.Option(min=0.0, max=1.0, help="Confidence at which a verified id counts as mapped."),
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Confidence at which the term's own name (a label or exact synonym) is accepted.",
+    ),
 ]
 ServerOption = Annotated[
     str | None,

@@ -144,6 +144,10 @@ class Candidate:
     note: str = ""
     # Why the verdict is not "verified", in a few words: "hypo/hyper", "adds 'ring'".
     reason: str = ""
+    # Verified and scored as the term's own name is (mapper): the only kind of candidate
+    # accepted without a curator, where its confidence reaches the threshold. A reworded name
+    # may be as likely right, but one in thirty is another term's.
+    proven: bool = False
 
     @property
     def sources(self) -> tuple[str, ...]:

@@ -67,6 +67,10 @@ class SettingsDialog(QDialog):
         self.threshold.setRange(0.0, 1.0)
         self.threshold.setSingleStep(0.05)
         self.threshold.setValue(settings.threshold)
+        self.threshold.setToolTip(
+            "The term's own name (a label or an exact synonym) at this confidence or above is "
+            "accepted without you. A reworded name waits for you, however likely."
+        )
         mapping_form.addRow("Auto-accept threshold:", self.threshold)
         self.use_tuned = QCheckBox(
             "Use a store's tuned sentence model when it has one", objectName="useTunedModels"

@@ -1,5 +1,5 @@
 """Confidence and order from the fitted curves: the likeliest candidate first, shares that mean
-something, and never a curve that lifts a candidate to automatic acceptance."""
+something, and no curve that lifts a candidate of another verdict than verified to the floor."""
 
 from __future__ import annotations
 
@@ -54,14 +54,19 @@ def test_an_obsolete_id_never_goes_before_a_live_name_that_says_the_same() -> No
     assert likelihood(0.45, Verdict.UNKNOWN_ID, ENGINE) < live
 
 
-def test_only_an_exact_name_match_keeps_a_confidence_fit_for_automatic_acceptance() -> None:
-    assert calibrate(0.97, Verdict.VERIFIED, ENGINE) == 0.97
-    for verdict in (Verdict.VERIFIED, Verdict.NARROWER, Verdict.LABEL_MISMATCH):
-        for score in (0.2, 0.5, 0.85, 0.89):
+def test_a_verified_name_is_shown_as_likely_as_its_kind_and_no_other_verdict_reaches_the_floor() -> (
+    None
+):
+    # Reworded verified names (variants, reorderings) were right 96 % of the time on seed 1:
+    # shown so, not held below the threshold (the mapper accepts only proven ones on its own).
+    reworded = calibrate(0.5, Verdict.VERIFIED, ENGINE)
+    assert AUTO_ACCEPT_FLOOR < reworded < calibrate(0.97, Verdict.VERIFIED, ENGINE) <= 1.0
+    for verdict in (Verdict.NARROWER, Verdict.LABEL_MISMATCH, Verdict.OBSOLETE):
+        for score in (0.2, 0.5, 0.85, 0.89, 0.95, 0.99):
             assert calibrate(score, verdict, ENGINE) < AUTO_ACCEPT_FLOOR
-    for score in (0.95, 0.99):  # a mismatch scored high by the sources is still no name match
-        assert calibrate(score, Verdict.LABEL_MISMATCH, ENGINE) < AUTO_ACCEPT_FLOOR
     assert calibrate(0.5, Verdict.VERIFIED, "an engine without curves") == 0.5
+    # the term's own name still goes before a reworded one
+    assert likelihood(0.95, Verdict.VERIFIED, ENGINE) > likelihood(0.89, Verdict.VERIFIED, ENGINE)
 
 
 def test_isotonic_fit_pools_violators_into_a_rising_curve_of_few_knots() -> None:

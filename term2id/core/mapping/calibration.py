@@ -23,11 +23,15 @@ seed 1 this put the right id first for 58 % of the held-out HPO synonyms instead
 Ordering by CURVES themselves instead does not settle: refitted on the best candidates it
 picks, they move which verdict wins, and the next fit moves it back.
 
-Scores at or above AUTO_ACCEPT_FLOOR of a verified candidate are left as they are: they are the
-exact name matches that "accept at or above 0.9" lets through, right 99 % of the time or more,
-and no curve lifts any other candidate to that floor or above it. An engine without fitted
-curves keeps its fused scores, and so does a store whose semantic source uses a model tuned on
-it (its scores are fused with other weights than the curves were fitted on).
+A verified candidate's confidence is the share right of its curve, whatever its score: a
+reworded name (a variant, another order, an abbreviation) was right 96 % of the time on seed 1,
+and is shown so. Only a verified candidate whose fused score reached AUTO_ACCEPT_FLOOR (the
+term's own name, right 99 % of the time or more) is `proven`, and only a proven candidate is
+accepted automatically (the mapper's status): a confidence at or above the threshold no longer
+says so by itself. For the order, such scores stay above every other candidate's likelihood. No
+candidate of another verdict is shown at the floor or above it. An engine without fitted curves
+keeps its fused scores, and so does a store whose semantic source uses a model tuned on it (its
+scores are fused with other weights than the curves were fitted on).
 """
 
 from __future__ import annotations
@@ -201,7 +205,11 @@ def calibrate(score: float, verdict: Verdict, engine: str) -> float:
     group = verdict_group(verdict)
     if group is None and engine in CURVES:
         return min(score, _BELOW_FLOOR)  # kept, but never accepted as a proven name match
-    return round(max(0.0, _on_curve(CURVES.get(engine, {}), group, score)), 4)
+    knots = CURVES.get(engine, {}).get(group) if group else None
+    if not knots:
+        return score
+    share = interpolate(knots, score)
+    return round(max(0.0, share if group == "verified" else min(share, _BELOW_FLOOR)), 4)
 
 
 def likelihood(score: float, verdict: Verdict, engine: str, curves: dict | None = None) -> float:
@@ -212,13 +220,9 @@ def likelihood(score: float, verdict: Verdict, engine: str, curves: dict | None 
     groups = (ORDER_CURVES if curves is None else curves).get(engine)
     if not groups:
         return score
-    return _on_curve(groups, verdict_group(verdict) or "other", score)
-
-
-def _on_curve(groups: dict, group: str | None, score: float) -> float:
-    """`score` through the group's curve; as it is without one, and for a verified name at or
-    above the floor. Only such a name may be accepted automatically: no curve reaches it."""
-    knots = groups.get(group) if group else None
+    group = verdict_group(verdict) or "other"
+    knots = groups.get(group)
+    # the term's own name (a verified score at the floor) is shown before any other candidate
     if not knots or (group == "verified" and score >= AUTO_ACCEPT_FLOOR):
         return score
     return min(interpolate(knots, score), _BELOW_FLOOR)

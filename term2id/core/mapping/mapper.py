@@ -6,9 +6,10 @@ For each query every source proposes ids in each requested store; every proposed
 a MappingStatus:
 
 - empty: the cell is empty or whitespace (no source is asked);
-- verified: the best candidate is verified and its confidence is at or above `threshold`
-  (never when several terms share the name the term matched exactly: those are capped below
-  it, and each notes the others: "ambiguous: also HP:0000729 Autistic behavior");
+- verified: the best candidate is verified, proven (its fused score reached the threshold, or
+  AUTO_ACCEPT_FLOOR where that is lower: the term's own name) and its confidence is at or above
+  `threshold` (never when several terms share the name the term matched exactly: those are
+  capped below it, and each notes the others: "ambiguous: also HP:0000729 Autistic behavior");
 - narrower / broader / contradicts / unchecked / obsolete / mismatch: the best candidate's verdict
   (status_of_verdict), so the sheet says why the row was not accepted;
 - needs_review: anything else that found a candidate;
@@ -41,7 +42,7 @@ from term2id.core.candidates import (
 )
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
-from term2id.core.mapping.calibration import engine_of, most_likely_first
+from term2id.core.mapping.calibration import AUTO_ACCEPT_FLOOR, engine_of, most_likely_first
 from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, index_of
 from term2id.core.mapping.name_rules import interchangeable_words, vocabulary_of
 from term2id.core.mapping.ranking import (
@@ -306,6 +307,15 @@ class Mapper:
         if lazy:
             entries = self._compared(query, stores, elsewhere, grouped, replacing, limit, weights)
         ranked = rank(entries, limit, weights)
+        # Proven by the fused score: the term's own name. Calibration may show a reworded name as
+        # likely, but accepting it is a curator's call.
+        proven_at = min(self.threshold, AUTO_ACCEPT_FLOOR)
+        ranked = [
+            replace(c, proven=True)
+            if c.verdict is Verdict.VERIFIED and c.confidence >= proven_at
+            else c
+            for c in ranked
+        ]
         # The curves were fitted on scores fused with DEFAULT_FUSION: a tuned model's fusion keeps
         # its scores.
         if self.calibration and weights is DEFAULT_FUSION:
@@ -397,7 +407,7 @@ class Mapper:
             return MappingStatus.MODEL_UNAVAILABLE if unavailable else MappingStatus.NO_MATCH
         best = candidates[0]
         if best.verdict is Verdict.VERIFIED:
-            if best.confidence >= self.threshold:
+            if best.proven and best.confidence >= self.threshold:
                 return MappingStatus.VERIFIED
             return MappingStatus.NEEDS_REVIEW
         return status_of_verdict(best.verdict)
