@@ -233,10 +233,11 @@ def apply_curation(
     """Put what curators decided before (the mapping memory) above every source's ranking.
 
     Candidates the `curated` source proposed come first, in its order (latest decision first);
-    one still verified gets confidence 1.0 (it may be accepted automatically); any other keeps
-    its verdict and confidence, so the row says what the store says now: an id that became
-    obsolete, is unknown or belongs to another store is flagged, never silently reused. Ids in `rejected`
-    (id -> "rejected by NAME on DATE") go last, capped below `threshold`, with that note.
+    one still verified gets confidence 1.0 and is proven (it may be accepted automatically); any
+    other keeps its verdict and confidence, so the row says what the store says now: an id that
+    became obsolete, is unknown or belongs to another store is flagged, never silently reused.
+    Ids in `rejected` (id -> "rejected by NAME on DATE") go last, capped below `threshold`, with
+    that note.
     """
     if not rejected and not any("curated" in c.sources for c in candidates):
         return list(candidates)
@@ -248,8 +249,8 @@ def apply_curation(
             refused.append(replace(candidate, confidence=min(candidate.confidence, cap), note=note))
         elif "curated" in candidate.sources:
             evidence = next(e for e in candidate.evidence if e.source == "curated")
-            if candidate.verdict is Verdict.VERIFIED:
-                candidate = replace(candidate, confidence=1.0)
+            if candidate.verdict is Verdict.VERIFIED:  # a curator's acceptance proves it
+                candidate = replace(candidate, confidence=1.0, proven=True)
             note = "; ".join(filter(None, [evidence.detail, candidate.note]))
             curated.append((evidence.rank, replace(candidate, note=note)))
         else:
