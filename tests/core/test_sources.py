@@ -92,6 +92,26 @@ def test_fuzzy_source_only_scores_the_names_its_blocking_step_picks(
     assert len(narrow) == 1
 
 
+def test_fuzzy_source_finds_another_form_of_a_word_among_many_alike_names(
+    tmp_path: Path,
+) -> None:
+    # 80 names share "abnormal ... morphology"; only the word's other form tells the right one.
+    organs = [f"organ{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(80)]
+    labels = [f"Abnormal {organ} morphology" for organ in organs]
+    labels += ["Abnormality of the mitochondrion", "Abnormal mitochondrial morphology"]
+    stanzas = "".join(
+        f"[Term]\nid: TP:{i:07d}\nname: {label}\n\n" for i, label in enumerate(labels, 1)
+    )
+    source = tmp_path / "forms.obo"
+    source.write_text(f"format-version: 1.2\nontology: tp\n\n{stanzas}", encoding="utf-8")
+    catalog = StoreCatalog(tmp_path / "data")
+    catalog.import_file(source, "forms")
+    found = FuzzySource().propose(
+        Query("Abnormal mitochondrion morphology", "forms"), catalog.open("forms"), 5
+    )
+    assert found[0].evidence.matched_text == "Abnormal mitochondrial morphology"
+
+
 def test_fuzzy_source_finds_nothing_for_words_no_name_shares(tiny_store: OntologyStore) -> None:
     assert FuzzySource().propose(Query("xylophone quartet", "tiny"), tiny_store, 10) == []
     assert FuzzySource().propose(Query("癫痫发作", "tiny"), tiny_store, 10) == []

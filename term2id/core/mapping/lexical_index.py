@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import weakref
 from collections import Counter, OrderedDict
@@ -32,6 +33,11 @@ ASSOCIATION_MIN_COUNT = 2
 ASSOCIATION_MIN_STRENGTH = 0.1
 ASSOCIATIONS_PER_WORD = 6
 ASSOCIATION_DISCOUNT = 0.7
+# Forms of one word ("mitochondrion" / "mitochondrial", "mandible" / "mandibular") block each
+# other's names: words of at least STEM letters sharing all but their last three.
+STEM = 6
+DERIVED_DISCOUNT = 0.8
+DERIVED_MAX_NAMES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,11 @@ class LexicalIndex:
         self._member_vectors: dict[str, np.ndarray] = {}
         # Built with the index, not on the first typo: mapping times stay even.
         self._deletions = _deletion_index(self.vocabulary)
+        self._by_stem: dict[str, list[str]] = {}
+        for word in self.vocabulary:
+            if len(word) >= STEM and word.isalpha():
+                self._by_stem.setdefault(word[:STEM], []).append(word)
+        self._derived: dict[str, list[str]] = {}
         log.info(
             "indexed %s: %d terms, %d names, %d words",
             self.store_name, len(self.terms), len(self.names), len(self.postings),
@@ -212,6 +223,22 @@ class LexicalIndex:
         self._close_words[token] = found
         return found
 
+    def derived_words(self, token: str) -> list[str]:
+        """Words of the index that are other forms of `token`: the same letters but for the
+        last three of the shorter, at least STEM of them ("mitochondri-on" / "-al")."""
+        found = self._derived.get(token)
+        if found is None:
+            found = []
+            if len(token) >= STEM:
+                for word in self._by_stem.get(token[:STEM], ()):
+                    shared = os.path.commonprefix([token, word])
+                    if word != token and len(shared) >= min(len(token), len(word)) - 3:
+                        found.append(word)
+            if len(self._derived) > 50_000:
+                self._derived.clear()
+            self._derived[token] = found
+        return found
+
     def _members(self, token: str) -> np.ndarray:
         """A 0/1 vector over all names: does the name hold `token`? Kept for frequent words."""
         members = self._member_vectors.get(token)
@@ -238,6 +265,11 @@ class LexicalIndex:
                     weighted[word] = max(weighted.get(word, 0.0), self.idf[word] * similarity)
         if expand:
             for token in tokens:
+                # other forms of a rare word: of a common one, the block has names enough
+                if len(self.postings.get(token, ())) <= DERIVED_MAX_NAMES:
+                    for word in self.derived_words(token):
+                        if word not in weighted:
+                            weighted[word] = self.idf[word] * DERIVED_DISCOUNT
                 for word, strength in self.associations.get(token, ()):
                     if word not in weighted:
                         weighted[word] = self.idf[word] * strength * ASSOCIATION_DISCOUNT
