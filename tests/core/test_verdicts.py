@@ -173,6 +173,9 @@ def test_compare_names_sorts_out_how_two_names_relate() -> None:
     assert compare_names("atrial septal defect", "asd")[0] is Verdict.VERIFIED
     assert compare_names("seizure", "focal seizure") == (Verdict.NARROWER, "adds 'focal'")
     assert compare_names("diabetes type 1", "diabetes type 2")[0] is Verdict.LABEL_MISMATCH
+    # a deficiency of something is a decreased amount of it
+    deficiency = compare_names("ige deficiency", "decreased circulating ige concentration")
+    assert deficiency[0] is Verdict.VERIFIED
 
 
 def test_no_pair_of_opposites_in_hpo_is_ever_verified(hpo_catalog: StoreCatalog) -> None:

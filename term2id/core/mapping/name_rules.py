@@ -64,7 +64,7 @@ EQUIVALENT_WORDS: dict[str, str] = {
     normalize(word): normalize(group.split()[0])
     for group in (
         "increased elevated raised high heightened",
-        "decreased reduced diminished low lowered",
+        "decreased reduced diminished low lowered deficient deficiency",
         "upper superior",
         "lower inferior",
         "1st first",
