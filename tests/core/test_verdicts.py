@@ -176,6 +176,9 @@ def test_compare_names_sorts_out_how_two_names_relate() -> None:
     # a deficiency of something is a decreased amount of it
     deficiency = compare_names("ige deficiency", "decreased circulating ige concentration")
     assert deficiency[0] is Verdict.VERIFIED
+    # a compound and its acid are different chemicals, however alike their names
+    acid = compare_names("nicotine metabolic process", "nicotinate metabolic process")
+    assert acid[0] is Verdict.LABEL_MISMATCH
 
 
 def test_no_pair_of_opposites_in_hpo_is_ever_verified(hpo_catalog: StoreCatalog) -> None:

@@ -230,7 +230,19 @@ def _alike(ours: str, theirs: str) -> bool:
     if _leading_affix(ours) != _leading_affix(theirs):
         return False
     mine, other = _ending(ours), _ending(theirs)
-    return not (mine and other and mine != other)  # "meningism" / "meningitis"
+    if mine and other and mine != other:  # "meningism" / "meningitis"
+        return False
+    return not _compound_and_acid(ours, theirs)
+
+
+def _compound_and_acid(ours: str, theirs: str) -> bool:
+    """Whether one word names a compound ("nicotine", "cholestane") and the other its acid or
+    salt ("nicotinic", "nicotinate"): different chemicals, which GO names apart ("inosine" /
+    "inosinate", "quinoline" / "quinolinate")."""
+    for compound, other in ((ours, theirs), (theirs, ours)):
+        if compound.endswith(("ine", "ane")) and other[len(compound) - 1 :] in ("ate", "ic"):
+            return other.startswith(compound[:-1])
+    return False
 
 
 # Endings that name a kind of disorder: "meningitis" / "meningism", "nephritis" / "nephrosis",
