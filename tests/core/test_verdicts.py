@@ -162,6 +162,7 @@ def test_a_reworded_name_is_as_likely_as_its_kind_but_waits_for_a_curator(
     # without a look, since one in thirty is another term's name
     assert slip.best.confidence >= mapper.threshold and not slip.best.proven
     assert slip.status is MappingStatus.NEEDS_REVIEW
+    assert slip.best.note.startswith("reworded: the term is neither its label nor an exact synonym")
     own = mapper.map(Query("Hypertelorism", "hp"))
     assert own.best.proven and own.status is MappingStatus.VERIFIED
 

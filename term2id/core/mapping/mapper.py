@@ -63,6 +63,9 @@ from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.store import OntologyStore
 from term2id.core.progress import Progress
 
+# Why a likely verified name is not accepted without a curator (the best candidate's note).
+REWORDED_NOTE = "reworded: the term is neither its label nor an exact synonym, so it waits for you"
+
 log = logging.getLogger(__name__)
 
 CURATED = "curated"  # the mapping memory's source (sources/curated.py)
@@ -241,9 +244,28 @@ class Mapper:
             notes.extend(reranker_notes)
         if self.rerankers:  # a model choosing among candidates never overrules a curator
             candidates = curated_first(candidates, rejected)
-        return MappingResult(
-            query, tuple(candidates), self._status(candidates, unavailable), tuple(notes)
-        )
+        status = self._status(candidates, unavailable)
+        if status is MappingStatus.NEEDS_REVIEW:
+            candidates = self._say_why_reworded(candidates)
+        return MappingResult(query, tuple(candidates), status, tuple(notes))
+
+    def _say_why_reworded(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The best candidate's note says why a verified name as likely as the threshold waits for
+        a curator, where the term is none of its own names (a tie or a shared name says so
+        itself)."""
+        best = candidates[0]
+        if (
+            best.verdict is not Verdict.VERIFIED
+            or best.proven
+            or best.confidence < self.threshold
+            or any(
+                e.source == CURATED or (e.source == "exact" and e.name_kind in ("label", "EXACT"))
+                for e in best.evidence
+            )
+        ):
+            return candidates
+        note = "; ".join(filter(None, [REWORDED_NOTE, best.note]))
+        return [replace(best, note=note), *candidates[1:]]
 
     def _verify_and_rank(
         self,
