@@ -213,15 +213,19 @@ def cap_shared_names(
     capped = []
     for candidate in candidates:
         if candidate.curie in sharing:
-            others = "; ".join(
-                f"ambiguous: also {curie} {label}"
-                for curie, label in sharing.items()
-                if curie != candidate.curie
-            )
+            others = [curie for curie in sharing if curie != candidate.curie]
+            # the shared name says more than a tie with the same term: one note, not two
+            kept = [
+                part
+                for part in candidate.note.split("; ")
+                if part and part not in {TIE_NOTE.format(curie) for curie in others}
+            ]
             candidate = replace(
                 candidate,
                 confidence=min(candidate.confidence, cap),
-                note="; ".join(filter(None, [candidate.note, others])),
+                note="; ".join(
+                    [*kept, *(f"ambiguous: also {curie} {sharing[curie]}" for curie in others)]
+                ),
             )
         capped.append(candidate)
     return capped
