@@ -31,7 +31,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,12 @@ class ScaleJob:
     threads: int | None = None  # threads each worker's sentence model uses (None: its own)
     chunk_terms: int = CHUNK_TERMS
     blocksize: str = BLOCKSIZE
+
+    def __post_init__(self) -> None:
+        # The mapper ranks as many candidates as the cells show, as plain `map` does: ranked
+        # further, showing the likeliest first may bring in others than the fused first ones.
+        if self.config.top_k != self.top_k:
+            object.__setattr__(self, "config", replace(self.config, top_k=self.top_k))
 
 
 @dataclass(frozen=True, slots=True)
