@@ -78,6 +78,14 @@ def test_isotonic_fit_pools_violators_into_a_rising_curve_of_few_knots() -> None
     assert [x for x, _ in knots] == sorted(x for x, _ in knots)
 
 
+def test_a_prior_keeps_a_block_all_right_in_the_sample_from_reading_always_right() -> None:
+    pairs = [(i / 100, i > 70) for i in range(100)]
+    plain, smoothed = fit_isotonic(pairs), fit_isotonic(pairs, prior=0.5)
+    assert plain[-1][1] == 1.0 and plain[0][1] == 0.0
+    assert 0.98 < smoothed[-1][1] < 1.0 and 0.0 < smoothed[0][1] < 0.02
+    assert [x for x, _ in smoothed] == [x for x, _ in plain]
+
+
 def test_candidates_beyond_the_cut_stay_behind_it_when_curation_sees_them_all() -> None:
     # A row with a remembered decision is ranked in full, then cut: the candidates shown must be
     # those a row without one shows, the fused first ones.

@@ -119,64 +119,64 @@ ORDER_CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
 CURVES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
     "exact+fuzzy": {
         "other": (
-            (0.2308, 0.05),
-            (0.2963, 0.1258),
-            (0.3192, 0.2308),
-            (0.335, 0.2529),
-            (0.353, 0.3125),
-            (0.3704, 0.3667),
-            (0.3896, 0.4103),
-            (0.514, 0.6857),
+            (0.2308, 0.0537),
+            (0.2963, 0.1281),
+            (0.3192, 0.2348),
+            (0.335, 0.2557),
+            (0.353, 0.3148),
+            (0.3704, 0.3689),
+            (0.3896, 0.4114),
+            (0.514, 0.6806),
         ),
         "related": (
-            (0.2632, 0.1571),
-            (0.293, 0.2),
-            (0.3011, 0.2286),
-            (0.3461, 0.2414),
-            (0.3887, 0.2697),
-            (0.3969, 0.4324),
-            (0.4021, 0.5217),
-            (0.4565, 0.5766),
+            (0.2632, 0.162),
+            (0.293, 0.2097),
+            (0.3011, 0.2361),
+            (0.3461, 0.2419),
+            (0.3887, 0.2722),
+            (0.3969, 0.4342),
+            (0.4021, 0.5208),
+            (0.4565, 0.5759),
         ),
         "verified": (
-            (0.3035, 0.9516),
-            (0.3528, 0.9721),
-            (0.4096, 0.9738),
-            (0.5752, 0.9833),
-            (0.975, 0.9851),
-            (0.9852, 1.0),
+            (0.3035, 0.948),
+            (0.3528, 0.9707),
+            (0.4096, 0.9726),
+            (0.5752, 0.9754),
+            (0.975, 0.9815),
+            (0.9852, 0.9982),
         ),
     },
     "exact+fuzzy+semantic": {
         "other": (
-            (0.4713, 0.1301),
-            (0.5973, 0.2449),
-            (0.6288, 0.2763),
-            (0.6738, 0.3295),
-            (0.7076, 0.3966),
+            (0.4713, 0.1327),
+            (0.5973, 0.25),
+            (0.6288, 0.2792),
+            (0.6738, 0.3315),
+            (0.7076, 0.3983),
             (0.7582, 0.4976),
-            (0.8171, 0.6111),
-            (0.8698, 0.75),
+            (0.8171, 0.6099),
+            (0.8698, 0.7472),
         ),
         "related": (
-            (0.5569, 0.1818),
-            (0.6041, 0.25),
-            (0.6814, 0.2786),
-            (0.788, 0.3499),
-            (0.8362, 0.3962),
-            (0.8441, 0.5714),
-            (0.8563, 0.5942),
-            (0.9544, 1.0),
+            (0.5569, 0.1957),
+            (0.6041, 0.3),
+            (0.6814, 0.2801),
+            (0.788, 0.3502),
+            (0.8362, 0.3981),
+            (0.8441, 0.5625),
+            (0.8563, 0.5929),
+            (0.9544, 0.9),
         ),
         "verified": (
-            (0.6074, 0.8261),
-            (0.7112, 0.9574),
-            (0.7706, 0.9615),
-            (0.7976, 0.9661),
-            (0.8441, 0.9706),
-            (0.9155, 0.9826),
-            (0.9827, 0.9947),
-            (0.989, 1.0),
+            (0.6074, 0.8191),
+            (0.7112, 0.9526),
+            (0.7706, 0.9586),
+            (0.7976, 0.9583),
+            (0.8441, 0.9697),
+            (0.9155, 0.9784),
+            (0.9827, 0.9921),
+            (0.989, 0.9974),
         ),
     },
 }
@@ -291,10 +291,12 @@ def interpolate(knots: Sequence[tuple[float, float]], x: float) -> float:
 
 
 def fit_isotonic(
-    pairs: Iterable[tuple[float, bool]], max_knots: int = 8
+    pairs: Iterable[tuple[float, bool]], max_knots: int = 8, prior: float = 0.0
 ) -> tuple[tuple[float, float], ...]:
     """Knots of the isotonic (non-decreasing) fit of right-or-wrong to score, by pooling adjacent
-    violators; at most `max_knots`, each at the mean score of its block."""
+    violators; at most `max_knots`, each at the mean score of its block. With `prior`, a block's
+    share is (right + prior) / (count + 2 * prior): a block all wrong or all right in the sample
+    is not taken for never or always right."""
     blocks: list[list[float]] = []  # [sum of scores, sum right, count]
     for score, right in sorted(pairs):
         blocks.append([score, float(right), 1.0])
@@ -313,4 +315,6 @@ def fit_isotonic(
         for i in range(3):
             blocks[low][i] += blocks[high][i]
         del blocks[high]
-    return tuple((round(b[0] / b[2], 4), round(b[1] / b[2], 4)) for b in blocks)
+    return tuple(
+        (round(b[0] / b[2], 4), round((b[1] + prior) / (b[2] + 2 * prior), 4)) for b in blocks
+    )
