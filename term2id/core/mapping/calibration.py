@@ -11,7 +11,8 @@ seed 1, curves fitted on 1,000 rows had an expected calibration error of about 0
 rows of seed 1, and fits on about 2,000 rows 0.033: the curves are fitted on all of them.
 One curve per engine (the exact set of sources in use; another set keeps its scores) and
 verdict group, since a verified candidate at a given score is right far more often than a
-narrower or contradicting one.
+narrower or contradicting one. Each block of these curves counts half a right and half a wrong
+answer more than the sample had, so that no answer is shown as always right.
 
 The same fused score orders the candidates of one verdict well, but not candidates of different
 verdicts: a verified name scored 0.30 is right far more often than a mismatched one scored 0.35.
