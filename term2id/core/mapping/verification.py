@@ -219,6 +219,7 @@ def recheck_result(
             verdict=checked.verdict,
             reason=checked.reason,
             note=_merged_note(candidate.note, checked.note),
+            proven=candidate.proven and checked.verdict is Verdict.VERIFIED,
         )
 
     candidates = list(result.candidates)
