@@ -60,7 +60,10 @@ ThresholdOption = Annotated[
     typer.Option(
         min=0.0,
         max=1.0,
-        help="Confidence at which the term's own name (a label or exact synonym) is accepted.",
+        help=(
+            "Confidence at which the term's own name (a label or exact synonym) is accepted; "
+            "below 0.9, any verified name. Confidences stop a little below 1."
+        ),
     ),
 ]
 ServerOption = Annotated[

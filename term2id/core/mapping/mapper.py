@@ -6,9 +6,9 @@ For each query every source proposes ids in each requested store; every proposed
 a MappingStatus:
 
 - empty: the cell is empty or whitespace (no source is asked);
-- verified: the best candidate is verified, proven (its fused score reached the threshold, or
-  AUTO_ACCEPT_FLOOR where that is lower: the term's own name) and its confidence is at or above
-  `threshold` (never when several terms share the name the term matched exactly: those are
+- verified: the best candidate is verified, proven (its fused score reached AUTO_ACCEPT_FLOOR:
+  the term's own name; any verified name where the threshold is set below that floor) and its
+  confidence is at or above `threshold` (never when several terms share the name the term matched exactly: those are
   capped below it, and each notes the others: "ambiguous: also HP:0000729 Autistic behavior");
 - narrower / broader / contradicts / unchecked / obsolete / mismatch: the best candidate's verdict
   (status_of_verdict), so the sheet says why the row was not accepted;
@@ -330,11 +330,12 @@ class Mapper:
             entries = self._compared(query, stores, elsewhere, grouped, replacing, limit, weights)
         ranked = rank(entries, limit, weights)
         # Proven by the fused score: the term's own name. Calibration may show a reworded name as
-        # likely, but accepting it is a curator's call.
-        proven_at = min(self.threshold, AUTO_ACCEPT_FLOOR)
+        # likely, but accepting it is a curator's call, unless the curator lowered the threshold
+        # below the floor: then any verified name at the threshold is accepted.
         ranked = [
             replace(c, proven=True)
-            if c.verdict is Verdict.VERIFIED and c.confidence >= proven_at
+            if c.verdict is Verdict.VERIFIED
+            and (c.confidence >= AUTO_ACCEPT_FLOOR or self.threshold < AUTO_ACCEPT_FLOOR)
             else c
             for c in ranked
         ]
