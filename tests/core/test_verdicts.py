@@ -165,6 +165,12 @@ def test_a_reworded_name_is_as_likely_as_its_kind_but_waits_for_a_curator(
     assert slip.best.note.startswith("reworded: the term is neither its label nor an exact synonym")
     own = mapper.map(Query("Hypertelorism", "hp"))
     assert own.best.proven and own.status is MappingStatus.VERIFIED
+    # a curator who lowers the threshold below 0.9 asks for reworded names too
+    lenient = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"]), threshold=0.8)
+    assert lenient.map(Query("Hypertelorisn", "hp")).status is MappingStatus.VERIFIED
+    # confidences stop below 1: a threshold of 1 accepts nothing, the term's own name included
+    strict = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"]), threshold=1.0)
+    assert strict.map(Query("Hypertelorism", "hp")).status is MappingStatus.NEEDS_REVIEW
 
 
 def test_compare_names_sorts_out_how_two_names_relate() -> None:
