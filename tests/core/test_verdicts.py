@@ -140,6 +140,12 @@ def test_where_an_amount_is_measured_is_no_filler_in_a_name_of_no_amount(
     assert (result.best.label, result.best.verdict) == ("Hematemesis", Verdict.VERIFIED)
     assert [c.label for c in result.candidates if c.verdict is Verdict.VERIFIED] == ["Hematemesis"]
     assert compare_names("plasma membrane", "membrane") == (Verdict.BROADER, "drops 'plasma'")
+    # "abnormal" speaks of no amount, and a plasma cell is a kind of cell in any name
+    assert compare_names("abnormal blood cell morphology", "abnormal cell morphology") == (
+        Verdict.BROADER,
+        "drops 'blood'",
+    )
+    assert compare_names("low plasma cell count", "decreased cell count")[0] is Verdict.BROADER
 
 
 def test_the_reason_quotes_the_words_as_written(hpo_store: OntologyStore) -> None:
