@@ -23,7 +23,7 @@ from term2id.core.mapping.name_rules import (
     vocabulary_of,
 )
 from term2id.core.mapping.sources import default_sources
-from term2id.core.mapping.verification import verify_id
+from term2id.core.mapping.verification import recheck_result, verify_id
 from term2id.core.normalize import normalize
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.store import OntologyStore
@@ -169,6 +169,10 @@ def test_a_reworded_name_is_as_likely_as_its_kind_but_waits_for_a_curator(
     assert slip.best.confidence >= mapper.threshold and not slip.best.proven
     assert slip.status is MappingStatus.NEEDS_REVIEW
     assert slip.best.note.startswith("reworded: the term is neither its label nor an exact synonym")
+    # a session reopened re-checks its verdicts: the name still waits, and still says why
+    again = recheck_result(slip, [hpo_catalog.open("hp")], every_candidate=True)
+    assert again.status is MappingStatus.NEEDS_REVIEW
+    assert again.best.note.startswith("reworded: the term is neither its label nor an exact")
     own = mapper.map(Query("Hypertelorism", "hp"))
     assert own.best.proven and own.status is MappingStatus.VERIFIED
     # a curator who lowers the threshold below 0.9 asks for reworded names too

@@ -58,13 +58,17 @@ from term2id.core.mapping.ranking import (
     sharing_the_name,
 )
 from term2id.core.mapping.sources import CandidateSource, default_sources
-from term2id.core.mapping.verification import ElsewhereLookup, Verification, verify_id
+from term2id.core.mapping.verification import (
+    REWORDED_NOTE,
+    ElsewhereLookup,
+    Verification,
+    verify_id,
+)
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.store import OntologyStore
 from term2id.core.progress import Progress
 
 # Why a likely verified name is not accepted without a curator (the best candidate's note).
-REWORDED_NOTE = "reworded: the term is neither its label nor an exact synonym, so it waits for you"
 
 log = logging.getLogger(__name__)
 

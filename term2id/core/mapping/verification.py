@@ -48,6 +48,9 @@ from term2id.core.ontology.store import OntologyStore
 
 # Finds an id in stores other than the requested ones: (store name, label) or None.
 ElsewhereLookup = Callable[[str], tuple[str, str] | None]
+# Why a verified name as likely as the threshold waits for a curator (the mapper notes it on the
+# best candidate; a re-check keeps it while the name is still verified).
+REWORDED_NOTE = "reworded: the term is neither its label nor an exact synonym, so it waits for you"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +221,7 @@ def recheck_result(
             ontology=checked.ontology or candidate.ontology,
             verdict=checked.verdict,
             reason=checked.reason,
-            note=_merged_note(candidate.note, checked.note),
+            note=_merged_note(candidate.note, checked.note, checked.verdict),
             proven=candidate.proven and checked.verdict is Verdict.VERIFIED,
         )
 
@@ -263,7 +266,12 @@ def recheck_result(
     return replace(result, candidates=tuple(candidates), status=status)
 
 
-def _merged_note(before: str, now: str) -> str:
-    """The verdict's note in place of the old one; the mapper's own notes (ambiguity) kept."""
-    kept = [part for part in before.split("; ") if part.startswith("ambiguous")]
+def _merged_note(before: str, now: str, verdict: Verdict) -> str:
+    """The verdict's note in place of the old one; the mapper's own notes kept (ambiguity; why a
+    reworded name waits, while it is still verified)."""
+    kept = [
+        part
+        for part in before.split("; ")
+        if part.startswith("ambiguous") or (part == REWORDED_NOTE and verdict is Verdict.VERIFIED)
+    ]
     return "; ".join(filter(None, [now, *kept]))
