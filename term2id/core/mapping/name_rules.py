@@ -124,9 +124,9 @@ _FILLER_WORDS = frozenset(_FILLER.split())
 # "membrane", "blood coagulation" not "coagulation" (GO names both). A "plasma cell" is a
 # kind of cell, amount or not ("Low plasma cell count").
 _MEASURED_IN = frozenset(["circulating", "blood", "serum", "plasma", "level", "concentration"])
-_AMOUNT_WORDS = frozenset(
-    ["level", "concentration", "count", "amount"]
-) | frozenset(CONTRASTING_WORDS[0][0] | CONTRASTING_WORDS[0][1])
+_AMOUNT_WORDS = frozenset(["level", "concentration", "count", "amount"]) | frozenset(
+    CONTRASTING_WORDS[0][0] | CONTRASTING_WORDS[0][1]
+)
 # "a" is an article after these words ("presence of a", "with a") and at the start of a name;
 # after any other word it names one of a series ("Vitamin A", "protein kinase A", "heme A"),
 # which GO 2019 tells 174 pairs of its terms apart by.
