@@ -522,3 +522,15 @@ def test_a_verified_name_is_shown_above_mismatched_ones_scored_a_little_higher(
     assert "ambiguous" not in result.best.note
     shown = [c.confidence for c in result.candidates]
     assert shown == sorted(shown, reverse=True)
+
+
+def test_a_reworded_name_two_terms_say_alike_names_both(hpo_catalog: StoreCatalog) -> None:
+    # HPO's "Abnormality of the mitochondrion" and "Abnormal mitochondrial morphology" are two
+    # terms whose names say what the term says: only a curator can choose between them.
+    mapper = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"]))
+    result = mapper.map(Query("Abnormality of mitochondria", "hp"))
+    assert result.status is MappingStatus.NEEDS_REVIEW
+    both = {"HP:0012103", "HP:0008322"}
+    assert result.best.curie in both
+    (other,) = both - {result.best.curie}
+    assert f"ambiguous: also {other} " in result.best.note

@@ -256,7 +256,9 @@ class Mapper:
     def _say_why_reworded(self, candidates: list[Candidate]) -> list[Candidate]:
         """The best candidate's note says why a verified name as likely as the threshold waits for
         a curator, where the term is none of its own names (a tie or a shared name says so
-        itself)."""
+        itself), and names the other candidates whose names say the same: two terms of the
+        store reworded alike ("Abnormal nasal skeleton morphology", "Abnormal nasal bone
+        morphology"), between which only a curator can choose."""
         best = candidates[0]
         if (
             best.verdict is not Verdict.VERIFIED
@@ -268,7 +270,12 @@ class Mapper:
             )
         ):
             return candidates
-        note = "; ".join(filter(None, [REWORDED_NOTE, best.note]))
+        alike = [
+            f"ambiguous: also {c.curie} {c.label}"
+            for c in candidates[1:]
+            if c.verdict is Verdict.VERIFIED and c.curie not in best.note
+        ]
+        note = "; ".join(filter(None, [REWORDED_NOTE, best.note, *alike]))
         return [replace(best, note=note), *candidates[1:]]
 
     def _verify_and_rank(
