@@ -534,3 +534,12 @@ def test_a_reworded_name_two_terms_say_alike_names_both(hpo_catalog: StoreCatalo
     assert result.best.curie in both
     (other,) = both - {result.best.curie}
     assert f"ambiguous: also {other} " in result.best.note
+    # one at most is right: shown as likely as such rows were right on seed 1, not at 0.97 each
+    second = next(c for c in result.candidates if c.curie == other)
+    assert result.best.confidence <= 0.7 and second.confidence <= 0.3
+    shown = [c.confidence for c in result.candidates]
+    assert shown == sorted(shown, reverse=True)
+    # after the term's own name, another verified name is rarely right
+    own = mapper.map(Query("Abnormality of the mitochondrion", "hp"))
+    assert own.status is MappingStatus.VERIFIED and own.best.confidence > 0.95
+    assert all(c.confidence <= 0.1 for c in own.candidates[1:] if c.verdict is Verdict.VERIFIED)

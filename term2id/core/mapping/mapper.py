@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -42,7 +43,12 @@ from term2id.core.candidates import (
 )
 from term2id.core.curie import canonical_curie
 from term2id.core.errors import SourceUnavailable, StoreError, Term2IdError
-from term2id.core.mapping.calibration import AUTO_ACCEPT_FLOOR, engine_of, most_likely_first
+from term2id.core.mapping.calibration import (
+    AUTO_ACCEPT_FLOOR,
+    engine_of,
+    most_likely_first,
+    split_between_alike,
+)
 from term2id.core.mapping.lexical_index import MAX_SCORED_CHARS, index_of
 from term2id.core.mapping.name_rules import interchangeable_words, vocabulary_of
 from term2id.core.mapping.ranking import (
@@ -263,19 +269,20 @@ class Mapper:
         if (
             best.verdict is not Verdict.VERIFIED
             or best.proven
-            or best.confidence < self.threshold
             or any(
                 e.source == CURATED or (e.source == "exact" and e.name_kind in ("label", "EXACT"))
                 for e in best.evidence
             )
         ):
             return candidates
+        mentioned = set(re.findall(r"[^\s:;]+:[^\s;]+", best.note))
         alike = [
             f"ambiguous: also {c.curie} {c.label}"
             for c in candidates[1:]
-            if c.verdict is Verdict.VERIFIED and c.curie not in best.note
+            if c.verdict is Verdict.VERIFIED and c.curie not in mentioned
         ]
-        note = "; ".join(filter(None, [REWORDED_NOTE, best.note, *alike]))
+        reworded = REWORDED_NOTE if best.confidence >= self.threshold else ""
+        note = "; ".join(filter(None, [reworded, best.note, *alike]))
         return [replace(best, note=note), *candidates[1:]]
 
     def _verify_and_rank(
@@ -341,12 +348,10 @@ class Mapper:
             entries = self._compared(query, stores, elsewhere, grouped, replacing, limit, weights)
         ranked = rank(entries, limit, weights)
         # Proven by the fused score: the term's own name. Calibration may show a reworded name as
-        # likely, but accepting it is a curator's call, unless the curator lowered the threshold
-        # below the floor: then any verified name at the threshold is accepted.
+        # likely, but accepting it is a curator's call (see _status).
         ranked = [
             replace(c, proven=True)
-            if c.verdict is Verdict.VERIFIED
-            and (c.confidence >= AUTO_ACCEPT_FLOOR or self.threshold < AUTO_ACCEPT_FLOOR)
+            if c.verdict is Verdict.VERIFIED and c.confidence >= AUTO_ACCEPT_FLOOR
             else c
             for c in ranked
         ]
@@ -358,7 +363,11 @@ class Mapper:
         # Several terms carrying the name the term matched: none is accepted without a look.
         # (Not without calibration, for fitting the curves: they see the score before the cap.)
         if self.calibration:
-            ranked = cap_shared_names(ranked, sharing_the_name(entries), self.threshold)
+            sharing = sharing_the_name(entries)
+            ranked = cap_shared_names(ranked, sharing, self.threshold)
+            if weights is DEFAULT_FUSION:
+                shared = set(sharing) if len(sharing) > 1 else set()  # capped as such
+                ranked = split_between_alike(ranked, self._engine, shared)
         if curation:
             ranked = apply_curation(ranked, rejected or {}, self.threshold)[: self.top_k]
         return ranked
@@ -441,7 +450,9 @@ class Mapper:
             return MappingStatus.MODEL_UNAVAILABLE if unavailable else MappingStatus.NO_MATCH
         best = candidates[0]
         if best.verdict is Verdict.VERIFIED:
-            if best.proven and best.confidence >= self.threshold:
+            # below the floor, the curator asked for any verified name at the threshold
+            proven = best.proven or self.threshold < AUTO_ACCEPT_FLOOR
+            if proven and best.confidence >= self.threshold:
                 return MappingStatus.VERIFIED
             return MappingStatus.NEEDS_REVIEW
         return status_of_verdict(best.verdict)
