@@ -140,7 +140,11 @@ def test_where_an_amount_is_measured_is_no_filler_in_a_name_of_no_amount(
     assert (result.best.label, result.best.verdict) == ("Hematemesis", Verdict.VERIFIED)
     assert [c.label for c in result.candidates if c.verdict is Verdict.VERIFIED] == ["Hematemesis"]
     assert compare_names("plasma membrane", "membrane") == (Verdict.BROADER, "drops 'plasma'")
-    # "abnormal" speaks of no amount, and a plasma cell is a kind of cell in any name
+    # "Abnormal serum calcium" is HPO's "Abnormal circulating calcium concentration"...
+    assert compare_names(
+        "abnormal serum calcium", "abnormal circulating calcium concentration"
+    ) == (Verdict.VERIFIED, "")
+    # ...but a plasma cell and a blood cell are kinds of cell, in any name
     assert compare_names("abnormal blood cell morphology", "abnormal cell morphology") == (
         Verdict.BROADER,
         "drops 'blood'",

@@ -121,12 +121,13 @@ _FILLER_WORDS = frozenset(_FILLER.split())
 # Words that say where or how an amount is measured: "Elevated serum ferritin" is "Increased
 # circulating ferritin concentration". They are filler only in a name that speaks of an amount;
 # elsewhere they carry meaning: "Vomiting blood" is not "Vomiting", "plasma membrane" not
-# "membrane", "blood coagulation" not "coagulation" (GO names both). A "plasma cell" is a
-# kind of cell, amount or not ("Low plasma cell count").
+# "membrane", "blood coagulation" not "coagulation" (GO names both). A "plasma cell" or a "blood
+# cell" is a kind of cell, amount or not ("Low plasma cell count", "Abnormal blood cell
+# morphology"); a red or white blood cell is a red or white cell.
 _MEASURED_IN = frozenset(["circulating", "blood", "serum", "plasma", "level", "concentration"])
-_AMOUNT_WORDS = frozenset(["level", "concentration", "count", "amount"]) | frozenset(
-    CONTRASTING_WORDS[0][0] | CONTRASTING_WORDS[0][1]
-)
+_AMOUNT_WORDS = frozenset(
+    ["level", "concentration", "count", "amount", "abnormal", "abnormality", "normal"]
+) | frozenset(CONTRASTING_WORDS[0][0] | CONTRASTING_WORDS[0][1])
 # "a" is an article after these words ("presence of a", "with a") and at the start of a name;
 # after any other word it names one of a series ("Vitamin A", "protein kinase A", "heme A"),
 # which GO 2019 tells 174 pairs of its terms apart by.
@@ -340,7 +341,17 @@ def _content(key: str) -> tuple[str, ...]:
         EQUIVALENT_WORDS.get(t, t)
         for at, t in enumerate(words)
         if (t not in _FILLER_WORDS or (t == "a" and at and words[at - 1] not in _BEFORE_AN_ARTICLE))
-        and not (measured and t in _MEASURED_IN and words[at : at + 2] != ["plasma", "cell"])
+        and not (measured and t in _MEASURED_IN and not _kind_of_cell(words, at))
+    )
+
+
+def _kind_of_cell(words: Sequence[str], at: int) -> bool:
+    """Whether words[at] names a kind of cell with the next word: "plasma cell", "blood cell"
+    (not "red blood cell": a red cell)."""
+    if words[at + 1 : at + 2] != ["cell"]:
+        return False
+    return words[at] == "plasma" or (
+        words[at] == "blood" and (at == 0 or words[at - 1] not in ("red", "white"))
     )
 
 
