@@ -62,7 +62,7 @@ ThresholdOption = Annotated[
         max=1.0,
         help=(
             "Confidence at which the term's own name (a label or exact synonym) is accepted; "
-            "below 0.9, any verified name. Confidences stop a little below 1."
+            "below 0.9, any verified name. Calibrated confidences stop a little below 1."
         ),
     ),
 ]

@@ -68,7 +68,7 @@ PREDICATE_SKOS = {
 class MappingStatus(StrEnum):
     """One word per row for the review table and the exported sheet."""
 
-    VERIFIED = "verified"  # best candidate verified and proven, confidence at the threshold
+    VERIFIED = "verified"  # best verified and proven, confidence at or above the threshold
     NEEDS_REVIEW = "needs_review"  # a plausible candidate, but a curator should look
     NARROWER = "narrower"  # the best candidate is narrower than the term (Verdict.NARROWER)
     BROADER = "broader"  # the best candidate is broader than the term

@@ -177,6 +177,9 @@ def test_a_reworded_name_is_as_likely_as_its_kind_but_waits_for_a_curator(
     again = recheck_result(slip, [hpo_catalog.open("hp")], every_candidate=True)
     assert again.status is MappingStatus.NEEDS_REVIEW
     assert again.best.note.startswith("reworded: the term is neither its label nor an exact")
+    # once a curator accepted it, it waits no more
+    accepted = recheck_result(slip, [hpo_catalog.open("hp")], decided=slip.best.curie)
+    assert accepted.status is MappingStatus.VERIFIED and "waits for you" not in accepted.best.note
     own = mapper.map(Query("Hypertelorism", "hp"))
     assert own.best.proven and own.status is MappingStatus.VERIFIED
     # a curator who lowers the threshold below 0.9 asks for reworded names too
@@ -543,6 +546,11 @@ def test_a_reworded_name_two_terms_say_alike_names_both(hpo_catalog: StoreCatalo
     assert result.best.confidence <= 0.7 and second.confidence <= 0.3
     shown = [c.confidence for c in result.candidates]
     assert shown == sorted(shown, reverse=True)
+    # a curator who lowered the threshold still reads that there was a choice
+    lenient = Mapper(hpo_catalog, default_sources(["exact", "fuzzy"]), threshold=0.5)
+    accepted = lenient.map(Query("Abnormality of mitochondria", "hp"))
+    assert accepted.status is MappingStatus.VERIFIED
+    assert f"ambiguous: also {other} " in accepted.best.note
     # after the term's own name, another verified name is rarely right
     own = mapper.map(Query("Abnormality of the mitochondrion", "hp"))
     assert own.status is MappingStatus.VERIFIED and own.best.confidence > 0.95

@@ -7,9 +7,10 @@ a MappingStatus:
 
 - empty: the cell is empty or whitespace (no source is asked);
 - verified: the best candidate is verified, proven (its fused score reached AUTO_ACCEPT_FLOOR:
-  the term's own name; any verified name where the threshold is set below that floor) and its
-  confidence is at or above `threshold` (never when several terms share the name the term matched exactly: those are
-  capped below it, and each notes the others: "ambiguous: also HP:0000729 Autistic behavior");
+  the term's own name; where the threshold is set below that floor, any verified name will do)
+  and its confidence is at or above `threshold` (never when several terms share the name the
+  term matched exactly: those are capped below it, and each notes the others: "ambiguous: also
+  HP:0000729 Autistic behavior");
 - narrower / broader / contradicts / unchecked / obsolete / mismatch: the best candidate's verdict
   (status_of_verdict), so the sheet says why the row was not accepted;
 - needs_review: anything else that found a candidate;
@@ -73,8 +74,6 @@ from term2id.core.mapping.verification import (
 from term2id.core.ontology.catalog import StoreCatalog
 from term2id.core.ontology.store import OntologyStore
 from term2id.core.progress import Progress
-
-# Why a likely verified name is not accepted without a curator (the best candidate's note).
 
 log = logging.getLogger(__name__)
 
@@ -255,16 +254,18 @@ class Mapper:
         if self.rerankers:  # a model choosing among candidates never overrules a curator
             candidates = curated_first(candidates, rejected)
         status = self._status(candidates, unavailable)
-        if status is MappingStatus.NEEDS_REVIEW:
-            candidates = self._say_why_reworded(candidates)
+        if candidates:
+            candidates = self._say_why_reworded(candidates, status)
         return MappingResult(query, tuple(candidates), status, tuple(notes))
 
-    def _say_why_reworded(self, candidates: list[Candidate]) -> list[Candidate]:
-        """The best candidate's note says why a verified name as likely as the threshold waits for
-        a curator, where the term is none of its own names (a tie or a shared name says so
-        itself), and names the other candidates whose names say the same: two terms of the
-        store reworded alike ("Abnormal nasal skeleton morphology", "Abnormal nasal bone
-        morphology"), between which only a curator can choose."""
+    def _say_why_reworded(
+        self, candidates: list[Candidate], status: MappingStatus
+    ) -> list[Candidate]:
+        """Where the best candidate is a verified name but none of the term's own, its note says
+        why it waits for a curator when it is as likely as the threshold (a tie or a shared name
+        says so itself), and names the other candidates whose names say the same, whatever the
+        status: two terms of the store reworded alike ("Abnormal nasal skeleton morphology",
+        "Abnormal nasal bone morphology"), between which only a curator can choose."""
         best = candidates[0]
         if (
             best.verdict is not Verdict.VERIFIED
@@ -281,7 +282,8 @@ class Mapper:
             for c in candidates[1:]
             if c.verdict is Verdict.VERIFIED and c.curie not in mentioned
         ]
-        reworded = REWORDED_NOTE if best.confidence >= self.threshold else ""
+        waits = status is MappingStatus.NEEDS_REVIEW and best.confidence >= self.threshold
+        reworded = REWORDED_NOTE if waits else ""
         note = "; ".join(filter(None, [reworded, best.note, *alike]))
         return [replace(best, note=note), *candidates[1:]]
 

@@ -242,6 +242,9 @@ def recheck_result(
         else:
             chosen = candidates.pop(at)
         chosen = rechecked(chosen)
+        if REWORDED_NOTE in chosen.note:  # a curator looked: it waits no more
+            parts = [p for p in chosen.note.split("; ") if p != REWORDED_NOTE]
+            chosen = replace(chosen, note="; ".join(parts))
         others = [rechecked(c) for c in candidates] if every_candidate else candidates
         status = (
             MappingStatus.VERIFIED
