@@ -254,6 +254,21 @@ def test_a_remembered_id_comes_first_and_a_rejected_one_is_never_accepted(
     session.close()
 
 
+def test_at_a_threshold_of_1_only_what_a_curator_accepted_is_accepted(
+    tmp_path: Path, tiny_catalog: StoreCatalog
+) -> None:
+    session = mapped_session(tmp_path / "s.t2id", tiny_catalog, ["Anemia"])
+    session.decide(0, Action.CHOOSE, ADA, "TP:0000005", "Anemia")
+    catch_up(MappingMemory.in_folder(tiny_catalog.data_dir), session)
+    config = MappingConfig(sources=("exact", "fuzzy"), memory=True, threshold=1.0)
+    mapper = build_mapper(config, tiny_catalog)
+    assert mapper.map(Query("Anemia", "tiny")).status is MappingStatus.VERIFIED
+    # the term's own name, calibrated, reads a little below 1: it waits
+    seizure = mapper.map(Query("Seizure", "tiny"))
+    assert seizure.best.label == "Seizure" and seizure.status is MappingStatus.NEEDS_REVIEW
+    session.close()
+
+
 def test_a_remembered_id_made_obsolete_by_a_new_release_is_flagged_not_reused(
     tmp_path: Path, catalog: StoreCatalog
 ) -> None:
