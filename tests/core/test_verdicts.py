@@ -555,3 +555,20 @@ def test_a_reworded_name_two_terms_say_alike_names_both(hpo_catalog: StoreCatalo
     own = mapper.map(Query("Abnormality of the mitochondrion", "hp"))
     assert own.status is MappingStatus.VERIFIED and own.best.confidence > 0.95
     assert all(c.confidence <= 0.1 for c in own.candidates[1:] if c.verdict is Verdict.VERIFIED)
+
+
+def test_a_transport_the_other_way_round_contradicts() -> None:
+    # Words GO 2019 leaves out or writes for two ("cis", "rough", "vesicle-mediated"; "ER" for
+    # "endoplasmic reticulum"), as a store learns them: the names differ by direction alone.
+    learnt = frozenset(
+        {("", "cis"), ("", "rough"), ("", "vesicle"), ("", "mediated"), ("", "retrograde")}
+        | {("er", "endoplasmic reticulum")}
+    )
+    term = normalize("cis-Golgi to rough ER transport")
+    forward = normalize("endoplasmic reticulum to Golgi vesicle-mediated transport")
+    back = normalize("retrograde vesicle-mediated transport, Golgi to endoplasmic reticulum")
+    assert compare_names(term, forward, learnt) == (Verdict.CONTRADICTS, "to golgi/to er")
+    assert compare_names(term, back, learnt) == (Verdict.VERIFIED, "")
+    assert compare_names(normalize("rough ER to cis-Golgi transport"), forward, learnt)[0] is (
+        Verdict.VERIFIED
+    )

@@ -567,7 +567,11 @@ def _compare_names(
             added = _rest_of_two(matched, added, interchangeable)
             dropped = _rest_of_two([(b, a) for a, b in matched], dropped, interchangeable)
     if not dropped and not added:
-        swapped = _numbers_swapped(ours, theirs) or _roles_swapped(term_key, name_key)
+        swapped = (
+            _numbers_swapped(ours, theirs)
+            or _roles_swapped(term_key, name_key)
+            or _ends_swapped(term_key, name_key)
+        )
         return (Verdict.CONTRADICTS, swapped) if swapped else (Verdict.VERIFIED, "")
     # A contradiction is one where the rest of the words agree: "short stature" and "Long
     # philtrum" name different things, they do not contradict each other.
@@ -693,6 +697,35 @@ def _roles_swapped(term_key: str, name_key: str) -> str:
             if moved != was and moved in ends[1] and was in ends[0]:
                 return f"{role} {moved}/{role} {was}"
     return ""
+
+
+def _ends_swapped(term_key: str, name_key: str) -> str:
+    """'' or "to golgi/to er": two names of one "to" each, where a word before it in one stands
+    after it in the other and the other way round, a word standing for the initials of several
+    ("cis-Golgi to rough ER transport" / "endoplasmic reticulum to Golgi vesicle-mediated
+    transport" go opposite ways)."""
+    sides = []
+    for key in (term_key, name_key):
+        words = key.split()
+        if words.count("to") != 1:
+            return ""
+        at = words.index("to")
+        sides.append((words[:at], words[at + 1 :]))
+    (term_before, term_after), (name_before, name_after) = sides
+
+    def within(word: str, side: list[str]) -> bool:
+        if word in _FILLER_WORDS:
+            return False
+        if word in side:
+            return True
+        initials = [w[0] for w in side if w not in _FILLER_WORDS]
+        return len(word) > 1 and any(
+            "".join(initials[i : i + len(word)]) == word for i in range(len(initials))
+        )
+
+    went = [w for w in term_before if within(w, name_after) and not within(w, name_before)]
+    came = [w for w in term_after if within(w, name_before) and not within(w, name_after)]
+    return f"to {went[0]}/to {came[0]}" if went and came else ""
 
 
 def _abbreviates(short: Sequence[str], long: Sequence[str]) -> bool:
