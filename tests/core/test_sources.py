@@ -271,14 +271,3 @@ def test_the_same_term_gets_the_same_fuzzy_candidates_in_every_process(tmp_path:
         )  # fmt: skip
         seen.add(done.stdout)
     assert len(seen) == 1, seen
-
-
-def test_another_form_of_a_word_is_the_same_word_with_another_ending(
-    hpo_store: OntologyStore,
-) -> None:
-    from term2id.core.mapping.lexical_index import index_of
-
-    index = index_of(hpo_store)
-    assert "mandibular" in index.derived_words("mandible")
-    # a longer word sharing the first letters is another word: "hyperp-nea" / "hyperp-lasia"
-    assert not [w for w in index.derived_words("hyperpnea") if w.startswith("hyperpl")]

@@ -34,10 +34,8 @@ ASSOCIATION_MIN_STRENGTH = 0.1
 ASSOCIATIONS_PER_WORD = 6
 ASSOCIATION_DISCOUNT = 0.7
 # Forms of one word ("mitochondrion" / "mitochondrial", "mandible" / "mandibular") block each
-# other's names: words of at least STEM letters sharing all but their last three, and ending
-# in at most DERIVED_MAX_ENDING other letters ("hyperpnea" is no form of "hyperplasia").
+# other's names: words of at least STEM letters sharing all but their last three.
 STEM = 6
-DERIVED_MAX_ENDING = 4
 DERIVED_DISCOUNT = 0.8
 DERIVED_MAX_NAMES = 100
 
@@ -227,19 +225,14 @@ class LexicalIndex:
 
     def derived_words(self, token: str) -> list[str]:
         """Words of the index that are other forms of `token`: the same letters but for the
-        last three of the shorter, at least STEM of them, and at most DERIVED_MAX_ENDING others
-        ("mitochondri-on" / "-al", "mandib-le" / "-ular")."""
+        last three of the shorter, at least STEM of them ("mitochondri-on" / "-al")."""
         found = self._derived.get(token)
         if found is None:
             found = []
             if len(token) >= STEM:
                 for word in self._by_stem.get(token[:STEM], ()):
                     shared = os.path.commonprefix([token, word])
-                    if (
-                        word != token
-                        and len(shared) >= min(len(token), len(word)) - 3
-                        and max(len(token), len(word)) - len(shared) <= DERIVED_MAX_ENDING
-                    ):
+                    if word != token and len(shared) >= min(len(token), len(word)) - 3:
                         found.append(word)
             if len(self._derived) > 50_000:
                 self._derived.clear()
