@@ -38,7 +38,7 @@ scores are fused with other weights than the curves were fitted on).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import replace
 
 from term2id.core.candidates import Candidate, Verdict
@@ -275,7 +275,7 @@ ALIKE_AFTER_PROVEN_SHARE = 0.1
 
 
 def split_between_alike(
-    candidates: Sequence[Candidate], engine: str, shared: set[str] = frozenset()
+    candidates: Sequence[Candidate], engine: str, shared: Set[str] = frozenset()
 ) -> list[Candidate]:
     """The candidates with their confidences shared out where more than one is verified: a
     reworded best at ALIKE_BEST_SHARE at most, the other verified ones at ALIKE_OTHER_SHARE (or
