@@ -369,7 +369,9 @@ class Mapper:
             ranked = cap_shared_names(ranked, sharing, self.threshold)
             if weights is DEFAULT_FUSION:
                 shared = set(sharing) if len(sharing) > 1 else set()  # capped as such
-                ranked = split_between_alike(ranked, self._engine, shared)
+                # only among the candidates shown: with curation the list runs on past top_k
+                shown, behind = ranked[: self.top_k], ranked[self.top_k :]
+                ranked = [*split_between_alike(shown, self._engine, shared), *behind]
         if curation:
             ranked = apply_curation(ranked, rejected or {}, self.threshold)[: self.top_k]
         return ranked
