@@ -70,8 +70,8 @@ class SettingsDialog(QDialog):
         self.threshold.setToolTip(
             "The term's own name (a label or an exact synonym) at this confidence or above is "
             "accepted without you. A reworded name waits for you, however likely, unless the "
-            "threshold is below 0.9. Calibrated confidences stop a little below 1: at 1, only the ids "
-            "you accepted before are."
+            "threshold is below 0.9. Calibrated confidences stop a little below 1: at 1, only "
+            "the ids you accepted before are."
         )
         mapping_form.addRow("Auto-accept threshold:", self.threshold)
         self.use_tuned = QCheckBox(

@@ -9,9 +9,10 @@ candidate. The rules:
 
 - predicate_id is `skos:exactMatch` when the row's status is verified (the id exists, is current,
   the term is its label or an exact synonym, or any name that says the same below a threshold
-  of 0.9, and the confidence reached the auto-accept threshold: see Mapper._status) or a curator accepted it; `skos:closeMatch` otherwise. A curator's mapping takes
-  the predicate the curator chose (broad, narrow, close, related); left at exact, the default,
-  an id the store judges narrower or broader than the term is a narrowMatch or broadMatch;
+  of 0.9, and the confidence reached the auto-accept threshold: see Mapper._status) or a
+  curator accepted it; `skos:closeMatch` otherwise. A curator's mapping takes the predicate the
+  curator chose (broad, narrow, close, related); left at exact, the default, an id the store
+  judges narrower or broader than the term is a narrowMatch or broadMatch;
 - mapping_justification is `semapv:ManualMappingCuration` for a curator's decision,
   `semapv:LexicalMatching` when the exact or fuzzy source proposed the id,
   `semapv:SemanticSimilarityThresholdMatching` when only the embedding source did, and

@@ -29,10 +29,11 @@ reworded name (a variant, another order, an abbreviation) was right 96 % of the 
 and is shown so. Only a verified candidate whose fused score reached AUTO_ACCEPT_FLOOR (the
 term's own name, right 99 % of the time or more) is `proven`, and only a proven candidate is
 accepted automatically (the mapper's status), unless the threshold is set below the floor: a
-confidence at or above the threshold no longer says so by itself. For the order, such scores stay above every other candidate's likelihood. No
-candidate of another verdict is shown at the floor or above it. An engine without fitted curves
-keeps its fused scores, and so does a store whose semantic source uses a model tuned on it (its
-scores are fused with other weights than the curves were fitted on).
+confidence at or above the threshold no longer says so by itself. For the order, such scores
+stay above every other candidate's likelihood. No candidate of another verdict is shown at the
+floor or above it. An engine without fitted curves keeps its fused scores, and so does a store
+whose semantic source uses a model tuned on it (its scores are fused with other weights than
+the curves were fitted on).
 """
 
 from __future__ import annotations

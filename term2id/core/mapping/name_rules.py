@@ -239,8 +239,8 @@ def _alike(ours: str, theirs: str) -> bool:
 
 def _compound_and_acid(ours: str, theirs: str) -> bool:
     """Whether one word names a compound ("nicotine", "cholestane") and the other its salt or
-    acid ("nicotinate", "cholestanoic"; not an adjective such as "histaminic"): different chemicals, which GO names apart ("inosine" /
-    "inosinate", "quinoline" / "quinolinate")."""
+    acid ("nicotinate", "cholestanoic"; not an adjective such as "histaminic"): different
+    chemicals, which GO names apart ("inosine" / "inosinate", "quinoline" / "quinolinate")."""
     for compound, other in ((ours, theirs), (theirs, ours)):
         if compound.endswith(("ine", "ane")) and other[len(compound) - 1 :] in (
             "ate",
