@@ -425,6 +425,23 @@ def test_a_word_left_out_at_will_does_not_make_a_swap_of_one_family_of_terms(
     )
 
 
+def test_one_word_in_common_is_too_little_to_leave_out_two() -> None:
+    # a store that writes "perception" and "stimulus" at will still does not make the word
+    # "external" a name of "perception of external stimulus"
+    optional = frozenset({("", "perception"), ("", "stimulus")})
+    assert compare_names("external", "perception of external stimulus", optional) == (
+        Verdict.NARROWER,
+        "adds 'perception stimulus'",
+    )
+    assert compare_names("response to light", "response to light stimulus", optional) == (
+        Verdict.VERIFIED,
+        "",
+    )
+    assert compare_names("external stimulus", "perception of external stimulus", optional)[0] is (
+        Verdict.VERIFIED
+    )
+
+
 @pytest.mark.parametrize(
     ("term", "name", "verdict"),
     [

@@ -558,8 +558,13 @@ def _compare_names(
             dropped.append(word)
     added = unmatched
     if len(dropped) < len(ours):  # words the store leaves out at will, where others agree
-        dropped = [w for w in dropped if ("", w) not in interchangeable]
-        added = [w for w in added if ("", w) not in interchangeable]
+        kept_dropped = [w for w in dropped if ("", w) not in interchangeable]
+        kept_added = [w for w in added if ("", w) not in interchangeable]
+        # one word in common is too little to leave out more than one: "external" is not
+        # "perception of external stimulus", though the store writes both at will
+        left_out = len(dropped) - len(kept_dropped) + len(added) - len(kept_added)
+        if left_out <= 1 or len(matched) >= 2:
+            dropped, added = kept_dropped, kept_added
         if dropped and added:  # one word for two ("apoptosis" / "apoptotic process")
             dropped, added = _two_for_one(dropped, added, interchangeable)
             added, dropped = _two_for_one(added, dropped, interchangeable)
