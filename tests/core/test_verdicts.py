@@ -384,6 +384,11 @@ def test_words_of_a_series_and_loose_synonyms_never_become_interchangeable(
         ("Decreased facial expressions", "Hypomimic face", Verdict.LABEL_MISMATCH,
          "a related synonym other terms have too"),
         ("Decreased facial expressions", "Decreased facial expression", Verdict.VERIFIED, ""),
+        # but not one in wholly other words, that the ontology does not call a lay word:
+        # HPO files Thrombocythemia as only related to Thrombocytosis
+        ("Thrombocythemia", "Thrombocytosis", Verdict.LABEL_MISMATCH,
+         "only a related synonym in other words"),
+        ("High blood pressure", "Hypertension", Verdict.VERIFIED, ""),
         # an exact synonym, or the label, still says the same thing
         ("Extra finger", "Hand polydactyly", Verdict.VERIFIED, ""),
         ("Malformation of lip", "Abnormal lip morphology", Verdict.VERIFIED, ""),

@@ -789,6 +789,25 @@ def _rotations(text: str) -> frozenset[str]:
     return frozenset("-" if sign == "\u2212" else sign for sign in _ROTATION_RE.findall(text))
 
 
+def _shares_a_word(
+    key: str, index: LexicalIndex, term: IndexedTerm, vocabulary: frozenset[str]
+) -> bool:
+    """Whether a name has a word (or a form of one) in common with `term`'s label or an exact
+    synonym. A related synonym in wholly other words often names a part or a player, not the
+    term: GO 2019 files "activin" under transforming growth factor beta receptor binding and
+    "coatomer" under COPI-coated vesicle. Held-out synonyms of seed 1 that only such a name
+    (untyped) verified were right in 3 rows of 8 (HPO and GO, exact+fuzzy), against 0.98 in all.
+    """
+    ours = _content(key)
+    for name_id in term.names:
+        name = index.names[name_id]
+        if name.scope in (None, "EXACT"):
+            theirs = _content(name.norm)
+            if any(w == v or _same_word(w, v, vocabulary) for w in ours for v in theirs):
+                return True
+    return False
+
+
 def relation(
     term_key: str, index: LexicalIndex, term: IndexedTerm, text: str = ""
 ) -> tuple[Verdict, str, str]:
@@ -834,6 +853,13 @@ def relation(
         ):
             # a related synonym other live terms carry too cannot tell which one is meant
             verdict, why = Verdict.LABEL_MISMATCH, "a related synonym other terms have too"
+        elif (
+            name.scope == "RELATED"
+            and verdict is Verdict.VERIFIED
+            and not name.type  # a typed one ("layperson": "High blood pressure") is a rewording
+            and not _shares_a_word(name.norm, index, term, vocabulary)
+        ):
+            verdict, why = Verdict.LABEL_MISMATCH, "only a related synonym in other words"
         if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]] or (
             why and verdict is best[0] is Verdict.LABEL_MISMATCH and not best[1]
         ):  # a mismatch that says why, over one that does not
