@@ -169,6 +169,16 @@ def test_bad_options_get_one_line_and_a_non_zero_exit(
     assert not out.exists()
 
 
+def test_an_error_quotes_the_users_text_as_written(run_cli, d: list[str], tmp_path: Path) -> None:
+    # a header such as /etc/passwd's first line: no ":x:" turned into a cross mark
+    source = tmp_path / "colons.tsv"
+    source.write_text("root:x:0:0\nSeizure\n", encoding="utf-8")
+    result = run_cli(
+        "map", source, "-c", "term", "--ontology", "tiny", "-o", tmp_path / "o.csv", *d
+    )
+    assert_one_line_error(result, "columns: 'root:x:0:0'", code=2)
+
+
 def test_unknown_store_in_the_ontology_column_names_its_line(
     run_cli, d: list[str], tmp_path: Path
 ) -> None:

@@ -20,8 +20,10 @@ from rich.progress import Progress as RichProgress
 from term2id.core.ontology import StoreCatalog
 from term2id.core.progress import Progress
 
-out = Console(soft_wrap=True)  # piped output stays one line per record, for grep and scripts
-err = Console(stderr=True, soft_wrap=True)
+# soft_wrap: piped output stays one line per record, for grep and scripts. emoji off: a user's
+# text is printed as written ("x:y:z" stays, no ":x:" turned into a cross mark).
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 class State:
