@@ -430,6 +430,24 @@ def test_a_word_left_out_at_will_does_not_make_a_swap_of_one_family_of_terms(
     )
 
 
+def test_an_acronym_in_the_plural_is_not_the_acronym_with_an_s(
+    catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    # GO 2019 calls succinate-CoA ligase "SCS"; "SCs" in a text are synaptonemal complexes
+    source = tmp_path / "acronyms.obo"
+    source.write_text(
+        "format-version: 1.2\nontology: acronyms\n\n"
+        '[Term]\nid: AC:0000001\nname: succinate-CoA ligase activity\nsynonym: "SCS" EXACT []\n\n'
+        '[Term]\nid: AC:0000002\nname: synaptonemal complex\nsynonym: "SC" EXACT []\n',
+        encoding="utf-8",
+    )
+    catalog.import_file(source, "acronyms")
+    store = catalog.open("acronyms")
+    assert verify_id("AC:0000001", "SCs", [store]).verdict is Verdict.LABEL_MISMATCH
+    assert verify_id("AC:0000001", "SCS", [store]).verdict is Verdict.VERIFIED
+    assert verify_id("AC:0000001", "scs", [store]).verdict is Verdict.VERIFIED
+
+
 def test_one_word_in_common_is_too_little_to_leave_out_two() -> None:
     # a store that writes "perception" and "stimulus" at will still does not make the word
     # "external" a name of "perception of external stimulus"

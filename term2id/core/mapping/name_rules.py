@@ -808,6 +808,15 @@ def _shares_a_word(
     return False
 
 
+_ACRONYM_PLURAL_RE = re.compile(r"\b([A-Z][A-Z0-9]+)s\b")
+
+
+def _acronym_plurals(text: str) -> frozenset[str]:
+    """The acronyms a term writes in the plural ("SCs", "ERs"), each as the acronym of its
+    letters in capitals would read ("SCS", "ERS"): normalising folds the two together."""
+    return frozenset(f"{found}S" for found in _ACRONYM_PLURAL_RE.findall(text))
+
+
 def relation(
     term_key: str, index: LexicalIndex, term: IndexedTerm, text: str = ""
 ) -> tuple[Verdict, str, str]:
@@ -816,12 +825,15 @@ def relation(
     `text`, the term as written, tells enantiomers apart: "(+)-X" contradicts "(-)-X".
     """
     signs = _rotations(text) if "(" in text else frozenset()
+    plurals = _acronym_plurals(text)
     best: tuple[Verdict, str, str] = (Verdict.LABEL_MISMATCH, "", term.label)
     interchangeable = interchangeable_words(index)
     vocabulary = vocabulary_of(index)
     label_key = normalize(term.label)
     for name_id in term.names:
         name = index.names[name_id]
+        if plurals and plurals & set(_WORD_RE.findall(name.text)):
+            continue  # "SCs" (more than one SC) is not the acronym "SCS"
         verdict, why = _compare_names(term_key, name.norm, interchangeable, vocabulary)
         if verdict is Verdict.LABEL_MISMATCH and (best[1] or not why):
             continue  # cannot be closer than what was found: spare the check below
