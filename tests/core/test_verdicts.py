@@ -387,7 +387,7 @@ def test_words_of_a_series_and_loose_synonyms_never_become_interchangeable(
         # but not one in wholly other words, that the ontology does not call a lay word:
         # HPO files Thrombocythemia as only related to Thrombocytosis
         ("Thrombocythemia", "Thrombocytosis", Verdict.LABEL_MISMATCH,
-         "only a related synonym in other words"),
+         "matches only a related synonym"),
         ("High blood pressure", "Hypertension", Verdict.VERIFIED, ""),
         # an exact synonym, or the label, still says the same thing
         ("Extra finger", "Hand polydactyly", Verdict.VERIFIED, ""),

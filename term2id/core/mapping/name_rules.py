@@ -871,7 +871,7 @@ def relation(
             and not name.type  # a typed one ("layperson": "High blood pressure") is a rewording
             and not _shares_a_word(name.norm, index, term, vocabulary)
         ):
-            verdict, why = Verdict.LABEL_MISMATCH, "only a related synonym in other words"
+            verdict, why = Verdict.LABEL_MISMATCH, "matches only a related synonym"
         if _VERDICT_ORDER[verdict] < _VERDICT_ORDER[best[0]] or (
             why and verdict is best[0] is Verdict.LABEL_MISMATCH and not best[1]
         ):  # a mismatch that says why, over one that does not
