@@ -448,6 +448,31 @@ def test_an_acronym_in_the_plural_is_not_the_acronym_with_an_s(
     assert verify_id("AC:0000001", "scs", [store]).verdict is Verdict.VERIFIED
 
 
+def test_two_nouns_in_the_other_order_name_another_thing(
+    catalog: StoreCatalog, tmp_path: Path
+) -> None:
+    # a "membrane vesicle" is a vesicle, a "vesicle membrane" a membrane; "smooth" only
+    # qualifies, so "philtrum smooth" is a smooth philtrum written as a list would
+    names = ["vesicle membrane", "plasma membrane", "organelle membrane", "nuclear membrane",
+             "outer membrane", "transport vesicle", "secretory vesicle", "synaptic vesicle",
+             "coated vesicle", "endocytic vesicle", "smooth philtrum", "smooth skin"]  # fmt: skip
+    stanzas = ["format-version: 1.2\nontology: nouns\n"]
+    for i, name in enumerate(names):
+        stanzas.append(f"[Term]\nid: NO:00000{i:02d}\nname: {name}\n")
+    source = tmp_path / "nouns.obo"
+    source.write_text("\n".join(stanzas), encoding="utf-8")
+    catalog.import_file(source, "nouns")
+    store = catalog.open("nouns")
+    checked = verify_id("NO:0000000", "membrane vesicle", [store])
+    assert (checked.verdict, checked.reason) == (
+        Verdict.LABEL_MISMATCH,
+        "its words in another order",
+    )
+    assert verify_id("NO:0000000", "membrane of the vesicle", [store]).verdict is (Verdict.VERIFIED)
+    assert verify_id("NO:0000010", "philtrum smooth", [store]).verdict is Verdict.VERIFIED
+    assert verify_id("NO:0000010", "Philtrum, smooth", [store]).verdict is Verdict.VERIFIED
+
+
 def test_one_word_in_common_is_too_little_to_leave_out_two() -> None:
     # a store that writes "perception" and "stimulus" at will still does not make the word
     # "external" a name of "perception of external stimulus"

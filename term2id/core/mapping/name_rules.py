@@ -662,6 +662,62 @@ def _rest_of_two(
     return extra
 
 
+HEAD_MIN_NAMES = 5  # a word ends this many of the store's names, at least
+HEAD_MIN_SHARE = 0.05  # and this share of the names it is in
+
+
+@lru_cache(maxsize=8)
+def heads_of(index: LexicalIndex) -> frozenset[str]:
+    """Words the store's names end in, as the thing a compound names ("membrane", "vesicle",
+    "chin"), rather than words that only qualify one ("smooth", "broad", "diffuse"): learnt from
+    its names of more than one word written without a comma or bracket (the ontology lists some
+    names inverted, "Philtrum, smooth")."""
+    ends: dict[str, int] = {}
+    found: dict[str, int] = {}
+    for name in index.names:
+        words = name.norm.split()
+        if len(words) < 2 or any(mark in name.text for mark in ",()"):
+            continue
+        ends[words[-1]] = ends.get(words[-1], 0) + 1
+        for word in set(words):
+            found[word] = found.get(word, 0) + 1
+    return frozenset(
+        word
+        for word, n in ends.items()
+        if n >= HEAD_MIN_NAMES and n >= HEAD_MIN_SHARE * found[word] and _may_head(word)
+    )
+
+
+def _may_head(word: str) -> bool:
+    # a gerund names a doing whose object may stand either side ("Difficulty swallowing" /
+    # "Swallowing difficulty"); contrasting words, numbers and the words of a series qualify
+    return (
+        len(word) > 2
+        and word.isalpha()
+        and not word.endswith("ing")
+        and word not in _WORD_CLASSES
+        and word not in _AFFIXED
+        and word not in _SERIES_WORDS
+    )
+
+
+def _heads_differ(
+    term_key: str, name_key: str, term_text: str, name_text: str, heads: frozenset[str]
+) -> bool:
+    """Whether two names of the same words, with none between them that says how they relate
+    ("of", "in"), end in different nouns (`heads_of` the store): the last noun is what a compound
+    names, so a "membrane vesicle" is a vesicle and a "vesicle membrane" a membrane. Not where
+    either is written with a comma or a bracket, as an ontology lists a name inverted."""
+    if any(mark in term_text or mark in name_text for mark in ",()"):
+        return False
+    ours, theirs = term_key.split(), name_key.split()
+    if len(ours) < 2 or ours[-1] == theirs[-1] or sorted(ours) != sorted(theirs):
+        return False
+    if not _BEFORE_AN_ARTICLE.isdisjoint(ours):
+        return False
+    return ours[-1] in heads and theirs[-1] in heads
+
+
 def _numbers_swapped(ours: Sequence[str], theirs: Sequence[str]) -> str:
     """'' or "3-5/5-3": the same words in the same order, but numbers in another ("5' to 3'
     helicase" / "3'-5' helicase" go opposite ways; "2-acetyl-1-alkyl" / "1-alkyl-2-acetyl", words
@@ -829,6 +885,7 @@ def relation(
     best: tuple[Verdict, str, str] = (Verdict.LABEL_MISMATCH, "", term.label)
     interchangeable = interchangeable_words(index)
     vocabulary = vocabulary_of(index)
+    heads = heads_of(index)
     label_key = normalize(term.label)
     for name_id in term.names:
         name = index.names[name_id]
@@ -852,6 +909,10 @@ def relation(
                 verdict, why = Verdict.NARROWER, f"adds '({min(theirs)})'"
             elif verdict is Verdict.VERIFIED:
                 verdict, why = Verdict.BROADER, f"drops '({min(signs)})'"
+        if verdict is Verdict.VERIFIED and _heads_differ(
+            term_key, name.norm, text, name.text, heads
+        ):
+            verdict, why = Verdict.LABEL_MISMATCH, "its words in another order"
         if name.scope in ("BROAD", "NARROW"):
             verdict, why = _through_scope(name.scope, verdict, why)
         elif (
