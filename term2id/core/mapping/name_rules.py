@@ -135,6 +135,9 @@ _BEFORE_AN_ARTICLE = _FILLER_WORDS | _MEASURED_IN | frozenset({
     "with", "within", "without", "as", "via", "is", "are", "was", "has", "have", "had", "after",
     "before", "into", "from", "during", "through", "than", "like",
 })  # fmt: skip
+# A text's "interphalangeal joints are prominent" says what "Prominent interphalangeal joints"
+# says. Never a first word: GO's "ARE binding" binds AU-rich elements.
+_COPULAS = frozenset({"is", "are", "was", "were"})
 _NEGATION = "absent"  # the folded form of the negating words
 # Words naming a degree of development, which the store swaps loosely ("Aplasia" / "Hypoplasia").
 _AFFIXED = frozenset({"absent", "hypoplasia", "aplastic", "abnormal", "large", "small", "short"})
@@ -342,6 +345,7 @@ def _content(key: str) -> tuple[str, ...]:
         for at, t in enumerate(words)
         if (t not in _FILLER_WORDS or (t == "a" and at and words[at - 1] not in _BEFORE_AN_ARTICLE))
         and not (measured and t in _MEASURED_IN and not _kind_of_cell(words, at))
+        and not (at and t in _COPULAS)
     )
 
 
