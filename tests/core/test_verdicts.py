@@ -460,13 +460,9 @@ def test_two_nouns_in_the_other_order_name_another_thing(
     names = ["vesicle membrane", "plasma membrane", "organelle membrane", "nuclear membrane",
              "outer membrane", "transport vesicle", "secretory vesicle", "synaptic vesicle",
              "coated vesicle", "endocytic vesicle", "smooth philtrum", "smooth skin"]  # fmt: skip
-    stanzas = ["format-version: 1.2\nontology: nouns\n"]
-    for i, name in enumerate(names):
-        stanzas.append(f"[Term]\nid: NO:00000{i:02d}\nname: {name}\n")
-    source = tmp_path / "nouns.obo"
-    source.write_text("\n".join(stanzas), encoding="utf-8")
-    catalog.import_file(source, "nouns")
-    store = catalog.open("nouns")
+    store = store_of(
+        catalog, tmp_path, "nouns", {f"NO:00000{i:02d}": n for i, n in enumerate(names)}
+    )
     checked = verify_id("NO:0000000", "membrane vesicle", [store])
     assert (checked.verdict, checked.reason) == (
         Verdict.LABEL_MISMATCH,
